@@ -1,0 +1,22 @@
+//! Raw-slice numeric kernels: the lowest layer.
+//!
+//! Every family lives in its own file with a plain, obviously-correct `*_reference`
+//! implementation beside the fast one. The reference is kept forever: it is the test oracle,
+//! the documentation of the semantics, and the fallback.
+//!
+//! * [`isa`]: which SIMD instruction set to use (detected once at run time, `GI_ISA` override)
+//!   and how many threads (`GI_NUM_THREADS`).
+//! * [`matmul`]: `C = alpha * op(A) * op(B) + beta * C`, packed and register-tiled.
+//! * [`conv`]: 2-D convolution (NCHW) forward and its two backward products.
+//! * [`pool`]: max / average / global-average pooling and their adjoints.
+//! * [`resize`]: bilinear / nearest / area resize with PyTorch semantics, and adjoints.
+//!
+//! Kernels take slices and dimensions and never allocate tensors; shape validation happens
+//! one layer up, in [`crate::tensor`], so here mismatches are `debug_assert!`s.
+//! This is the only module allowed to contain `unsafe`.
+
+pub mod conv;
+pub mod isa;
+pub mod matmul;
+pub mod pool;
+pub mod resize;
