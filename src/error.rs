@@ -62,37 +62,70 @@ pub enum Error {
 impl Error {
     /// Shorthand for a [`Error::Shape`] error.
     pub fn shape(op: &'static str, expected: impl Into<String>, found: impl Into<String>) -> Self {
-        Error::Shape { op, expected: expected.into(), found: found.into() }
+        Error::Shape {
+            op,
+            expected: expected.into(),
+            found: found.into(),
+        }
     }
 
     /// Shorthand for an [`Error::InvalidArgument`] error.
     pub fn invalid(what: &'static str, reason: impl Into<String>) -> Self {
-        Error::InvalidArgument { what, reason: reason.into() }
+        Error::InvalidArgument {
+            what,
+            reason: reason.into(),
+        }
     }
 
     /// Shorthand for an [`Error::Io`] error.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { path: path.into(), source }
+        Error::Io {
+            path: path.into(),
+            source,
+        }
     }
 
     /// Shorthand for an [`Error::Format`] error.
-    pub fn format(path: impl Into<PathBuf>, offset: Option<u64>, reason: impl Into<String>) -> Self {
-        Error::Format { path: path.into(), offset, reason: reason.into() }
+    pub fn format(
+        path: impl Into<PathBuf>,
+        offset: Option<u64>,
+        reason: impl Into<String>,
+    ) -> Self {
+        Error::Format {
+            path: path.into(),
+            offset,
+            reason: reason.into(),
+        }
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Shape { op, expected, found } => {
-                write!(f, "{op}: shape mismatch: expected {expected}, found {found}")
+            Error::Shape {
+                op,
+                expected,
+                found,
+            } => {
+                write!(
+                    f,
+                    "{op}: shape mismatch: expected {expected}, found {found}"
+                )
             }
             Error::InvalidArgument { what, reason } => write!(f, "{what}: {reason}"),
             Error::Io { path, source } => write!(f, "{}: {source}", path.display()),
-            Error::Format { path, offset: Some(o), reason } => {
+            Error::Format {
+                path,
+                offset: Some(o),
+                reason,
+            } => {
                 write!(f, "{}: at byte {o}: {reason}", path.display())
             }
-            Error::Format { path, offset: None, reason } => {
+            Error::Format {
+                path,
+                offset: None,
+                reason,
+            } => {
                 write!(f, "{}: {reason}", path.display())
             }
             Error::NonFinite { run, step, what } => {

@@ -26,9 +26,18 @@
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
+// Index loops mirror the math (`y[i] = sum_k a[i][k] * x[k]`); iterator chains hide it.
+#![allow(clippy::needless_range_loop)]
 
+pub mod autodiff;
+pub mod data;
 pub mod error;
+pub mod explain;
+pub mod instructor;
+pub mod io;
 pub mod kernels;
+pub mod nn;
+pub mod report;
 pub mod tensor;
 
 pub use error::{Error, Result};

@@ -35,11 +35,15 @@ pub struct Conv2dGeometry {
 impl Conv2dGeometry {
     /// Output height `(h + 2p - kh) / s + 1`; 0 if the kernel does not fit.
     pub fn out_h(&self) -> usize {
-        (self.h + 2 * self.pad).checked_sub(self.kh).map_or(0, |d| d / self.stride + 1)
+        (self.h + 2 * self.pad)
+            .checked_sub(self.kh)
+            .map_or(0, |d| d / self.stride + 1)
     }
     /// Output width `(w + 2p - kw) / s + 1`; 0 if the kernel does not fit.
     pub fn out_w(&self) -> usize {
-        (self.w + 2 * self.pad).checked_sub(self.kw).map_or(0, |d| d / self.stride + 1)
+        (self.w + 2 * self.pad)
+            .checked_sub(self.kw)
+            .map_or(0, |d| d / self.stride + 1)
     }
     /// Elements of x.
     pub fn input_len(&self) -> usize {
@@ -62,7 +66,9 @@ impl Conv2dGeometry {
     /// `None` when it falls in the zero padding.
     #[inline(always)]
     fn source(&self, o: usize, t: usize, len: usize) -> Option<usize> {
-        (o * self.stride + t).checked_sub(self.pad).filter(|&s| s < len)
+        (o * self.stride + t)
+            .checked_sub(self.pad)
+            .filter(|&s| s < len)
     }
 }
 
@@ -85,9 +91,13 @@ pub fn conv2d_forward_reference(
                     let mut acc = bias.map_or(0.0, |bs| bs[o] as f64);
                     for c in 0..g.c_in {
                         for u in 0..g.kh {
-                            let Some(y) = g.source(i, u, g.h) else { continue };
+                            let Some(y) = g.source(i, u, g.h) else {
+                                continue;
+                            };
                             for v in 0..g.kw {
-                                let Some(x) = g.source(j, v, g.w) else { continue };
+                                let Some(x) = g.source(j, v, g.w) else {
+                                    continue;
+                                };
                                 let wv = weight[((o * g.c_in + c) * g.kh + u) * g.kw + v];
                                 let xv = input[((b * g.c_in + c) * g.h + y) * g.w + x];
                                 acc += wv as f64 * xv as f64;
@@ -116,9 +126,13 @@ pub fn conv2d_backward_input_reference(
                     let dy = grad_output[((b * g.c_out + o) * oh + i) * ow + j];
                     for c in 0..g.c_in {
                         for u in 0..g.kh {
-                            let Some(y) = g.source(i, u, g.h) else { continue };
+                            let Some(y) = g.source(i, u, g.h) else {
+                                continue;
+                            };
                             for v in 0..g.kw {
-                                let Some(x) = g.source(j, v, g.w) else { continue };
+                                let Some(x) = g.source(j, v, g.w) else {
+                                    continue;
+                                };
                                 let wv = weight[((o * g.c_in + c) * g.kh + u) * g.kw + v];
                                 grad_input[((b * g.c_in + c) * g.h + y) * g.w + x] += wv * dy;
                             }
@@ -145,9 +159,13 @@ pub fn conv2d_backward_weight_reference(
                     let mut acc = 0.0f64;
                     for b in 0..g.n {
                         for i in 0..oh {
-                            let Some(y) = g.source(i, u, g.h) else { continue };
+                            let Some(y) = g.source(i, u, g.h) else {
+                                continue;
+                            };
                             for j in 0..ow {
-                                let Some(x) = g.source(j, v, g.w) else { continue };
+                                let Some(x) = g.source(j, v, g.w) else {
+                                    continue;
+                                };
                                 let dy = grad_output[((b * g.c_out + o) * oh + i) * ow + j];
                                 let xv = input[((b * g.c_in + c) * g.h + y) * g.w + x];
                                 acc += dy as f64 * xv as f64;

@@ -79,7 +79,11 @@ pub fn choose(requested: Option<&str>) -> Isa {
         Some((_, Some(isa))) if isa.is_supported() => isa,
         Some((raw, parsed)) => {
             let fallback = best();
-            let why = if parsed.is_some() { "not supported by this CPU" } else { "unknown" };
+            let why = if parsed.is_some() {
+                "not supported by this CPU"
+            } else {
+                "unknown"
+            };
             eprintln!("GI_ISA={raw}: {why}; using {}", fallback.name());
             fallback
         }

@@ -29,7 +29,15 @@ pub struct Gemm {
 impl Gemm {
     /// `C = A * B` with A m×k and B k×n, no transposes, alpha = 1, beta = 0.
     pub fn new(m: usize, k: usize, n: usize) -> Self {
-        Gemm { m, k, n, alpha: 1.0, beta: 0.0, trans_a: false, trans_b: false }
+        Gemm {
+            m,
+            k,
+            n,
+            alpha: 1.0,
+            beta: 0.0,
+            trans_a: false,
+            trans_b: false,
+        }
     }
 
     /// Element of op(A) at (i, p).
@@ -73,7 +81,11 @@ pub fn matmul_reference(g: &Gemm, a: &[f32], b: &[f32], c: &mut [f32]) {
             for p in 0..g.k {
                 dot += g.a_at(a, i, p) as f64 * g.b_at(b, p, j) as f64;
             }
-            let prev = if g.beta == 0.0 { 0.0 } else { g.beta * c[i * g.n + j] };
+            let prev = if g.beta == 0.0 {
+                0.0
+            } else {
+                g.beta * c[i * g.n + j]
+            };
             c[i * g.n + j] = g.alpha * dot as f32 + prev;
         }
     }

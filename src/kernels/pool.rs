@@ -22,11 +22,15 @@ pub struct Pool2dGeometry {
 impl Pool2dGeometry {
     /// Output height; 0 if the window does not fit.
     pub fn out_h(&self) -> usize {
-        self.h.checked_sub(self.k).map_or(0, |d| d / self.stride + 1)
+        self.h
+            .checked_sub(self.k)
+            .map_or(0, |d| d / self.stride + 1)
     }
     /// Output width; 0 if the window does not fit.
     pub fn out_w(&self) -> usize {
-        self.w.checked_sub(self.k).map_or(0, |d| d / self.stride + 1)
+        self.w
+            .checked_sub(self.k)
+            .map_or(0, |d| d / self.stride + 1)
     }
     /// Elements of the input.
     pub fn input_len(&self) -> usize {
@@ -41,7 +45,12 @@ impl Pool2dGeometry {
 /// Max pooling. Writes each window's maximum to `output` and its flat index *within the plane*
 /// (`y * w + x`) to `argmax`; ties go to the first element in row-major order. NaN propagates
 /// (a NaN in a window is its maximum).
-pub fn max_pool2d_forward(g: &Pool2dGeometry, input: &[f32], output: &mut [f32], argmax: &mut [u32]) {
+pub fn max_pool2d_forward(
+    g: &Pool2dGeometry,
+    input: &[f32],
+    output: &mut [f32],
+    argmax: &mut [u32],
+) {
     let (oh, ow) = (g.out_h(), g.out_w());
     debug_assert_eq!(input.len(), g.input_len());
     debug_assert_eq!(output.len(), g.output_len());
@@ -55,7 +64,9 @@ pub fn max_pool2d_forward(g: &Pool2dGeometry, input: &[f32], output: &mut [f32],
                     for v in 0..g.k {
                         let idx = (i * g.stride + u) * g.w + j * g.stride + v;
                         // `!(a <= b)` rather than `a > b` so a NaN candidate wins.
-                        if plane[idx] > plane[best] || (plane[idx].is_nan() && !plane[best].is_nan()) {
+                        if plane[idx] > plane[best]
+                            || (plane[idx].is_nan() && !plane[best].is_nan())
+                        {
                             best = idx;
                         }
                     }
@@ -69,7 +80,12 @@ pub fn max_pool2d_forward(g: &Pool2dGeometry, input: &[f32], output: &mut [f32],
 }
 
 /// Max-pool backward: routes each output gradient to the input element that was the maximum.
-pub fn max_pool2d_backward(g: &Pool2dGeometry, grad_output: &[f32], argmax: &[u32], grad_input: &mut [f32]) {
+pub fn max_pool2d_backward(
+    g: &Pool2dGeometry,
+    grad_output: &[f32],
+    argmax: &[u32],
+    grad_input: &mut [f32],
+) {
     let out_plane = g.out_h() * g.out_w();
     let in_plane = g.h * g.w;
     for p in 0..g.planes {
@@ -127,9 +143,16 @@ pub fn global_avg_pool_forward(planes: usize, hw: usize, input: &[f32], output: 
 }
 
 /// Global-average-pool backward: every element of plane p receives `dy[p] / hw`.
-pub fn global_avg_pool_backward(planes: usize, hw: usize, grad_output: &[f32], grad_input: &mut [f32]) {
+pub fn global_avg_pool_backward(
+    planes: usize,
+    hw: usize,
+    grad_output: &[f32],
+    grad_input: &mut [f32],
+) {
     for p in 0..planes {
         let d = grad_output[p] / hw as f32;
-        grad_input[p * hw..(p + 1) * hw].iter_mut().for_each(|x| *x += d);
+        grad_input[p * hw..(p + 1) * hw]
+            .iter_mut()
+            .for_each(|x| *x += d);
     }
 }

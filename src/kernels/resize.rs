@@ -108,7 +108,11 @@ pub fn resize_bilinear_reference(g: &ResizeGeometry, input: &[f32], output: &mut
 }
 
 /// Adjoint of bilinear resize by the definition. Accumulates into `grad_input`.
-pub fn resize_bilinear_adjoint_reference(g: &ResizeGeometry, grad_output: &[f32], grad_input: &mut [f32]) {
+pub fn resize_bilinear_adjoint_reference(
+    g: &ResizeGeometry,
+    grad_output: &[f32],
+    grad_input: &mut [f32],
+) {
     for p in 0..g.planes {
         let dst = &mut grad_input[p * g.in_h * g.in_w..(p + 1) * g.in_h * g.in_w];
         for i in 0..g.out_h {

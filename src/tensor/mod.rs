@@ -37,7 +37,10 @@ impl Tensor {
     /// A tensor of a given shape filled with `value`.
     pub fn full(dims: &[usize], value: f32) -> Result<Tensor> {
         let shape = Shape::new(dims)?;
-        Ok(Tensor { shape, data: vec![value; shape.numel()] })
+        Ok(Tensor {
+            shape,
+            data: vec![value; shape.numel()],
+        })
     }
 
     /// All zeros.
@@ -52,25 +55,40 @@ impl Tensor {
 
     /// A rank-0 tensor holding one value.
     pub fn scalar(value: f32) -> Tensor {
-        Tensor { shape: Shape::scalar(), data: vec![value] }
+        Tensor {
+            shape: Shape::scalar(),
+            data: vec![value],
+        }
     }
 
     /// Zeros with the shape of `self`.
     pub fn zeros_like(&self) -> Tensor {
-        Tensor { shape: self.shape, data: vec![0.0; self.data.len()] }
+        Tensor {
+            shape: self.shape,
+            data: vec![0.0; self.data.len()],
+        }
     }
 
     /// Elements drawn i.i.d. from U(low, high) with the given seeded generator.
-    pub fn uniform(dims: &[usize], low: f32, high: f32, rng: &mut impl rand::Rng) -> Result<Tensor> {
+    pub fn uniform(
+        dims: &[usize],
+        low: f32,
+        high: f32,
+        rng: &mut impl rand::Rng,
+    ) -> Result<Tensor> {
         let mut t = Tensor::zeros(dims)?;
-        t.data.iter_mut().for_each(|x| *x = uniform_f32(rng, low, high));
+        t.data
+            .iter_mut()
+            .for_each(|x| *x = uniform_f32(rng, low, high));
         Ok(t)
     }
 
     /// Elements drawn i.i.d. from N(mean, std²) with the given seeded generator.
     pub fn normal(dims: &[usize], mean: f32, std: f32, rng: &mut impl rand::Rng) -> Result<Tensor> {
         let mut t = Tensor::zeros(dims)?;
-        t.data.iter_mut().for_each(|x| *x = mean + std * normal_f32(rng));
+        t.data
+            .iter_mut()
+            .for_each(|x| *x = mean + std * normal_f32(rng));
         Ok(t)
     }
 
@@ -108,7 +126,11 @@ impl Tensor {
     pub fn item(&self) -> Result<f32> {
         match self.data.as_slice() {
             [v] => Ok(*v),
-            _ => Err(Error::shape("Tensor::item", "one element", format!("{}", self.shape))),
+            _ => Err(Error::shape(
+                "Tensor::item",
+                "one element",
+                format!("{}", self.shape),
+            )),
         }
     }
 
@@ -116,9 +138,16 @@ impl Tensor {
     pub fn reshape(self, dims: &[usize]) -> Result<Tensor> {
         let shape = Shape::new(dims)?;
         if shape.numel() != self.data.len() {
-            return Err(Error::shape("reshape", format!("{} elements", self.data.len()), format!("{shape}")));
+            return Err(Error::shape(
+                "reshape",
+                format!("{} elements", self.data.len()),
+                format!("{shape}"),
+            ));
         }
-        Ok(Tensor { shape, data: self.data })
+        Ok(Tensor {
+            shape,
+            data: self.data,
+        })
     }
 
     /// Checks that `self` has exactly `dims`, naming `op` in the error.
@@ -126,7 +155,11 @@ impl Tensor {
         if self.dims() == dims {
             Ok(())
         } else {
-            Err(Error::shape(op, format!("{dims:?}"), format!("{}", self.shape)))
+            Err(Error::shape(
+                op,
+                format!("{dims:?}"),
+                format!("{}", self.shape),
+            ))
         }
     }
 
@@ -137,14 +170,21 @@ impl Tensor {
 
     /// The rows and columns of a matrix, or a shape error naming `op`.
     pub fn matrix_dims(&self, op: &'static str) -> Result<(usize, usize)> {
-        self.shape.as_matrix().ok_or_else(|| Error::shape(op, "a matrix (rank 2)", format!("{}", self.shape)))
+        self.shape
+            .as_matrix()
+            .ok_or_else(|| Error::shape(op, "a matrix (rank 2)", format!("{}", self.shape)))
     }
 }
 
 impl std::fmt::Debug for Tensor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         const SHOWN: usize = 8;
-        write!(f, "Tensor{} {:?}", self.shape, &self.data[..self.data.len().min(SHOWN)])?;
+        write!(
+            f,
+            "Tensor{} {:?}",
+            self.shape,
+            &self.data[..self.data.len().min(SHOWN)]
+        )?;
         if self.data.len() > SHOWN {
             write!(f, "...")?;
         }

@@ -20,19 +20,39 @@ impl Tensor {
         if self.shape == other.shape {
             Ok(())
         } else {
-            Err(Error::shape(op, format!("{}", self.shape), format!("{}", other.shape)))
+            Err(Error::shape(
+                op,
+                format!("{}", self.shape),
+                format!("{}", other.shape),
+            ))
         }
     }
 
-    fn zip_map(&self, other: &Tensor, op: &'static str, f: impl Fn(f32, f32) -> f32) -> Result<Tensor> {
+    fn zip_map(
+        &self,
+        other: &Tensor,
+        op: &'static str,
+        f: impl Fn(f32, f32) -> f32,
+    ) -> Result<Tensor> {
         self.same_shape(other, op)?;
-        let data = self.data.iter().zip(&other.data).map(|(&a, &b)| f(a, b)).collect();
-        Ok(Tensor { shape: self.shape, data })
+        let data = self
+            .data
+            .iter()
+            .zip(&other.data)
+            .map(|(&a, &b)| f(a, b))
+            .collect();
+        Ok(Tensor {
+            shape: self.shape,
+            data,
+        })
     }
 
     /// Applies `f` to every element.
     pub fn map(&self, f: impl Fn(f32) -> f32) -> Tensor {
-        Tensor { shape: self.shape, data: self.data.iter().map(|&x| f(x)).collect() }
+        Tensor {
+            shape: self.shape,
+            data: self.data.iter().map(|&x| f(x)).collect(),
+        }
     }
 
     /// Elementwise `self + other` (same shape).
@@ -62,7 +82,10 @@ impl Tensor {
     /// In place `self += alpha * other` (same shape): the optimizer's axpy.
     pub fn add_scaled_(&mut self, alpha: f32, other: &Tensor) -> Result<()> {
         self.same_shape(other, "add_scaled_")?;
-        self.data.iter_mut().zip(&other.data).for_each(|(a, &b)| *a += alpha * b);
+        self.data
+            .iter_mut()
+            .zip(&other.data)
+            .for_each(|(a, &b)| *a += alpha * b);
         Ok(())
     }
     /// `max(x, 0)`.
@@ -93,9 +116,17 @@ impl Tensor {
     /// `self[.., j] + row[j]`: adds a vector over the last axis (the bias add). `row` must have
     /// shape `[n]` or `[1, n]` where n is the last dimension of `self`.
     pub fn add_row(&self, row: &Tensor) -> Result<Tensor> {
-        let n = *self.dims().last().ok_or_else(|| Error::shape("add_row", "rank >= 1", "a scalar"))?;
-        if row.numel() != n || row.shape.rank() > 2 || (row.shape.rank() == 2 && row.dims()[0] != 1) {
-            return Err(Error::shape("add_row", format!("[{n}] or [1, {n}]"), format!("{}", row.shape)));
+        let n = *self
+            .dims()
+            .last()
+            .ok_or_else(|| Error::shape("add_row", "rank >= 1", "a scalar"))?;
+        if row.numel() != n || row.shape.rank() > 2 || (row.shape.rank() == 2 && row.dims()[0] != 1)
+        {
+            return Err(Error::shape(
+                "add_row",
+                format!("[{n}] or [1, {n}]"),
+                format!("{}", row.shape),
+            ));
         }
         let mut out = self.clone();
         for chunk in out.data.chunks_exact_mut(n) {
@@ -116,7 +147,11 @@ impl Tensor {
 
     fn check_axis(&self, op: &'static str, axis: usize) -> Result<(usize, usize, usize)> {
         if axis >= self.shape.rank() {
-            return Err(Error::shape(op, format!("axis < rank {}", self.shape.rank()), format!("axis {axis}")));
+            return Err(Error::shape(
+                op,
+                format!("axis < rank {}", self.shape.rank()),
+                format!("axis {axis}"),
+            ));
         }
         Ok(self.shape.split_at_axis(axis))
     }
@@ -127,13 +162,22 @@ impl Tensor {
         d
     }
 
-    fn reduce_axis(&self, op: &'static str, axis: usize, init: f32, f: impl Fn(f32, f32) -> f32) -> Result<Tensor> {
+    fn reduce_axis(
+        &self,
+        op: &'static str,
+        axis: usize,
+        init: f32,
+        f: impl Fn(f32, f32) -> f32,
+    ) -> Result<Tensor> {
         let (outer, len, inner) = self.check_axis(op, axis)?;
         let mut out = vec![init; outer * inner];
         for o in 0..outer {
             for i in 0..len {
                 let src = &self.data[(o * len + i) * inner..(o * len + i + 1) * inner];
-                out[o * inner..(o + 1) * inner].iter_mut().zip(src).for_each(|(a, &b)| *a = f(*a, b));
+                out[o * inner..(o + 1) * inner]
+                    .iter_mut()
+                    .zip(src)
+                    .for_each(|(a, &b)| *a = f(*a, b));
             }
         }
         Tensor::from_vec(out, &self.reduced_dims(axis))
@@ -152,7 +196,13 @@ impl Tensor {
 
     /// Maximum along `axis` (NaN propagates).
     pub fn max_axis(&self, axis: usize) -> Result<Tensor> {
-        self.reduce_axis("max_axis", axis, f32::NEG_INFINITY, |a, b| if b > a || b.is_nan() { b } else { a })
+        self.reduce_axis("max_axis", axis, f32::NEG_INFINITY, |a, b| {
+            if b > a || b.is_nan() {
+                b
+            } else {
+                a
+            }
+        })
     }
 
     /// Index of the maximum along `axis` (first one on ties).
@@ -162,7 +212,8 @@ impl Tensor {
         for o in 0..outer {
             for r in 0..inner {
                 let at = |i: usize| self.data[(o * len + i) * inner + r];
-                out[o * inner + r] = (1..len).fold(0, |best, i| if at(i) > at(best) { i } else { best });
+                out[o * inner + r] =
+                    (1..len).fold(0, |best, i| if at(i) > at(best) { i } else { best });
             }
         }
         Ok(out)
@@ -195,7 +246,11 @@ impl Tensor {
             ));
         }
         let mut out = Tensor::zeros(&[m, n])?;
-        let g = Gemm { trans_a, trans_b, ..Gemm::new(m, k, n) };
+        let g = Gemm {
+            trans_a,
+            trans_b,
+            ..Gemm::new(m, k, n)
+        };
         sgemm(&g, &self.data, &other.data, &mut out.data);
         Ok(out)
     }
@@ -216,7 +271,10 @@ mod tests {
 
     #[test]
     fn from_vec_rejects_wrong_length() {
-        assert!(matches!(Tensor::from_vec(vec![1.0; 5], &[2, 3]), Err(Error::Shape { .. })));
+        assert!(matches!(
+            Tensor::from_vec(vec![1.0; 5], &[2, 3]),
+            Err(Error::Shape { .. })
+        ));
     }
 
     #[test]
@@ -235,7 +293,7 @@ mod tests {
         let a = t(&[1., 2., 3., 4., 5., 6.], &[2, 3]);
         let b = t(&[1., 0., 2., -1., 3., 1.], &[3, 2]);
         let ab = a.matmul(&b).unwrap();
-        assert_eq!(ab.data(), &[11., 1., 26., 1.]);
+        assert_eq!(ab.data(), &[14., 1., 32., 1.]);
         let at = a.transpose().unwrap();
         let bt = b.transpose().unwrap();
         assert_eq!(at.matmul_t(true, &bt, true).unwrap(), ab);

@@ -18,19 +18,37 @@ impl Shape {
     /// count overflows `usize`.
     pub fn new(dims: &[usize]) -> Result<Shape> {
         if dims.len() > MAX_RANK {
-            return Err(Error::shape("Shape::new", format!("rank <= {MAX_RANK}"), format!("{dims:?}")));
+            return Err(Error::shape(
+                "Shape::new",
+                format!("rank <= {MAX_RANK}"),
+                format!("{dims:?}"),
+            ));
         }
-        if dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d)).is_none() {
-            return Err(Error::shape("Shape::new", "an element count that fits in usize", format!("{dims:?}")));
+        if dims
+            .iter()
+            .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+            .is_none()
+        {
+            return Err(Error::shape(
+                "Shape::new",
+                "an element count that fits in usize",
+                format!("{dims:?}"),
+            ));
         }
-        let mut s = Shape { dims: [0; MAX_RANK], rank: dims.len() as u8 };
+        let mut s = Shape {
+            dims: [0; MAX_RANK],
+            rank: dims.len() as u8,
+        };
         s.dims[..dims.len()].copy_from_slice(dims);
         Ok(s)
     }
 
     /// The scalar shape `[]`.
     pub fn scalar() -> Shape {
-        Shape { dims: [0; MAX_RANK], rank: 0 }
+        Shape {
+            dims: [0; MAX_RANK],
+            rank: 0,
+        }
     }
 
     /// The dimensions, outermost first.
@@ -62,7 +80,11 @@ impl Shape {
     /// element `(o, i, r)` lives at flat index `(o * len + i) * inner + r`.
     pub fn split_at_axis(&self, axis: usize) -> (usize, usize, usize) {
         let d = self.dims();
-        (d[..axis].iter().product(), d[axis], d[axis + 1..].iter().product())
+        (
+            d[..axis].iter().product(),
+            d[axis],
+            d[axis + 1..].iter().product(),
+        )
     }
 }
 

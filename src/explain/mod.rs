@@ -1,0 +1,1 @@
+//! Explanations of the ENN: Grad-CAM and lottery-ticket masks.

@@ -1,0 +1,1 @@
+//! Grad-Instructor: the Evaluation Neural Network, universal backpropagation, REINFORCE.

@@ -1,0 +1,3 @@
+//! Files the crate writes and reads: atomic writes and safetensors weights.
+
+pub mod atomic;

@@ -1,0 +1,1 @@
+//! Neural-network building blocks on the tape: layers, losses, initializers, optimizers.
