@@ -38,6 +38,7 @@ pub mod io;
 pub mod kernels;
 pub mod nn;
 pub mod report;
+pub mod stats;
 pub mod tensor;
 
 pub use error::{Error, Result};

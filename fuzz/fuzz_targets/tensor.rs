@@ -1,0 +1,5 @@
+#![no_main]
+// Fuzz target `tensor`: to be written.
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|_data: &[u8]| {});

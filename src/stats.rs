@@ -1,0 +1,1 @@
+//! Small statistics over f64 samples: mean, standard deviation, Welch's t-test, Spearman.
