@@ -41,5 +41,6 @@ pub mod report;
 pub mod stats;
 pub mod tensor;
 
+pub use autodiff::{Gradients, Tape, Var};
 pub use error::{Error, Result};
 pub use tensor::{Shape, Tensor};

@@ -1,0 +1,243 @@
+//! The tape: a Wengert list of recorded operations, and the reverse sweep over it.
+//!
+//! Every operation appends one [`Node`] holding its result and an [`Op`] that names its inputs
+//! and keeps what its backward rule needs. Inputs always exist before the node that reads
+//! them, so the creation order is already a topological order, and walking the list
+//! backwards visits every node after all of its consumers: no graph search, no recursion.
+//!
+//! Reverse mode applies the chain rule from the output down. With `ḡ(v) = ∂root/∂v` (the
+//! *adjoint* of v) and a node `y = f(x₁, …, x_n)`,
+//!
+//! ```text
+//! ḡ(x_i) += ḡ(y) · ∂f/∂x_i        (a vector-Jacobian product, one per input)
+//! ```
+//!
+//! The `+=` is what makes a value used twice correct: each use contributes its term.
+//!
+//! Parameters live outside the tape. A training step binds them as borrowed leaves
+//! ([`Tape::param`]), runs forward and [`Tape::backward`], reads the returned [`Gradients`],
+//! drops the tape, and then updates the parameters. Nothing survives the step, so the tape
+//! cannot grow across steps.
+
+use super::ops::Op;
+use crate::error::{Error, Result};
+use crate::tensor::Tensor;
+use std::fmt;
+
+/// A handle to a value recorded on a [`Tape`]: its index in the list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Var(pub(crate) u32);
+
+impl Var {
+    /// Position on the tape (creation order).
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// A node's value: owned (op results, constants) or borrowed from outside (parameters, so that
+/// binding a 100x784 weight matrix costs no copy).
+pub(crate) enum Value<'a> {
+    Owned(Tensor),
+    Borrowed(&'a Tensor),
+}
+
+impl std::ops::Deref for Value<'_> {
+    type Target = Tensor;
+    fn deref(&self) -> &Tensor {
+        match self {
+            Value::Owned(t) => t,
+            Value::Borrowed(t) => t,
+        }
+    }
+}
+
+/// One entry of the Wengert list.
+pub(crate) struct Node<'a> {
+    pub(crate) op: Op,
+    pub(crate) value: Value<'a>,
+    /// Whether any leaf that asked for a gradient lies below this node. Backward skips nodes
+    /// without it: no work is spent on branches nobody differentiates (e.g. frozen ENN weights).
+    pub(crate) needs_grad: bool,
+}
+
+/// A Wengert list of values and the operations that produced them.
+///
+/// `'a` is the lifetime of borrowed leaves (parameters bound with [`Tape::param`]).
+#[derive(Default)]
+pub struct Tape<'a> {
+    pub(crate) nodes: Vec<Node<'a>>,
+}
+
+/// Gradients of one scalar root with respect to every recorded value that needed one.
+///
+/// Independent of the tape's lifetime, so a training loop can drop the tape (releasing its
+/// borrow of the parameters) and still read the gradients to update them.
+pub struct Gradients {
+    grads: Vec<Option<Tensor>>,
+}
+
+impl Gradients {
+    /// `∂root/∂v`, or `None` if `v` does not influence the root or needs no gradient.
+    pub fn get(&self, v: Var) -> Option<&Tensor> {
+        self.grads.get(v.index()).and_then(Option::as_ref)
+    }
+
+    /// Like [`Gradients::get`] but a typed error naming `what` when there is none.
+    pub fn expect(&self, v: Var, what: &'static str) -> Result<&Tensor> {
+        self.get(v)
+            .ok_or_else(|| Error::invalid(what, "no gradient reached this value"))
+    }
+
+    /// Moves the gradient of `v` out.
+    pub fn take(&mut self, v: Var) -> Option<Tensor> {
+        self.grads.get_mut(v.index()).and_then(Option::take)
+    }
+}
+
+impl<'a> Tape<'a> {
+    /// An empty tape.
+    pub fn new() -> Self {
+        Tape { nodes: Vec::new() }
+    }
+
+    /// An empty tape with room for `n` nodes (avoids regrowth in a hot loop).
+    pub fn with_capacity(n: usize) -> Self {
+        Tape {
+            nodes: Vec::with_capacity(n),
+        }
+    }
+
+    /// Number of recorded nodes.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Whether nothing is recorded.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// Capacity of the node list (for the flat-memory test).
+    pub fn capacity(&self) -> usize {
+        self.nodes.capacity()
+    }
+
+    /// Forgets every node but keeps the allocation, so the tape can be reused.
+    pub fn reset(&mut self) {
+        self.nodes.clear();
+    }
+
+    pub(crate) fn push(&mut self, op: Op, value: Tensor) -> Var {
+        let needs_grad = op.inputs().iter().any(|v| self.nodes[v.index()].needs_grad);
+        self.push_node(op, Value::Owned(value), needs_grad)
+    }
+
+    fn push_node(&mut self, op: Op, value: Value<'a>, needs_grad: bool) -> Var {
+        let id = Var(self.nodes.len() as u32);
+        self.nodes.push(Node {
+            op,
+            value,
+            needs_grad,
+        });
+        id
+    }
+
+    /// Binds a parameter (borrowed, no copy) as a leaf that receives a gradient.
+    pub fn param(&mut self, t: &'a Tensor) -> Var {
+        self.push_node(Op::Leaf, Value::Borrowed(t), true)
+    }
+
+    /// Binds a borrowed tensor as a constant leaf (no gradient): frozen weights, data.
+    pub fn constant_ref(&mut self, t: &'a Tensor) -> Var {
+        self.push_node(Op::Leaf, Value::Borrowed(t), false)
+    }
+
+    /// Records an owned tensor as a leaf; `requires_grad` asks for its gradient (e.g. an
+    /// input image whose saliency we want).
+    pub fn leaf(&mut self, t: Tensor, requires_grad: bool) -> Var {
+        self.push_node(Op::Leaf, Value::Owned(t), requires_grad)
+    }
+
+    /// Records an owned constant (no gradient).
+    pub fn constant(&mut self, t: Tensor) -> Var {
+        self.leaf(t, false)
+    }
+
+    /// The value of `v` (any node, leaf or intermediate).
+    pub fn value(&self, v: Var) -> &Tensor {
+        &self.nodes[v.index()].value
+    }
+
+    /// The single value of a one-element node.
+    pub fn item(&self, v: Var) -> Result<f32> {
+        self.value(v).item()
+    }
+
+    /// Reverse sweep: `∂root/∂v` for every node below `root` that needs a gradient.
+    ///
+    /// `root` must hold exactly one element (a loss or a score); its adjoint starts at 1.
+    /// The tape is not modified, so `backward` may be called again for another root.
+    pub fn backward(&self, root: Var) -> Result<Gradients> {
+        let root_value = self.value(root);
+        if root_value.numel() != 1 {
+            return Err(Error::shape(
+                "Tape::backward",
+                "a one-element root",
+                format!("{}", root_value.shape()),
+            ));
+        }
+        let mut grads: Vec<Option<Tensor>> = Vec::with_capacity(root.index() + 1);
+        grads.resize_with(root.index() + 1, || None);
+        grads[root.index()] = Some(Tensor::full(root_value.dims(), 1.0)?);
+        // Walk the Wengert list backwards: every consumer of node i has a larger index, so
+        // when we reach i its adjoint is complete.
+        for i in (0..=root.index()).rev() {
+            let node = &self.nodes[i];
+            if !node.needs_grad || matches!(node.op, Op::Leaf) {
+                continue;
+            }
+            let Some(g) = grads[i].take() else { continue };
+            node.op.backward(self, &node.value, &g, &mut grads)?;
+            grads[i] = Some(g); // keep intermediate adjoints readable (Grad-CAM needs them)
+        }
+        Ok(Gradients { grads })
+    }
+
+    /// Adds `delta` to the adjoint of `v` (allocating it on first use), if `v` needs one.
+    pub(crate) fn accumulate(
+        &self,
+        grads: &mut [Option<Tensor>],
+        v: Var,
+        f: impl FnOnce(&mut [f32]),
+    ) {
+        let node = &self.nodes[v.index()];
+        if !node.needs_grad {
+            return;
+        }
+        let slot = &mut grads[v.index()];
+        let g = slot.get_or_insert_with(|| node.value.zeros_like());
+        f(g.data_mut());
+    }
+}
+
+impl fmt::Display for Tape<'_> {
+    /// One line per node: `%3 = matmul(%1, %2)  [2, 3]`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, node) in self.nodes.iter().enumerate() {
+            let args: Vec<String> = node
+                .op
+                .inputs()
+                .iter()
+                .map(|v| format!("%{}", v.0))
+                .collect();
+            let kind = match (&node.op, node.needs_grad) {
+                (Op::Leaf, true) => "leaf (grad)".to_string(),
+                (Op::Leaf, false) => "leaf".to_string(),
+                (op, _) => format!("{}({})", op.name(), args.join(", ")),
+            };
+            writeln!(f, "%{i} = {kind}  {}", node.value.shape())?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,66 @@
+//! Fully connected layer `y = x Wᵀ + b`, with W stored (out × in) like PyTorch's `nn.Linear`.
+//! The transpose is a flag on the matmul, never a copy.
+
+use super::init::Init;
+use crate::autodiff::{Tape, Var};
+use crate::error::Result;
+use crate::tensor::Tensor;
+use rand::Rng;
+
+/// A fully connected layer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Linear {
+    /// Weight, (out × in).
+    pub weight: Tensor,
+    /// Bias, (out).
+    pub bias: Tensor,
+}
+
+/// The tape variables of a bound [`Linear`].
+#[derive(Clone, Copy, Debug)]
+pub struct LinearVars {
+    /// The weight leaf.
+    pub weight: Var,
+    /// The bias leaf.
+    pub bias: Var,
+}
+
+impl Linear {
+    /// A layer `in → out` initialized by `init`.
+    pub fn new(inputs: usize, outputs: usize, init: Init, rng: &mut impl Rng) -> Result<Linear> {
+        let (weight, bias) = init.draw(&[outputs, inputs], outputs, inputs, outputs, rng)?;
+        Ok(Linear { weight, bias })
+    }
+
+    /// Input width.
+    pub fn inputs(&self) -> usize {
+        self.weight.dims()[1]
+    }
+
+    /// Output width.
+    pub fn outputs(&self) -> usize {
+        self.weight.dims()[0]
+    }
+
+    /// Binds the parameters as leaves (borrowed, no copy). `trainable = false` binds them as
+    /// constants: no gradient is computed for them (frozen layers).
+    pub fn bind<'a>(&'a self, tape: &mut Tape<'a>, trainable: bool) -> LinearVars {
+        if trainable {
+            LinearVars {
+                weight: tape.param(&self.weight),
+                bias: tape.param(&self.bias),
+            }
+        } else {
+            LinearVars {
+                weight: tape.constant_ref(&self.weight),
+                bias: tape.constant_ref(&self.bias),
+            }
+        }
+    }
+
+    /// Records `x Wᵀ + b` for x (batch × in).
+    pub fn forward(tape: &mut Tape<'_>, vars: LinearVars, x: Var) -> Result<Var> {
+        let xw = tape.matmul_t(x, false, vars.weight, true)?;
+        tape.add(xw, vars.bias)
+    }
+}

@@ -1,0 +1,121 @@
+//! A multilayer perceptron: `Linear → act → … → Linear` (no activation after the last layer;
+//! its outputs are logits). The paper's target network is 784-100-10 with ReLU.
+
+use super::activation::Activation;
+use super::init::Init;
+use super::linear::{Linear, LinearVars};
+use crate::autodiff::{Tape, Var};
+use crate::error::{Error, Result};
+use crate::tensor::Tensor;
+use rand::Rng;
+
+/// A multilayer perceptron.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Mlp {
+    /// Layers, input first.
+    pub layers: Vec<Linear>,
+    /// Nonlinearity between layers.
+    pub activation: Activation,
+}
+
+impl Mlp {
+    /// An MLP with the given layer widths (`[784, 100, 10]`: one hidden layer of 100).
+    pub fn new(
+        sizes: &[usize],
+        activation: Activation,
+        init: Init,
+        rng: &mut impl Rng,
+    ) -> Result<Mlp> {
+        if sizes.len() < 2 || sizes.contains(&0) {
+            return Err(Error::invalid(
+                "Mlp::new",
+                format!("need at least two positive layer sizes, got {sizes:?}"),
+            ));
+        }
+        let layers = sizes
+            .windows(2)
+            .map(|w| Linear::new(w[0], w[1], init, rng))
+            .collect::<Result<_>>()?;
+        Ok(Mlp { layers, activation })
+    }
+
+    /// Layer widths, input first.
+    pub fn sizes(&self) -> Vec<usize> {
+        let mut s = vec![self.layers[0].inputs()];
+        s.extend(self.layers.iter().map(Linear::outputs));
+        s
+    }
+
+    /// Binds every parameter as a trainable leaf.
+    pub fn bind<'a>(&'a self, tape: &mut Tape<'a>) -> Vec<LinearVars> {
+        self.layers.iter().map(|l| l.bind(tape, true)).collect()
+    }
+
+    /// Records the forward pass of x (batch × inputs); returns the logits.
+    pub fn forward(&self, tape: &mut Tape<'_>, vars: &[LinearVars], x: Var) -> Result<Var> {
+        let mut h = x;
+        for (i, &v) in vars.iter().enumerate() {
+            h = Linear::forward(tape, v, h)?;
+            if i + 1 < vars.len() {
+                h = self.activation.apply(tape, h);
+            }
+        }
+        Ok(h)
+    }
+
+    /// Parameters in a fixed order: w0, b0, w1, b1, …
+    pub fn params(&self) -> Vec<&Tensor> {
+        self.layers
+            .iter()
+            .flat_map(|l| [&l.weight, &l.bias])
+            .collect()
+    }
+
+    /// Mutable parameters in the order of [`Mlp::params`].
+    pub fn params_mut(&mut self) -> Vec<&mut Tensor> {
+        self.layers
+            .iter_mut()
+            .flat_map(|l| [&mut l.weight, &mut l.bias])
+            .collect()
+    }
+
+    /// Logits without a tape (inference): x (batch × inputs) → (batch × outputs).
+    pub fn logits(&self, x: &Tensor) -> Result<Tensor> {
+        let mut h = x
+            .matmul_t(false, &self.layers[0].weight, true)?
+            .add_row(&self.layers[0].bias)?;
+        for layer in &self.layers[1..] {
+            let act = self.activation;
+            h.data_mut().iter_mut().for_each(|v| *v = act.eval(*v));
+            h = h
+                .matmul_t(false, &layer.weight, true)?
+                .add_row(&layer.bias)?;
+        }
+        Ok(h)
+    }
+
+    /// Fraction of `images` (n × inputs, row-major) whose argmax logit equals the label,
+    /// evaluated in chunks of 1000 rows.
+    pub fn accuracy(&self, images: &[f32], labels: &[u32]) -> Result<f64> {
+        let dim = self.layers[0].inputs();
+        if images.len() != labels.len() * dim || labels.is_empty() {
+            return Err(Error::shape(
+                "Mlp::accuracy",
+                format!("{} labels x {dim} inputs", labels.len()),
+                format!("{} values", images.len()),
+            ));
+        }
+        const CHUNK: usize = 1000;
+        let mut correct = 0usize;
+        for (xs, ys) in images.chunks(CHUNK * dim).zip(labels.chunks(CHUNK)) {
+            let x = Tensor::from_vec(xs.to_vec(), &[ys.len(), dim])?;
+            let pred = self.logits(&x)?.argmax_axis(1)?;
+            correct += pred
+                .iter()
+                .zip(ys)
+                .filter(|(&p, &y)| p == y as usize)
+                .count();
+        }
+        Ok(correct as f64 / labels.len() as f64)
+    }
+}

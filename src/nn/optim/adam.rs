@@ -1,0 +1,66 @@
+//! Adam (Kingma & Ba 2015), as `torch.optim.Adam`:
+//! `m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²;  p ← p − η m̂ / (√v̂ + ε)` with the bias
+//! corrections `m̂ = m/(1−β₁ᵗ)`, `v̂ = v/(1−β₂ᵗ)`; weight decay adds `λp` to g.
+
+use super::check_pairs;
+use crate::error::Result;
+use crate::tensor::Tensor;
+
+/// Adam state.
+#[derive(Clone, Debug)]
+pub struct Adam {
+    /// Learning rate η.
+    pub lr: f32,
+    /// First-moment decay β₁.
+    pub beta1: f32,
+    /// Second-moment decay β₂.
+    pub beta2: f32,
+    /// ε in the denominator.
+    pub eps: f32,
+    /// L2 weight decay λ.
+    pub weight_decay: f32,
+    /// Steps taken so far.
+    pub t: u64,
+    /// First moments.
+    pub m: Vec<Tensor>,
+    /// Second moments.
+    pub v: Vec<Tensor>,
+}
+
+impl Adam {
+    /// Adam with PyTorch's defaults (β = (0.9, 0.999), ε = 1e-8).
+    pub fn new(lr: f32) -> Adam {
+        Adam {
+            lr,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            t: 0,
+            m: Vec::new(),
+            v: Vec::new(),
+        }
+    }
+
+    /// One update of `params` by `grads` (same order and shapes).
+    pub fn step(&mut self, params: &mut [&mut Tensor], grads: &[&Tensor]) -> Result<()> {
+        check_pairs("Adam::step", params, grads)?;
+        if self.m.is_empty() {
+            self.m = params.iter().map(|p| p.zeros_like()).collect();
+            self.v = params.iter().map(|p| p.zeros_like()).collect();
+        }
+        self.t += 1;
+        let c1 = 1.0 - self.beta1.powi(self.t as i32);
+        let c2 = 1.0 - self.beta2.powi(self.t as i32);
+        for (i, (p, g)) in params.iter_mut().zip(grads).enumerate() {
+            let (m, v) = (self.m[i].data_mut(), self.v[i].data_mut());
+            for (j, (w, &gi)) in p.data_mut().iter_mut().zip(g.data()).enumerate() {
+                let d = gi + self.weight_decay * *w;
+                m[j] = self.beta1 * m[j] + (1.0 - self.beta1) * d;
+                v[j] = self.beta2 * v[j] + (1.0 - self.beta2) * d * d;
+                *w -= self.lr * (m[j] / c1) / ((v[j] / c2).sqrt() + self.eps);
+            }
+        }
+        Ok(())
+    }
+}

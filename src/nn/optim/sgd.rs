@@ -1,0 +1,66 @@
+//! Stochastic gradient descent with optional momentum and weight decay, as `torch.optim.SGD`:
+//! `d = g + λ p;  v ← μ v + d (v = d on the first step);  p ← p − η v` (plain: `p ← p − η d`).
+
+use super::check_pairs;
+use crate::error::Result;
+use crate::tensor::Tensor;
+
+/// SGD state.
+#[derive(Clone, Debug)]
+pub struct Sgd {
+    /// Learning rate η.
+    pub lr: f32,
+    /// Momentum μ (0 disables).
+    pub momentum: f32,
+    /// Weight decay λ (L2 penalty folded into the gradient).
+    pub weight_decay: f32,
+    velocity: Vec<Tensor>,
+}
+
+impl Sgd {
+    /// Plain SGD with learning rate `lr`.
+    pub fn new(lr: f32) -> Sgd {
+        Sgd {
+            lr,
+            momentum: 0.0,
+            weight_decay: 0.0,
+            velocity: Vec::new(),
+        }
+    }
+
+    /// SGD with momentum and weight decay.
+    pub fn with_momentum(lr: f32, momentum: f32, weight_decay: f32) -> Sgd {
+        Sgd {
+            lr,
+            momentum,
+            weight_decay,
+            velocity: Vec::new(),
+        }
+    }
+
+    /// One update of `params` by `grads` (same order and shapes).
+    pub fn step(&mut self, params: &mut [&mut Tensor], grads: &[&Tensor]) -> Result<()> {
+        check_pairs("Sgd::step", params, grads)?;
+        let first = self.velocity.is_empty() && self.momentum != 0.0;
+        if first {
+            self.velocity = params.iter().map(|p| p.zeros_like()).collect();
+        }
+        for (i, (p, g)) in params.iter_mut().zip(grads).enumerate() {
+            let (lr, wd, mu) = (self.lr, self.weight_decay, self.momentum);
+            if mu == 0.0 {
+                p.data_mut()
+                    .iter_mut()
+                    .zip(g.data())
+                    .for_each(|(w, &gi)| *w -= lr * (gi + wd * *w));
+            } else {
+                let v = self.velocity[i].data_mut();
+                for ((w, &gi), vi) in p.data_mut().iter_mut().zip(g.data()).zip(v.iter_mut()) {
+                    let d = gi + wd * *w;
+                    *vi = if first { d } else { mu * *vi + d };
+                    *w -= lr * *vi;
+                }
+            }
+        }
+        Ok(())
+    }
+}
