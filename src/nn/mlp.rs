@@ -63,6 +63,30 @@ impl Mlp {
         Ok(h)
     }
 
+    /// One forward + backward of mean softmax cross-entropy on a batch, plus an optional L1
+    /// penalty `λ Σ |W|` on the weight matrices (not the biases). Returns the loss (including
+    /// the penalty) and the gradients in the order of [`Mlp::params`]. `x` is (batch × inputs).
+    pub fn loss_and_grads(&self, x: &Tensor, labels: &[u32], l1_lambda: f32) -> Result<(f32, Vec<Tensor>)> {
+        let mut tape = Tape::with_capacity(4 * self.layers.len() + 4);
+        let vars = self.bind(&mut tape);
+        let xv = tape.constant_ref(x);
+        let logits = self.forward(&mut tape, &vars, xv)?;
+        let mut loss = tape.softmax_cross_entropy(logits, labels)?;
+        if l1_lambda != 0.0 {
+            let weights: Vec<Var> = vars.iter().map(|v| v.weight).collect();
+            let penalty = super::loss::l1_penalty(&mut tape, &weights, l1_lambda)?;
+            loss = tape.add(loss, penalty)?;
+        }
+        let value = tape.item(loss)?;
+        let mut g = tape.backward(loss)?;
+        let grads = vars
+            .iter()
+            .flat_map(|v| [v.weight, v.bias])
+            .map(|v| g.take(v).ok_or_else(|| Error::invalid("Mlp::loss_and_grads", "parameter without gradient")))
+            .collect::<Result<Vec<_>>>()?;
+        Ok((value, grads))
+    }
+
     /// Parameters in a fixed order: w0, b0, w1, b1, …
     pub fn params(&self) -> Vec<&Tensor> {
         self.layers
