@@ -9,8 +9,9 @@
 //! rest      the data section; tensor `name` is bytes begin..end of it, f32 little-endian
 //! ```
 //!
-//! Writing is deterministic: tensors are laid out sorted by name, the JSON has sorted keys
-//! and no spaces, and the same inputs always give the same bytes.
+//! Writing is deterministic: tensors are laid out sorted by name, metadata sorted by key,
+//! and the JSON follows the reference implementation's layout, so the same inputs always
+//! give the same bytes (and an F32-only file matches the reference writer's bytes).
 //!
 //! Reading treats the file as hostile. Every check below is an [`Error::Format`], never a
 //! panic: header length within [`MAX_HEADER_BYTES`] and within the file; UTF-8 JSON; an
@@ -25,7 +26,7 @@
 use crate::error::{Error, Result};
 use crate::io::atomic::write_atomic;
 use crate::tensor::{Tensor, MAX_RANK};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::collections::HashSet;
 use std::path::Path;
 
@@ -123,33 +124,52 @@ pub fn to_bytes(tensors: &[(&str, &Tensor)], metadata: &[(&str, &str)]) -> Resul
         ));
     }
 
-    // serde_json's default Map is a BTreeMap: keys come out sorted, so the bytes are
-    // deterministic.
-    let mut header = Map::new();
+    // The header is written by hand in the reference implementation's layout
+    // (`__metadata__` first, then tensors in data order, fields `dtype, shape, data_offsets`,
+    // no spaces), so an F32-only file is byte-identical to what huggingface/safetensors
+    // writes. serde_json only escapes the strings.
+    let quote = |s: &str| {
+        serde_json::to_string(s).map_err(|e| Error::invalid("safetensors::to_bytes", e.to_string()))
+    };
+    let mut json = String::from("{");
     if !metadata.is_empty() {
-        let mut meta = Map::new();
-        for &(k, v) in metadata {
-            if meta.insert(k.to_string(), Value::from(v)).is_some() {
-                return Err(Error::invalid(
-                    "safetensors::to_bytes",
-                    format!("metadata key {k:?} given twice"),
-                ));
-            }
+        let mut meta: Vec<(&str, &str)> = metadata.to_vec();
+        meta.sort();
+        if let Some(w) = meta.windows(2).find(|w| w[0].0 == w[1].0) {
+            return Err(Error::invalid(
+                "safetensors::to_bytes",
+                format!("metadata key {:?} given twice", w[0].0),
+            ));
         }
-        header.insert(METADATA_KEY.into(), Value::Object(meta));
+        json.push_str(&format!("{}:{{", quote(METADATA_KEY)?));
+        for (i, (k, v)) in meta.iter().enumerate() {
+            let sep = if i > 0 { "," } else { "" };
+            json.push_str(&format!("{sep}{}:{}", quote(k)?, quote(v)?));
+        }
+        json.push('}');
     }
     let mut offset = 0usize;
-    for &(name, t) in &sorted {
+    for (i, &(name, t)) in sorted.iter().enumerate() {
         let end = offset + 4 * t.numel();
-        let mut info = Map::new();
-        info.insert("dtype".into(), Value::from("F32"));
-        info.insert("shape".into(), Value::from(t.dims().to_vec()));
-        info.insert("data_offsets".into(), Value::from(vec![offset, end]));
-        header.insert(name.to_string(), Value::Object(info));
+        let sep = if i > 0 || !metadata.is_empty() {
+            ","
+        } else {
+            ""
+        };
+        let dims = t
+            .dims()
+            .iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        json.push_str(&format!(
+            "{sep}{}:{{\"dtype\":\"F32\",\"shape\":[{dims}],\"data_offsets\":[{offset},{end}]}}",
+            quote(name)?
+        ));
         offset = end;
     }
-    let mut json = serde_json::to_vec(&Value::Object(header))
-        .map_err(|e| Error::invalid("safetensors::to_bytes", e.to_string()))?;
+    json.push('}');
+    let mut json = json.into_bytes();
     // Pad with spaces (JSON whitespace) so the data section starts 8-byte aligned, as the
     // reference implementation does.
     json.resize(json.len().next_multiple_of(8), b' ');
