@@ -70,10 +70,22 @@ fn parse_args() -> Result<Option<Args>, Box<dyn std::error::Error>> {
             Long("lr") => a.cfg.lr = p.value()?.parse()?,
             Long("batch") => a.cfg.batch = p.value()?.parse()?,
             Long("hidden") => {
-                hidden = p.value()?.string()?.split(',').map(|s| s.trim().parse()).collect::<Result<_, _>>()?
+                hidden = p
+                    .value()?
+                    .string()?
+                    .split(',')
+                    .map(|s| s.trim().parse())
+                    .collect::<Result<_, _>>()?
             }
             Long("activation") => a.cfg.activation = Activation::parse(&p.value()?.string()?)?,
-            Long("arms") => a.arms = p.value()?.string()?.split(',').map(Arm::parse).collect::<Result<_, _>>()?,
+            Long("arms") => {
+                a.arms = p
+                    .value()?
+                    .string()?
+                    .split(',')
+                    .map(Arm::parse)
+                    .collect::<Result<_, _>>()?
+            }
             Long("l1") => a.cfg.l1_lambda = p.value()?.parse()?,
             Long("data") => a.data = Some(p.value()?.into()),
             Long("out") => a.out = Some(p.value()?.into()),
@@ -88,16 +100,27 @@ fn parse_args() -> Result<Option<Args>, Box<dyn std::error::Error>> {
     }
     a.seeds = seeds.unwrap_or(if a.quick { 2 } else { 10 });
     a.cfg.epochs = epochs.unwrap_or(if a.quick { 1 } else { 3 });
-    if a.seeds == 0 || a.cfg.epochs == 0 || a.cfg.batch == 0 || hidden.contains(&0) || !(a.cfg.lr > 0.0) {
+    if a.seeds == 0
+        || a.cfg.epochs == 0
+        || a.cfg.batch == 0
+        || hidden.contains(&0)
+        || a.cfg.lr.is_nan()
+        || a.cfg.lr <= 0.0
+    {
         return Err("--seeds, --epochs, --batch, --hidden and --lr must be positive".into());
     }
-    a.cfg.sizes = std::iter::once(784).chain(hidden).chain(std::iter::once(10)).collect();
+    a.cfg.sizes = std::iter::once(784)
+        .chain(hidden)
+        .chain(std::iter::once(10))
+        .collect();
     Ok(Some(a))
 }
 
 /// `runs/YYYYMMDD-HHMMSS` in UTC (days-to-civil conversion, H. Hinnant's algorithm).
 fn default_out_dir() -> PathBuf {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs()) as i64;
     let (days, rem) = (secs.div_euclid(86400), secs.rem_euclid(86400));
     let z = days + 719468;
     let era = z.div_euclid(146097);
@@ -108,12 +131,25 @@ fn default_out_dir() -> PathBuf {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    PathBuf::from(format!("runs/{y:04}{m:02}{d:02}-{:02}{:02}{:02}", rem / 3600, rem / 60 % 60, rem % 60))
+    PathBuf::from(format!(
+        "runs/{y:04}{m:02}{d:02}-{:02}{:02}{:02}",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    ))
 }
 
 /// Trains every (arm, seed) pair on `jobs` threads; results in (arm, seed) order.
-fn run_all(a: &Args, train: &Dataset, test: &Dataset) -> Result<Vec<RunResult>, grad_instructor::Error> {
-    let work: Vec<(Arm, u64)> = a.arms.iter().flat_map(|&arm| (0..a.seeds).map(move |s| (arm, a.seed_start + s))).collect();
+fn run_all(
+    a: &Args,
+    train: &Dataset,
+    test: &Dataset,
+) -> Result<Vec<RunResult>, grad_instructor::Error> {
+    let work: Vec<(Arm, u64)> = a
+        .arms
+        .iter()
+        .flat_map(|&arm| (0..a.seeds).map(move |s| (arm, a.seed_start + s)))
+        .collect();
     let next = AtomicUsize::new(0);
     let results = Mutex::new(Vec::new());
     let first_error = Mutex::new(None);
@@ -127,7 +163,13 @@ fn run_all(a: &Args, train: &Dataset, test: &Dataset) -> Result<Vec<RunResult>, 
                 let (arm, seed) = work[i];
                 let epochs = a.cfg.epochs;
                 let progress = |epoch: usize, loss: f64| {
-                    eprintln!("[{:>2}/{}] {} seed {seed}: epoch {}/{epochs} mean loss {loss:.4}", i + 1, work.len(), arm.name(), epoch + 1);
+                    eprintln!(
+                        "[{:>2}/{}] {} seed {seed}: epoch {}/{epochs} mean loss {loss:.4}",
+                        i + 1,
+                        work.len(),
+                        arm.name(),
+                        epoch + 1
+                    );
                 };
                 match run_arm(arm, seed, &a.cfg, train, test, None, progress) {
                     Ok(r) => results.lock().unwrap().push((i, r)),
@@ -151,11 +193,17 @@ fn pct(mean_std: (f64, f64)) -> String {
 }
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let Some(a) = parse_args()? else { return Ok(()) };
+    let Some(a) = parse_args()? else {
+        return Ok(());
+    };
     let started = Instant::now();
     let dir = Mnist::locate(a.data.as_deref())?;
     let mnist = Mnist::load(&dir)?;
-    let (train, test) = if a.quick { (mnist.train.take(5000), mnist.test.take(2000)) } else { (mnist.train, mnist.test) };
+    let (train, test) = if a.quick {
+        (mnist.train.take(5000), mnist.test.take(2000))
+    } else {
+        (mnist.train, mnist.test)
+    };
     eprintln!(
         "MNIST from {}: {} train / {} test images; MLP {:?}, {} epochs, lr {}, batch {}, seeds {}..{}, {} jobs",
         dir.display(),
@@ -173,7 +221,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let wall = started.elapsed().as_secs_f64();
 
     let out = a.out.clone().unwrap_or_else(default_out_dir);
-    let mut csv = String::from("arm,seed,test_acc,train_acc,gap,last_epoch_loss,train_secs,steps\n");
+    let mut csv =
+        String::from("arm,seed,test_acc,train_acc,gap,last_epoch_loss,train_secs,steps\n");
     for r in &results {
         csv += &format!(
             "{},{},{:.6},{:.6},{:.6},{:.6},{:.3},{}\n",
@@ -189,8 +238,13 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     }
     write_atomic(&out.join("runs.csv"), csv.as_bytes())?;
 
-    println!("\nMLP {:?} on MNIST, {} epochs, lr {}, batch {}, {} seeds per arm", a.cfg.sizes, a.cfg.epochs, a.cfg.lr, a.cfg.batch, a.seeds);
-    println!("| arm | test acc (%) | train acc (%) | train−test gap (pp) | train time per run (s) |");
+    println!(
+        "\nMLP {:?} on MNIST, {} epochs, lr {}, batch {}, {} seeds per arm",
+        a.cfg.sizes, a.cfg.epochs, a.cfg.lr, a.cfg.batch, a.seeds
+    );
+    println!(
+        "| arm | test acc (%) | train acc (%) | train−test gap (pp) | train time per run (s) |"
+    );
     println!("|---|---|---|---|---|");
     let mut arms_json = Vec::new();
     for &arm in &a.arms {
@@ -199,8 +253,20 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             let v: Vec<f64> = rs.iter().map(|r| f(r)).collect();
             (stats::mean(&v), stats::std_dev(&v))
         };
-        let (test, train_acc, gap, secs) = (col(&|r| r.test_acc), col(&|r| r.train_acc), col(&|r| r.gap()), col(&|r| r.train_secs));
-        println!("| {} | {} | {} | {} | {:.2} |", arm.name(), pct(test), pct(train_acc), pct(gap), secs.0);
+        let (test, train_acc, gap, secs) = (
+            col(&|r| r.test_acc),
+            col(&|r| r.train_acc),
+            col(&|r| r.gap()),
+            col(&|r| r.train_secs),
+        );
+        println!(
+            "| {} | {} | {} | {} | {:.2} |",
+            arm.name(),
+            pct(test),
+            pct(train_acc),
+            pct(gap),
+            secs.0
+        );
         arms_json.push(serde_json::json!({
             "arm": arm.name(), "description": arm.description(), "seeds": rs.len(),
             "test_acc_mean": test.0, "test_acc_std": test.1,
@@ -208,7 +274,10 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             "gap_mean": gap.0, "gap_std": gap.1, "train_secs_mean": secs.0,
         }));
     }
-    println!("\nwall time {wall:.1} s; per-seed results in {}/runs.csv", out.display());
+    println!(
+        "\nwall time {wall:.1} s; per-seed results in {}/runs.csv",
+        out.display()
+    );
     let summary = serde_json::json!({
         "command": std::env::args().collect::<Vec<_>>().join(" "),
         "config": {
@@ -219,7 +288,10 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         "arms": arms_json,
         "wall_secs": wall,
     });
-    write_atomic(&out.join("summary.json"), serde_json::to_string_pretty(&summary)?.as_bytes())?;
+    write_atomic(
+        &out.join("summary.json"),
+        serde_json::to_string_pretty(&summary)?.as_bytes(),
+    )?;
     Ok(())
 }
 

@@ -50,7 +50,9 @@ impl Arm {
             "l1" => Ok(Arm::L1),
             "he" => Ok(Arm::He),
             "gi" | "grad-instructor" => Ok(Arm::GradInstructor),
-            other => Err(Error::Usage(format!("unknown arm {other:?} (bp, l1, he, gi)"))),
+            other => Err(Error::Usage(format!(
+                "unknown arm {other:?} (bp, l1, he, gi)"
+            ))),
         }
     }
 
@@ -152,8 +154,17 @@ fn shuffle_seed(seed: u64) -> u64 {
 
 /// The initial network of an arm for a seed. `bp`, `l1` and `gi` draw identical weights.
 pub fn initial_mlp(arm: Arm, seed: u64, cfg: &TrainConfig) -> Result<Mlp> {
-    let init = if arm == Arm::He { Init::He } else { Init::PytorchDefault };
-    Mlp::new(&cfg.sizes, cfg.activation, init, &mut StdRng::seed_from_u64(seed))
+    let init = if arm == Arm::He {
+        Init::He
+    } else {
+        Init::PytorchDefault
+    };
+    Mlp::new(
+        &cfg.sizes,
+        cfg.activation,
+        init,
+        &mut StdRng::seed_from_u64(seed),
+    )
 }
 
 /// Trains one arm from one seed and evaluates it. `enn` is required by the `gi` arm.
@@ -168,13 +179,22 @@ pub fn run_arm(
     mut progress: impl FnMut(usize, f64),
 ) -> Result<RunResult> {
     if cfg.batch == 0 || cfg.epochs == 0 {
-        return Err(Error::invalid("run_arm", "batch and epochs must be positive"));
+        return Err(Error::invalid(
+            "run_arm",
+            "batch and epochs must be positive",
+        ));
     }
     if train.dim != cfg.sizes[0] {
-        return Err(Error::shape("run_arm", format!("{} inputs per image", cfg.sizes[0]), format!("{}", train.dim)));
+        return Err(Error::shape(
+            "run_arm",
+            format!("{} inputs per image", cfg.sizes[0]),
+            format!("{}", train.dim),
+        ));
     }
     let enn = match (arm, enn) {
-        (Arm::GradInstructor, None) => return Err(Error::invalid("run_arm", "the gi arm needs a trained ENN")),
+        (Arm::GradInstructor, None) => {
+            return Err(Error::invalid("run_arm", "the gi arm needs a trained ENN"))
+        }
         (_, e) => e,
     };
     let mut mlp = initial_mlp(arm, seed, cfg)?;
@@ -184,7 +204,7 @@ pub fn run_arm(
     let l1 = if arm == Arm::L1 { cfg.l1_lambda } else { 0.0 };
     let mut x = Tensor::zeros(&[cfg.batch, train.dim])?;
     let mut step = 0usize;
-    let mut grad_norms = Vec::new();
+    let grad_norms = Vec::new();
     let mut last_epoch_loss = 0.0;
     let started = Instant::now();
     for epoch in 0..cfg.epochs {
@@ -197,12 +217,18 @@ pub fn run_arm(
             }
             x.data_mut().copy_from_slice(batch.x);
             let loss = match (arm, enn) {
-                (Arm::GradInstructor, Some(_)) => return Err(Error::invalid("run_arm", "gi arm pending")),
+                (Arm::GradInstructor, Some(_)) => {
+                    return Err(Error::invalid("run_arm", "gi arm pending"))
+                }
                 _ => {
                     let (loss, grads) = mlp.loss_and_grads(&x, batch.labels, l1)?;
                     if !loss.is_finite() || grads.iter().any(|g| !g.all_finite()) {
                         let what = if loss.is_finite() { "gradient" } else { "loss" };
-                        return Err(Error::NonFinite { run: format!("{} seed {seed}", arm.name()), step, what: what.into() });
+                        return Err(Error::NonFinite {
+                            run: format!("{} seed {seed}", arm.name()),
+                            step,
+                            what: what.into(),
+                        });
                     }
                     let refs: Vec<&Tensor> = grads.iter().collect();
                     sgd.step(&mut mlp.params_mut(), &refs)?;
@@ -219,5 +245,15 @@ pub fn run_arm(
     let train_secs = started.elapsed().as_secs_f64();
     let test_acc = mlp.accuracy(&test.images, &test.labels)?;
     let train_acc = mlp.accuracy(&train.images, &train.labels)?;
-    Ok(RunResult { arm, seed, test_acc, train_acc, last_epoch_loss, train_secs, steps: step, grad_norms, mlp })
+    Ok(RunResult {
+        arm,
+        seed,
+        test_acc,
+        train_acc,
+        last_epoch_loss,
+        train_secs,
+        steps: step,
+        grad_norms,
+        mlp,
+    })
 }
