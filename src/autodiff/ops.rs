@@ -413,10 +413,7 @@ impl Op {
             }
             Op::Resize { x, geom, mode } => {
                 // A resize is linear, y = R x, so ∂x = Rᵀ ḡ: the kernel's adjoint.
-                tape.accumulate(grads, x, |dx| match mode {
-                    ResizeMode::Bilinear => resize::resize_bilinear_adjoint(&geom, gd, dx),
-                    _ => resize_adjoint_other(mode, &geom, gd, dx),
-                });
+                tape.accumulate(grads, x, |dx| resize::resize_adjoint(mode, &geom, gd, dx));
             }
         }
         Ok(())
@@ -435,11 +432,6 @@ fn sign(x: f32) -> f32 {
     } else {
         0.0
     }
-}
-
-/// Nearest and area modes: routed to the kernels' dispatcher once they exist.
-fn resize_adjoint_other(_mode: ResizeMode, g: &ResizeGeometry, grad_out: &[f32], dx: &mut [f32]) {
-    resize::resize_bilinear_adjoint(g, grad_out, dx)
 }
 
 /// Forward passes: each validates shapes, computes the value, and records the node.
