@@ -793,14 +793,8 @@ impl Tape<'_> {
         let r = out_dims.len();
         out_dims[r - 2] = geom.out_h;
         out_dims[r - 1] = geom.out_w;
-        if mode != ResizeMode::Bilinear {
-            return Err(Error::invalid(
-                "resize",
-                "only bilinear is differentiable on the tape so far",
-            ));
-        }
         let mut y = Tensor::zeros(&out_dims)?;
-        resize::resize_bilinear(&geom, self.value(x).data(), y.data_mut());
+        resize::resize(mode, &geom, self.value(x).data(), y.data_mut());
         Ok(self.push(Op::Resize { x, geom, mode }, y))
     }
 }
