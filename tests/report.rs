@@ -505,6 +505,16 @@ fn edge_case_line_plots() -> Vec<(&'static str, LinePlot)> {
             },
         ),
         (
+            "extreme magnitudes",
+            LinePlot {
+                series: vec![named(
+                    "max",
+                    vec![(-f64::MAX, f64::MAX), (f64::MAX, -f64::MAX)],
+                )],
+                ..Default::default()
+            },
+        ),
+        (
             "many series",
             LinePlot {
                 series: (0..40)
@@ -556,6 +566,58 @@ fn line_plot_survives_empty_single_constant_and_non_finite_input() {
     }
 }
 
+/// A value drawn from a mix that hits the edges: ordinary, tiny, huge, zero, negative,
+/// non-finite, and repeated values.
+fn edgy_value(rng: &mut StdRng) -> f64 {
+    match rng.gen_range(0..10) {
+        0 => f64::NAN,
+        1 => f64::INFINITY,
+        2 => 0.0,
+        3 => rng.gen_range(-1e-12..1e-12),
+        4 => rng.gen_range(-1e250..1e250),
+        5 => 1.0,
+        _ => rng.gen_range(-10.0..10.0),
+    }
+}
+
+#[test]
+fn plots_of_random_edge_case_data_are_always_well_formed() {
+    let mut rng = StdRng::seed_from_u64(0x5eed_0004);
+    for case in 0..300 {
+        let n_series = rng.gen_range(0..4);
+        let series = (0..n_series)
+            .map(|k| Series {
+                name: format!("s{k}"),
+                points: (0..rng.gen_range(0..6))
+                    .map(|_| (edgy_value(&mut rng), edgy_value(&mut rng)))
+                    .collect(),
+            })
+            .collect();
+        let plot = LinePlot {
+            series,
+            log_y: rng.gen_bool(0.5),
+            ..Default::default()
+        };
+        let svg = line_plot(&plot);
+        assert!(
+            std::panic::catch_unwind(|| assert_balanced_tags(&svg)).is_ok(),
+            "case {case}: {plot:?}"
+        );
+        let scatter = ScatterPlot {
+            points: (0..rng.gen_range(0..6))
+                .map(|_| (edgy_value(&mut rng), edgy_value(&mut rng), "p".to_string()))
+                .collect(),
+            fit_line: true,
+            ..Default::default()
+        };
+        let svg = scatter_plot(&scatter);
+        assert!(
+            std::panic::catch_unwind(|| assert_balanced_tags(&svg)).is_ok(),
+            "case {case}: {scatter:?}"
+        );
+    }
+}
+
 fn sample_scatter() -> ScatterPlot {
     ScatterPlot {
         title: "ENN score vs test accuracy".into(),
@@ -592,6 +654,10 @@ fn scatter_plot_draws_points_labels_and_a_fit_line() {
         vec![(1.0, 1.0, String::new())],
         vec![(2.0, 1.0, "a".into()), (2.0, 3.0, "b".into())],
         vec![(f64::INFINITY, 1.0, "x".into())],
+        vec![
+            (-f64::MAX, f64::MAX, "a".into()),
+            (f64::MAX, 0.0, "b".into()),
+        ],
     ] {
         let svg = scatter_plot(&ScatterPlot {
             points,
@@ -776,6 +842,31 @@ fn csv_roundtrips_fields_that_need_quoting() {
     one.push_row([""]).unwrap();
     assert_eq!(parse_csv(&to_csv(&one), Path::new("mem")).unwrap(), one);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn csv_roundtrips_random_tables_of_awkward_fields() {
+    let mut rng = StdRng::seed_from_u64(0x5eed_0005);
+    let alphabet = ['a', ',', '"', '\n', '\r', ' ', '±', 'x', '1'];
+    let field = |rng: &mut StdRng| -> String {
+        (0..rng.gen_range(0..5))
+            .map(|_| alphabet[rng.gen_range(0..alphabet.len())])
+            .collect()
+    };
+    for case in 0..500 {
+        let cols = rng.gen_range(1..4);
+        let mut t = Table::new((0..cols).map(|c| format!("h{c}")));
+        for _ in 0..rng.gen_range(0..4) {
+            let row: Vec<String> = (0..cols).map(|_| field(&mut rng)).collect();
+            t.push_row(row).unwrap();
+        }
+        let text = to_csv(&t);
+        assert_eq!(
+            parse_csv(&text, Path::new("mem")).unwrap(),
+            t,
+            "case {case}: {text:?}"
+        );
+    }
 }
 
 #[test]

@@ -57,10 +57,10 @@ const HEIGHT: f64 = 440.0;
 const MARGIN_LEFT: f64 = 74.0;
 const MARGIN_TOP: f64 = 40.0;
 const MARGIN_BOTTOM: f64 = 56.0;
-const LEGEND_WIDTH: f64 = 190.0;
+const LEGEND_WIDTH: f64 = 200.0;
 const MARGIN_RIGHT: f64 = 24.0;
 /// Legend names longer than this are cut with an ellipsis (the full name is in a `<title>`).
-const LEGEND_MAX_CHARS: usize = 26;
+const LEGEND_MAX_CHARS: usize = 22;
 
 /// Okabe & Ito's color-blind-safe palette (yellow dropped: unreadable on white), then gray.
 const PALETTE: [&str; 7] = [
@@ -100,6 +100,20 @@ impl Axis {
             }
             lo = ticks[0];
             hi = ticks[ticks.len() - 1];
+        }
+        if !(lo.is_finite() && hi.is_finite() && lo < hi) {
+            // Widening overflowed (data near f64::MAX): plain ends, no ticks inside.
+            let (lo, hi) = if min < max {
+                (min, max)
+            } else {
+                (min - 1.0, max + 1.0)
+            };
+            return Axis {
+                lo,
+                hi,
+                ticks: Vec::new(),
+                log: false,
+            };
         }
         let labels = tick_labels(&ticks);
         Axis {
@@ -143,13 +157,13 @@ impl Axis {
 
     /// Position of data value `v` along `[p0, p1]` (p1 may be < p0 for the y axis).
     fn map(&self, v: f64, p0: f64, p1: f64) -> f64 {
-        let u = if self.log { v.log10() } else { v };
-        p0 + (u - self.lo) / (self.hi - self.lo) * (p1 - p0)
+        self.map_unit(if self.log { v.log10() } else { v }, p0, p1)
     }
 
-    /// Same, for a tick already in axis units.
+    /// Same, for a tick already in axis units. Halved operands keep `u - lo` and `hi - lo`
+    /// finite even for data near f64::MAX.
     fn map_unit(&self, u: f64, p0: f64, p1: f64) -> f64 {
-        p0 + (u - self.lo) / (self.hi - self.lo) * (p1 - p0)
+        p0 + (u / 2.0 - self.lo / 2.0) / (self.hi / 2.0 - self.lo / 2.0) * (p1 - p0)
     }
 }
 
@@ -531,14 +545,21 @@ pub fn scatter_plot(plot: &ScatterPlot) -> String {
         .filter(|p| p.0.is_finite() && p.1.is_finite())
         .map(|p| (p.0, p.1, p.2.as_str()))
         .collect();
-    let xa = match extent(pts.iter().map(|p| p.0)) {
-        Some((lo, hi)) => Axis::linear(lo, hi),
+    // 5% breathing room on each side so no marker sits on the frame.
+    let padded = |e: Option<(f64, f64)>| match e {
+        Some((lo, hi)) => {
+            let d = 0.05 * 2.0 * (hi / 2.0 - lo / 2.0);
+            let (plo, phi) = (lo - d, hi + d);
+            if plo.is_finite() && phi.is_finite() {
+                Axis::linear(plo, phi)
+            } else {
+                Axis::linear(lo, hi)
+            }
+        }
         None => Axis::linear(0.0, 1.0),
     };
-    let ya = match extent(pts.iter().map(|p| p.1)) {
-        Some((lo, hi)) => Axis::linear(lo, hi),
-        None => Axis::linear(0.0, 1.0),
-    };
+    let xa = padded(extent(pts.iter().map(|p| p.0)));
+    let ya = padded(extent(pts.iter().map(|p| p.1)));
     let mut out = String::new();
     let (x0, x1, y0, y1) = frame(
         &mut out,
@@ -595,10 +616,17 @@ pub fn scatter_plot(plot: &ScatterPlot) -> String {
             "<circle cx=\"{px:.2}\" cy=\"{py:.2}\" r=\"4\" fill-opacity=\"0.8\"/>"
         );
         if !label.is_empty() {
+            // Labels in the right fifth of the plot go to the left of their point, so they stay
+            // inside the canvas.
+            let (lx, anchor) = if px > x0 + 0.8 * (x1 - x0) {
+                (px - 6.0, "end")
+            } else {
+                (px + 6.0, "start")
+            };
             let _ = writeln!(
                 out,
-                "<text x=\"{:.2}\" y=\"{:.2}\" font-size=\"10\" fill=\"#333333\">{}</text>",
-                px + 6.0,
+                "<text x=\"{lx:.2}\" y=\"{:.2}\" text-anchor=\"{anchor}\" font-size=\"10\" \
+                 fill=\"#333333\">{}</text>",
                 py - 6.0,
                 esc(label)
             );
