@@ -15,11 +15,24 @@
 use crate::error::{Error, Result};
 
 /// Arithmetic mean. NaN for an empty slice (0/0); NaN or infinity in the input propagates.
+///
+/// A constant sample returns its value exactly (a plain `sum / n` of `[0.1; 3]` is
+/// 0.10000000000000002, which would give two identical constant samples a nonzero variance and
+/// a spurious t-test). Otherwise `sum / n` is refined once by the mean residual
+/// `sum(x - m) / n`, which removes most of the rounding of the first sum.
 pub fn mean(xs: &[f64]) -> f64 {
-    if xs.is_empty() {
+    let Some(&first) = xs.first() else {
         return f64::NAN;
+    };
+    if xs.iter().all(|&x| x == first) {
+        return first;
     }
-    xs.iter().sum::<f64>() / xs.len() as f64
+    let n = xs.len() as f64;
+    let m = xs.iter().sum::<f64>() / n;
+    if !m.is_finite() {
+        return m;
+    }
+    m + xs.iter().map(|&x| x - m).sum::<f64>() / n
 }
 
 /// Sample variance with Bessel's correction, `sum (x - mean)^2 / (n - 1)`, computed in two
@@ -371,6 +384,15 @@ mod tests {
             (diff.t, diff.df, diff.p_two_sided),
             (f64::NEG_INFINITY, 3.0, 0.0)
         );
+    }
+
+    #[test]
+    fn identical_constant_samples_are_not_significantly_different() {
+        // sum([0.1; 3]) / 3 rounds to 0.10000000000000002; the mean must still be 0.1 exactly.
+        assert_eq!(mean(&[0.1, 0.1, 0.1]), 0.1);
+        assert_eq!(std_dev(&[0.1, 0.1, 0.1]), 0.0);
+        let w = welch_t_test(&[0.1, 0.1, 0.1], &[0.1, 0.1]);
+        assert_eq!((w.t, w.p_two_sided), (0.0, 1.0));
     }
 
     #[test]
