@@ -133,6 +133,12 @@ pub fn welch_t_test(a: &[f64], b: &[f64]) -> WelchTest {
 /// Two-sided tail probability `P(|T| >= |t|)` of Student's t with `df > 0` degrees of freedom
 /// (df need not be an integer). Uses `P = I_x(df/2, 1/2)` with `x = df / (df + t^2)`; the
 /// complement `1 - x = t^2 / (df + t^2)` is passed separately so small `t` keeps its digits.
+///
+/// Accuracy, measured against mpmath at 40 digits for t in [0.1, 8]: relative error below 5e-14
+/// for df <= 1000 (every Welch test on a few dozen seeds), 6e-13 at df = 1e4, 4e-11 at
+/// df = 1e6. The loss at large df is the continued fraction's own conditioning near
+/// `x -> 1` (each odd step computes `1 - x * d` with `x ~ 1`), not a convergence failure.
+///
 /// NaN for NaN input or df outside (0, inf) (Welch's df is at most n_a + n_b - 2, so finite);
 /// `|t| = inf` gives 0.
 pub fn student_t_two_sided_p(t: f64, df: f64) -> f64 {
@@ -173,8 +179,19 @@ fn beta_reg_split(a: f64, b: f64, x: f64, one_minus_x: f64) -> f64 {
     if one_minus_x == 0.0 {
         return 1.0;
     }
-    // Front factor x^a (1-x)^b / (a B(a, b)), in logs so large a, b do not overflow.
-    let ln_front = ln_gamma(a + b) - ln_gamma(a) - ln_gamma(b) + a * x.ln() + b * one_minus_x.ln();
+    // Front factor x^a (1-x)^b / (a B(a, b)), in logs so large a, b do not overflow. Each log
+    // of a number near 1 goes through ln_1p of its (accurately known) complement.
+    let ln_x = if x > 0.5 {
+        (-one_minus_x).ln_1p()
+    } else {
+        x.ln()
+    };
+    let ln_1mx = if one_minus_x > 0.5 {
+        (-x).ln_1p()
+    } else {
+        one_minus_x.ln()
+    };
+    let ln_front = -ln_beta(a, b) + a * ln_x + b * ln_1mx;
     let front = ln_front.exp();
     if x < (a + 1.0) / (a + b + 2.0) {
         front * beta_continued_fraction(a, b, x) / a
@@ -238,6 +255,28 @@ fn beta_continued_fraction(a: f64, b: f64, x: f64) -> f64 {
         }
     }
     h
+}
+
+/// `ln B(a, b) = ln Γ(a) + ln Γ(b) - ln Γ(a + b)` for `a, b > 0`.
+///
+/// With one argument large (the Student-t case: `a = df/2`, `b = 1/2`) the three log-gammas
+/// are huge and nearly cancel, losing ~`log10(ln Γ(a))` digits (3e-10 relative at df = 1e6).
+/// There `ln Γ(big + small) - ln Γ(big)` is taken from Stirling's series in a form without the
+/// cancellation: `(big - 1/2) ln1p(small/big) + small ln(big + small) - small + c(big + small)
+/// - c(big)`, with `c(x) = 1/(12x) - 1/(360x^3) + 1/(1260x^5) - 1/(1680x^7)` (truncation below
+/// `1/(1188 x^9)`, i.e. < 1e-20 for `x >= 100`).
+fn ln_beta(a: f64, b: f64) -> f64 {
+    let (small, big) = if a < b { (a, b) } else { (b, a) };
+    if big < 100.0 {
+        return ln_gamma(a) + ln_gamma(b) - ln_gamma(a + b);
+    }
+    let c = |x: f64| {
+        let r = 1.0 / (x * x);
+        (1.0 / 12.0 - r * (1.0 / 360.0 - r * (1.0 / 1260.0 - r / 1680.0))) / x
+    };
+    let sum = big + small;
+    let ln_ratio = (big - 0.5) * (small / big).ln_1p() + small * sum.ln() - small + c(sum) - c(big);
+    ln_gamma(small) - ln_ratio
 }
 
 /// Natural log of the gamma function for `x > 0`: Lanczos approximation (g = 7, 9 terms),
@@ -437,6 +476,16 @@ mod tests {
         }
         // Γ(1/2) = sqrt(π).
         assert!((ln_gamma(0.5) - 0.5 * std::f64::consts::PI.ln()).abs() < 1e-14);
+    }
+
+    #[test]
+    fn ln_beta_asymptotic_branch_agrees_with_log_gammas_at_the_switch() {
+        // Just above the switch (big = 100) both forms are accurate: ln Γ(100) ~ 359, so the
+        // direct form carries ~359 * 1e-16 absolute error; 1e-12 covers it with margin.
+        for &(a, b) in &[(100.0, 0.5), (0.5, 150.0), (100.0, 3.0), (250.0, 7.5)] {
+            let direct = ln_gamma(a) + ln_gamma(b) - ln_gamma(a + b);
+            assert!((ln_beta(a, b) - direct).abs() < 1e-12, "B({a}, {b})");
+        }
     }
 
     #[test]
