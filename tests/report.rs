@@ -543,6 +543,19 @@ fn line_plot_is_well_formed_and_names_its_series() {
     for label in [">0.01<", ">0.1<", ">1<", ">10<"] {
         assert!(svg.contains(label), "missing tick {label}");
     }
+    // 30 decades: every 4th decade is labelled, aligned so that 1 is among them.
+    let wide = line_plot(&LinePlot {
+        series: vec![Series {
+            name: "decay".into(),
+            points: (0..30).map(|i| (i as f64, 10f64.powi(-i))).collect(),
+        }],
+        log_y: true,
+        ..Default::default()
+    });
+    for label in [">1<", ">0.0001<", ">1e-8<", ">1e-28<"] {
+        assert!(wide.contains(label), "missing tick {label}");
+    }
+    assert!(!wide.contains(">0.1<"));
 }
 
 #[test]

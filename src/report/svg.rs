@@ -136,7 +136,9 @@ impl Axis {
         let mut ticks = Vec::new();
         // At most ~8 labelled decades; with a range of one or two decades, also label 2 and 5.
         let stride = (decades / 8.0).ceil().max(1.0);
-        let mut k = lo;
+        // Labelled decades are multiples of the stride, so 10^0 = 1 is always one of them when
+        // it is in range.
+        let mut k = (lo / stride).ceil() * stride;
         while k <= hi + 1e-9 {
             ticks.push((k, decade_label(k)));
             if decades <= 2.0 && k < hi {
