@@ -1,4 +1,96 @@
-use criterion::Criterion;
+//! conv2d forward + both backward products, and resize forward + adjoint.
+//!
+//! Ids: `conv2d_fwd_bwd/<n>x<c_in>x<h>x<w>_k<c_out>x<kh>x<kw>` (one iteration = forward,
+//! input gradient and weight gradient; throughput = 3 * 2 * macs flops) and
+//! `resize/<mode>/<h>x<w>_s<scale>` (forward + adjoint).
+//! PyTorch baseline for the same conv shapes: benches/compare/conv_torch.py.
 
-/// conv2d and resize benchmarks (to be filled).
-pub fn bench(_c: &mut Criterion) {}
+use criterion::{black_box, BenchmarkId, Criterion, Throughput};
+use grad_instructor::kernels::conv::{
+    conv2d_backward_input, conv2d_backward_weight, conv2d_forward, Conv2dGeometry,
+};
+use grad_instructor::kernels::resize::{resize, resize_adjoint, ResizeGeometry, ResizeMode};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use std::time::Duration;
+
+/// (n, c_in, h, w, c_out): the ENN's two convs, then the MNIST CNN's two; all 3x3, pad 1.
+const CONV_SHAPES: [(usize, usize, usize, usize, usize); 4] = [
+    (1, 1, 15, 117, 16),
+    (1, 16, 7, 58, 32),
+    (32, 1, 28, 28, 16),
+    (32, 16, 14, 14, 32),
+];
+
+fn uniform(rng: &mut StdRng, len: usize) -> Vec<f32> {
+    (0..len).map(|_| rng.gen_range(-1.0f32..1.0)).collect()
+}
+
+/// Registers the conv2d and resize benchmarks.
+pub fn bench(c: &mut Criterion) {
+    let mut rng = StdRng::seed_from_u64(1);
+    let mut group = c.benchmark_group("conv2d_fwd_bwd");
+    group
+        .measurement_time(Duration::from_secs(2))
+        .warm_up_time(Duration::from_millis(500))
+        .sample_size(20);
+    for (n, c_in, h, w, c_out) in CONV_SHAPES {
+        let g = Conv2dGeometry {
+            n,
+            c_in,
+            h,
+            w,
+            c_out,
+            kh: 3,
+            kw: 3,
+            stride: 1,
+            pad: 1,
+        };
+        let x = uniform(&mut rng, g.input_len());
+        let wt = uniform(&mut rng, g.weight_len());
+        let bias = uniform(&mut rng, c_out);
+        let dy = uniform(&mut rng, g.output_len());
+        let mut y = vec![0.0; g.output_len()];
+        let mut dx = vec![0.0; g.input_len()];
+        let mut dw = vec![0.0; g.weight_len()];
+        group.throughput(Throughput::Elements(3 * 2 * g.macs() as u64));
+        let id = format!("{n}x{c_in}x{h}x{w}_k{c_out}x{}x{}", g.kh, g.kw);
+        group.bench_function(BenchmarkId::from_parameter(id), |b| {
+            b.iter(|| {
+                conv2d_forward(&g, black_box(&x), &wt, Some(&bias), &mut y);
+                conv2d_backward_input(&g, black_box(&dy), &wt, &mut dx);
+                conv2d_backward_weight(&g, &x, &dy, &mut dw);
+                black_box((&y, &dx, &dw));
+            })
+        });
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("resize");
+    group
+        .measurement_time(Duration::from_secs(2))
+        .warm_up_time(Duration::from_millis(500))
+        .sample_size(20);
+    // The instructor's weight image: 100 hidden units x 784 inputs, scaled by 0.15.
+    let (h, w, scale) = (100, 784, 0.15);
+    let g = ResizeGeometry::by_scale(1, h, w, scale);
+    let x = uniform(&mut rng, g.input_len());
+    let dy = uniform(&mut rng, g.output_len());
+    let mut y = vec![0.0; g.output_len()];
+    let mut dx = vec![0.0; g.input_len()];
+    for (mode, name) in [
+        (ResizeMode::Bilinear, "bilinear"),
+        (ResizeMode::Nearest, "nearest"),
+        (ResizeMode::Area, "area"),
+    ] {
+        let id = format!("{name}/{h}x{w}_s{scale}");
+        group.bench_function(BenchmarkId::from_parameter(id), |b| {
+            b.iter(|| {
+                resize(mode, &g, black_box(&x), &mut y);
+                resize_adjoint(mode, &g, black_box(&dy), &mut dx);
+                black_box((&y, &dx));
+            })
+        });
+    }
+    group.finish();
+}

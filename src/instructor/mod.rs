@@ -7,11 +7,13 @@
 //! * [`reinforce`]: episodes of MLP training with ENN-guided decisions; REINFORCE update and
 //!   the `train_enn` driver for both rules.
 //! * [`value`]: the value rule and its replay buffer.
+//! * [`experiment`]: the comparison of training arms (the lead's).
 //!
 //! The paper (arXiv 2406.10559) is available to us only as its abstract; every choice it does
 //! not state is a configuration field whose default is documented as our reconstruction.
 
 pub mod enn;
+pub mod experiment;
 pub mod reinforce;
 pub mod universal;
 pub mod value;

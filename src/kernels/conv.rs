@@ -190,7 +190,153 @@ pub fn conv2d_backward_bias(g: &Conv2dGeometry, grad_output: &[f32], grad_bias: 
     }
 }
 
-/// Fast forward (placeholder: the reference until the im2col path lands).
+// ---------------------------------------------------------------------------------------------
+// Fast path: im2col + sgemm.
+//
+// For one sample b, unfold the input into the column matrix
+//   col[(c*kh + u)*kw + v, i*ow + j] = x[b, c, i*s+u-p, j*s+v-p]   (0 in the padding),
+// shape (K, P) with K = c_in*kh*kw and P = oh*ow. Then, with W viewed as (c_out, K) and the
+// sample's output / output gradient as (c_out, P):
+//   forward:          Y_b  = W · col              (after prefilling Y_b with the bias, beta = 1)
+//   weight gradient:  dW  += dY_b · col^T          (B = col used transposed, beta = 1)
+//   input gradient:   dcol = W^T · dY_b,  dx_b += col2im(dcol)   (A = W used transposed)
+// Neither transpose is materialized. A 1×1, stride-1, unpadded convolution needs no unfolding
+// at all: col is x_b itself and the input gradient goes straight into dx_b with beta = 1.
+// ---------------------------------------------------------------------------------------------
+
+use super::matmul::{sgemm, Gemm};
+use std::cell::RefCell;
+
+thread_local! {
+    /// Per-thread column buffer, grown on demand and kept, so repeated calls do not allocate.
+    static COL_SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with a scratch slice of `len` elements (contents unspecified). Uses the
+/// thread-local buffer; a re-entrant call (not expected) falls back to a fresh allocation.
+fn with_col_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+    COL_SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => {
+            if buf.len() < len {
+                buf.resize(len, 0.0);
+            }
+            f(&mut buf[..len])
+        }
+        Err(_) => f(&mut vec![0.0; len]),
+    })
+}
+
+impl Conv2dGeometry {
+    /// Rows of the column matrix: `c_in * kh * kw`.
+    pub fn col_rows(&self) -> usize {
+        self.c_in * self.kh * self.kw
+    }
+
+    /// Whether the convolution is a plain channel mix (1×1, stride 1, no padding), for which
+    /// the column matrix is the input itself.
+    fn is_pointwise(&self) -> bool {
+        self.kh == 1 && self.kw == 1 && self.stride == 1 && self.pad == 0
+    }
+
+    /// Output columns `[lo, hi)` whose tap `t` reads inside `0..len` along one axis: those
+    /// with `0 <= j*s + t - p < len`. Outside this range the tap reads padding.
+    #[inline(always)]
+    fn valid_range(&self, t: usize, len: usize, out: usize) -> (usize, usize) {
+        let s = self.stride;
+        // j*s + t >= p  <=>  j >= ceil((p - t) / s)
+        let lo = self.pad.saturating_sub(t).div_ceil(s);
+        // j*s + t - p <= len - 1  <=>  j <= (len - 1 + p - t) / s
+        let hi = (len + self.pad)
+            .checked_sub(t + 1)
+            .map_or(0, |d| d / s + 1)
+            .min(out);
+        (lo.min(hi), hi)
+    }
+}
+
+/// Unfolds sample `x_b` (c_in, h, w) into `col` (K, P); every element of `col` is written.
+pub fn im2col(g: &Conv2dGeometry, x_b: &[f32], col: &mut [f32]) {
+    let (oh, ow, s) = (g.out_h(), g.out_w(), g.stride);
+    debug_assert_eq!(x_b.len(), g.c_in * g.h * g.w);
+    debug_assert_eq!(col.len(), g.col_rows() * oh * ow);
+    if oh * ow == 0 {
+        return;
+    }
+    let mut rows = col.chunks_exact_mut(oh * ow);
+    for c in 0..g.c_in {
+        let plane = &x_b[c * g.h * g.w..(c + 1) * g.h * g.w];
+        for u in 0..g.kh {
+            for v in 0..g.kw {
+                let row = rows.next().expect("col has c_in*kh*kw rows");
+                let (j_lo, j_hi) = g.valid_range(v, g.w, ow);
+                for (i, out) in row.chunks_exact_mut(ow).enumerate() {
+                    let Some(y) = g.source(i, u, g.h) else {
+                        out.fill(0.0);
+                        continue;
+                    };
+                    let src = &plane[y * g.w..(y + 1) * g.w];
+                    out[..j_lo].fill(0.0);
+                    out[j_hi..].fill(0.0);
+                    if j_lo == j_hi {
+                        continue;
+                    }
+                    // First source column read; j_lo*s + v >= p by construction of j_lo.
+                    let x0 = j_lo * s + v - g.pad;
+                    if s == 1 {
+                        out[j_lo..j_hi].copy_from_slice(&src[x0..x0 + (j_hi - j_lo)]);
+                    } else {
+                        for (k, o) in out[j_lo..j_hi].iter_mut().enumerate() {
+                            *o = src[x0 + k * s];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Folds `col` (K, P) back onto sample `dx_b` (c_in, h, w), accumulating: the adjoint of
+/// [`im2col`].
+pub fn col2im_add(g: &Conv2dGeometry, col: &[f32], dx_b: &mut [f32]) {
+    let (oh, ow, s) = (g.out_h(), g.out_w(), g.stride);
+    debug_assert_eq!(dx_b.len(), g.c_in * g.h * g.w);
+    debug_assert_eq!(col.len(), g.col_rows() * oh * ow);
+    if oh * ow == 0 {
+        return;
+    }
+    let mut rows = col.chunks_exact(oh * ow);
+    for c in 0..g.c_in {
+        let plane = &mut dx_b[c * g.h * g.w..(c + 1) * g.h * g.w];
+        for u in 0..g.kh {
+            for v in 0..g.kw {
+                let row = rows.next().expect("col has c_in*kh*kw rows");
+                let (j_lo, j_hi) = g.valid_range(v, g.w, ow);
+                for (i, src) in row.chunks_exact(ow).enumerate() {
+                    let Some(y) = g.source(i, u, g.h) else {
+                        continue;
+                    };
+                    if j_lo == j_hi {
+                        continue;
+                    }
+                    let dst = &mut plane[y * g.w..(y + 1) * g.w];
+                    let x0 = j_lo * s + v - g.pad;
+                    if s == 1 {
+                        let n = j_hi - j_lo;
+                        for (d, a) in dst[x0..x0 + n].iter_mut().zip(&src[j_lo..j_hi]) {
+                            *d += a;
+                        }
+                    } else {
+                        for (k, a) in src[j_lo..j_hi].iter().enumerate() {
+                            dst[x0 + k * s] += a;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Fast forward: im2col + sgemm per sample, bias prefilled. Overwrites `output`.
 pub fn conv2d_forward(
     g: &Conv2dGeometry,
     input: &[f32],
@@ -198,25 +344,126 @@ pub fn conv2d_forward(
     bias: Option<&[f32]>,
     output: &mut [f32],
 ) {
-    conv2d_forward_reference(g, input, weight, bias, output)
+    debug_assert_eq!(input.len(), g.input_len());
+    debug_assert_eq!(weight.len(), g.weight_len());
+    debug_assert_eq!(output.len(), g.output_len());
+    let (k, p) = (g.col_rows(), g.out_h() * g.out_w());
+    if g.output_len() == 0 {
+        return;
+    }
+    let in_len = g.c_in * g.h * g.w;
+    if in_len == 0 {
+        // No input elements: every output is its bias (or 0).
+        return conv2d_forward_reference(g, input, weight, bias, output);
+    }
+    // Y_b (c_out, P) = bias ⊗ 1 + W (c_out, K) · col (K, P).
+    let gemm = Gemm {
+        beta: if bias.is_some() { 1.0 } else { 0.0 },
+        ..Gemm::new(g.c_out, k, p)
+    };
+    let fill_bias = |y_b: &mut [f32]| {
+        if let Some(bs) = bias {
+            for (row, &b) in y_b.chunks_exact_mut(p).zip(bs) {
+                row.fill(b);
+            }
+        }
+    };
+    if g.is_pointwise() {
+        for (x_b, y_b) in input
+            .chunks_exact(in_len)
+            .zip(output.chunks_exact_mut(g.c_out * p))
+        {
+            fill_bias(y_b);
+            sgemm(&gemm, weight, x_b, y_b);
+        }
+        return;
+    }
+    with_col_scratch(k * p, |col| {
+        for (x_b, y_b) in input
+            .chunks_exact(in_len)
+            .zip(output.chunks_exact_mut(g.c_out * p))
+        {
+            im2col(g, x_b, col);
+            fill_bias(y_b);
+            sgemm(&gemm, weight, col, y_b);
+        }
+    })
 }
 
-/// Fast input gradient (placeholder: the reference). Accumulates into `grad_input`.
+/// Fast input gradient: `dcol = W^T · dY_b` by sgemm, then col2im. Accumulates into
+/// `grad_input`.
 pub fn conv2d_backward_input(
     g: &Conv2dGeometry,
     grad_output: &[f32],
     weight: &[f32],
     grad_input: &mut [f32],
 ) {
-    conv2d_backward_input_reference(g, grad_output, weight, grad_input)
+    debug_assert_eq!(grad_output.len(), g.output_len());
+    debug_assert_eq!(weight.len(), g.weight_len());
+    debug_assert_eq!(grad_input.len(), g.input_len());
+    let (k, p) = (g.col_rows(), g.out_h() * g.out_w());
+    if g.output_len() == 0 || g.input_len() == 0 {
+        return;
+    }
+    let in_len = g.c_in * g.h * g.w;
+    // op(A) = W^T (K, c_out), stored as W (c_out, K); op(B) = dY_b (c_out, P).
+    let gemm = Gemm {
+        trans_a: true,
+        ..Gemm::new(k, g.c_out, p)
+    };
+    let pairs = grad_output
+        .chunks_exact(g.c_out * p)
+        .zip(grad_input.chunks_exact_mut(in_len));
+    if g.is_pointwise() {
+        let accumulate = Gemm { beta: 1.0, ..gemm };
+        for (dy_b, dx_b) in pairs {
+            sgemm(&accumulate, weight, dy_b, dx_b);
+        }
+        return;
+    }
+    with_col_scratch(k * p, |dcol| {
+        for (dy_b, dx_b) in pairs {
+            sgemm(&gemm, weight, dy_b, dcol);
+            col2im_add(g, dcol, dx_b);
+        }
+    })
 }
 
-/// Fast weight gradient (placeholder: the reference). Accumulates into `grad_weight`.
+/// Fast weight gradient: `dW += dY_b · col^T` by sgemm, summed over the batch. Accumulates
+/// into `grad_weight`.
 pub fn conv2d_backward_weight(
     g: &Conv2dGeometry,
     input: &[f32],
     grad_output: &[f32],
     grad_weight: &mut [f32],
 ) {
-    conv2d_backward_weight_reference(g, input, grad_output, grad_weight)
+    debug_assert_eq!(input.len(), g.input_len());
+    debug_assert_eq!(grad_output.len(), g.output_len());
+    debug_assert_eq!(grad_weight.len(), g.weight_len());
+    let (k, p) = (g.col_rows(), g.out_h() * g.out_w());
+    if g.output_len() == 0 || g.input_len() == 0 {
+        return;
+    }
+    let in_len = g.c_in * g.h * g.w;
+    // op(A) = dY_b (c_out, P); op(B) = col^T (P, K), stored as col (K, P); beta = 1 sums.
+    let gemm = Gemm {
+        beta: 1.0,
+        trans_b: true,
+        ..Gemm::new(g.c_out, p, k)
+    };
+    let pairs = input
+        .chunks_exact(in_len)
+        .zip(grad_output.chunks_exact(g.c_out * p));
+    if g.is_pointwise() {
+        for (x_b, dy_b) in pairs {
+            sgemm(&gemm, dy_b, x_b, grad_weight);
+        }
+        return;
+    }
+    with_col_scratch(k * p, |col| {
+        for (x_b, dy_b) in pairs {
+            im2col(g, x_b, col);
+            sgemm(&gemm, dy_b, col, grad_weight);
+        }
+    })
 }

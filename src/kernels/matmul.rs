@@ -4,8 +4,38 @@
 //! and k×m when it is true (so backprop's `dW = dY^T X` never materializes a transpose).
 //! Likewise `op(B)` is k×n, stored k×n or n×k. C is m×n. When `beta == 0`, C is write-only:
 //! whatever it held (even NaN) does not leak into the result.
+//!
+//! # How the fast path works (BLIS-style)
+//!
+//! Every operand is seen through a strided view (`element (r, c) = ptr[r*rs + c*cs]`), so a
+//! transposed operand is just a view with swapped strides. The product is cut into blocks:
+//!
+//! ```text
+//! for ic in 0..m step MC          A block  MC×KC, packed into MR-row micro-panels   (L3)
+//!   for pc in 0..k step KC
+//!     pack A(ic.., pc..)
+//!     for jc in 0..n step NC      B block  KC×NC, packed into NR-column micro-panels (L2)
+//!       pack B(pc.., jc..)
+//!       for each MR-row micro-panel of A      (MR×KC, stays in L1 over the loop below)
+//!         for each NR-column micro-panel of B (KC×NR, streamed from L2)
+//!           microkernel: an MR×NR tile of C kept in registers over the KC reduction
+//! ```
+//!
+//! The microkernel broadcasts one element of A per row and multiplies it with NR/LANES
+//! vectors of B: `MR * NR/LANES` independent FMA chains. Packing pads micro-panels with
+//! zeros, so the microkernel always runs a full tile and only the store is clipped.
+//!
+//! Each C element is always one FMA chain over p in increasing order within a KC chunk,
+//! chunks added in order, whatever tile or thread computes it: threads split C over M or N
+//! (never K), so results are bit-identical for any thread count.
+//!
+//! When `n` is small (e.g. 10 outputs) the tile would be mostly padding, so the planner may
+//! compute `C^T = op(B)^T op(A)^T` instead (the same views with roles swapped) and pick the
+//! MR (from a small menu) that pads least. Tiny, one-row and one-column products skip
+//! packing altogether (`direct_*`).
 
 use super::isa::{self, Isa};
+use std::sync::Mutex;
 
 /// Dimensions and scalars of one `C = alpha * op(A) * op(B) + beta * C` product.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -98,37 +128,983 @@ pub fn sgemm(g: &Gemm, a: &[f32], b: &[f32], c: &mut [f32]) {
 }
 
 /// [`sgemm`] with an explicit ISA and thread budget (for tests and benches).
+///
+/// An ISA this CPU lacks falls back to [`isa::best`] (running it would be an illegal
+/// instruction). `threads == 0` is treated as 1.
+///
+/// # Panics
+/// If a slice length does not match the dimensions (checked in release builds too, because
+/// the packed kernels read through raw pointers).
 pub fn sgemm_with(isa: Isa, threads: usize, g: &Gemm, a: &[f32], b: &[f32], c: &mut [f32]) {
-    g.debug_check(a, b, c);
-    let _ = (isa, threads);
-    sgemm_simple(g, a, b, c);
+    assert_eq!(a.len(), g.m * g.k, "sgemm: A must hold m*k elements");
+    assert_eq!(b.len(), g.k * g.n, "sgemm: B must hold k*n elements");
+    assert_eq!(c.len(), g.m * g.n, "sgemm: C must hold m*n elements");
+    if g.m == 0 || g.n == 0 {
+        return;
+    }
+    let isa = if isa.is_supported() { isa } else { isa::best() };
+    if g.k == 0 || g.m == 1 || g.n == 1 || g.macs() <= DIRECT_MAX_MACS {
+        direct(isa, g, a, b, c);
+    } else {
+        packed(isa, threads.max(1), g, a, b, c);
+    }
 }
 
-/// Placeholder fast path until the packed kernels land: an i-p-j loop whose inner loop is a
-/// contiguous axpy over a row of C, which the compiler vectorizes.
-fn sgemm_simple(g: &Gemm, a: &[f32], b: &[f32], c: &mut [f32]) {
-    let (m, k, n) = (g.m, g.k, g.n);
-    if g.beta == 0.0 {
-        c.fill(0.0);
-    } else if g.beta != 1.0 {
-        c.iter_mut().for_each(|x| *x *= g.beta);
-    }
-    let mut b_row = vec![0.0f32; n];
-    for i in 0..m {
-        let c_row = &mut c[i * n..(i + 1) * n];
-        for p in 0..k {
-            let s = g.alpha * g.a_at(a, i, p);
-            let row: &[f32] = if g.trans_b {
-                for (j, x) in b_row.iter_mut().enumerate() {
-                    *x = b[j * k + p];
-                }
-                &b_row
-            } else {
-                &b[p * n..(p + 1) * n]
-            };
-            for (cj, bj) in c_row.iter_mut().zip(row) {
-                *cj += s * bj;
+// ---------------------------------------------------------------------------------------------
+// Block sizes, chosen for AMD Zen 4 (L1d 32 KiB, L2 1 MiB per core, L3 32 MiB shared).
+//
+// Zen 4 has two 256-bit FMA pipes; a 512-bit FMA occupies both for one cycle, so the core's
+// peak is 32 flop/cycle with either AVX2 or AVX-512 and an FMA has 4 cycles of latency: at
+// least 4 (AVX-512) or 8 (AVX2) independent accumulator chains keep the pipes full.
+//
+// * MR×NR: AVX-512 uses 12×32 (24 zmm accumulators + 2 B vectors + 1 broadcast of the 32
+//   registers); per k step it loads 2 vectors and broadcasts 12 scalars for 24 FMAs, well under
+//   the two loads per cycle the core sustains. AVX2 uses 6×16 (12 ymm accumulators of 16
+//   registers). Smaller MR variants exist so that a small m (or n, when transposed) pads less.
+// * KC = 384: the A micro-panel (MR×KC×4 B = 18 KiB at MR = 12) stays in L1d while the kernel
+//   sweeps the B block; KC also sets how often a C tile is reloaded (once per KC chunk).
+//   K is cut into equal chunks of at most KC (784 -> 2×392), so no chunk is tiny.
+// * NC = 480 (a multiple of every NR): the packed B block KC×NC×4 B = 720 KiB fits in the
+//   1 MiB L2 and is reused by every A micro-panel of the MC block.
+// * MC = 3072: the packed A block (MC×KC×4 B = 4.5 MiB per thread) lives in L3 and is
+//   streamed through L1 one micro-panel at a time; B is re-packed once per MC block.
+// ---------------------------------------------------------------------------------------------
+
+/// Reduction chunk (see the block-size note above).
+const KC: usize = 384;
+/// Columns of C per packed B block.
+const NC: usize = 480;
+/// Rows of C per packed A block.
+const MC: usize = 3072;
+/// Products with at most this many multiply-adds skip packing (`direct`): packing's
+/// O(mk + kn) copies would cost as much as the O(mnk) product.
+const DIRECT_MAX_MACS: usize = 16 * 1024;
+/// A thread is only worth spawning (tens of µs) for at least this many multiply-adds.
+const MIN_MACS_PER_THREAD: usize = 2 << 20;
+/// Largest MR×NR tile of any kernel (bounds the stack buffer for clipped stores).
+const MAX_TILE: usize = 16 * 64;
+
+// ---------------------------------------------------------------------------------------------
+// Strided views.
+// ---------------------------------------------------------------------------------------------
+
+/// Read-only strided matrix view: element (r, c) is `ptr[r * rs + c * cs]`.
+#[derive(Clone, Copy)]
+struct MatRef {
+    ptr: *const f32,
+    rs: usize,
+    cs: usize,
+}
+
+/// Writable strided matrix view: element (r, c) is `ptr[r * rs + c * cs]`.
+#[derive(Clone, Copy)]
+struct MatMut {
+    ptr: *mut f32,
+    rs: usize,
+    cs: usize,
+}
+
+// SAFETY: the views are only sent to the scoped worker threads of one `packed` call, each of
+// which reads A and B (shared, immutable for the call) and writes a disjoint block of C.
+unsafe impl Send for MatRef {}
+unsafe impl Send for MatMut {}
+unsafe impl Sync for MatRef {}
+unsafe impl Sync for MatMut {}
+
+impl MatRef {
+    /// The view shifted to start at (r, c).
+    ///
+    /// # Safety
+    /// (r, c) must lie inside the viewed matrix.
+    unsafe fn at(self, r: usize, c: usize) -> MatRef {
+        // SAFETY: the caller upholds this function's `# Safety` contract.
+        unsafe {
+            MatRef {
+                ptr: self.ptr.add(r * self.rs + c * self.cs),
+                ..self
             }
+        }
+    }
+    fn t(self) -> MatRef {
+        MatRef {
+            ptr: self.ptr,
+            rs: self.cs,
+            cs: self.rs,
+        }
+    }
+}
+
+impl MatMut {
+    /// The view shifted to start at (r, c).
+    ///
+    /// # Safety
+    /// (r, c) must lie inside the viewed matrix.
+    unsafe fn at(self, r: usize, c: usize) -> MatMut {
+        // SAFETY: the caller upholds this function's `# Safety` contract.
+        unsafe {
+            MatMut {
+                ptr: self.ptr.add(r * self.rs + c * self.cs),
+                ..self
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// SIMD abstraction and the generic microkernel.
+// ---------------------------------------------------------------------------------------------
+
+/// The few vector operations the microkernel needs. Implementations are `#[inline(always)]`
+/// so that, inlined into a `#[target_feature]` entry point, they compile to single
+/// instructions of that ISA.
+trait Simd {
+    type V: Copy;
+    const LANES: usize;
+    unsafe fn zero() -> Self::V;
+    unsafe fn splat(x: f32) -> Self::V;
+    unsafe fn load(p: *const f32) -> Self::V;
+    unsafe fn store(p: *mut f32, v: Self::V);
+    /// `a * b + c`, fused (one rounding) where the ISA has FMA.
+    unsafe fn mul_add(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+    unsafe fn mul(a: Self::V, b: Self::V) -> Self::V;
+    unsafe fn add(a: Self::V, b: Self::V) -> Self::V;
+}
+
+/// Where one microkernel call writes: an `rows × cols` corner (clipped at the matrix edge)
+/// of an MR×NR tile of C, updated as `C = alpha * acc + beta * C` (`beta == 0`: C not read).
+struct Tile {
+    c: MatMut,
+    rows: usize,
+    cols: usize,
+    alpha: f32,
+    beta: f32,
+}
+
+/// The register-tiled microkernel: `acc (MR×NR) = sum_p a[p*MR + r] * b[p*NR + j]` over the
+/// packed micro-panels, NR = NV * LANES, then the (clipped) update of C.
+///
+/// # Safety
+/// `a` holds `kc * MR` and `b` holds `kc * NV * S::LANES` floats; the tile's `rows × cols`
+/// elements (rows <= MR, cols <= NR) are inside C; the CPU supports `S`'s instructions.
+#[inline(always)]
+unsafe fn microkernel_body<S: Simd, const MR: usize, const NV: usize>(
+    kc: usize,
+    a: *const f32,
+    b: *const f32,
+    t: &Tile,
+) {
+    // SAFETY: the caller upholds this function's `# Safety` contract.
+    unsafe {
+        let lanes = S::LANES;
+        let nr = NV * lanes;
+        let mut acc = [[S::zero(); NV]; MR];
+        let mut ap = a;
+        let mut bp = b;
+        for _ in 0..kc {
+            let mut bv = [S::zero(); NV];
+            for (v, x) in bv.iter_mut().enumerate() {
+                // SAFETY: v * lanes < NR and bp points at one packed row of NR floats.
+                *x = S::load(bp.add(v * lanes));
+            }
+            for (r, row) in acc.iter_mut().enumerate() {
+                // SAFETY: r < MR and ap points at one packed column of MR floats.
+                let av = S::splat(*ap.add(r));
+                for (x, &bx) in row.iter_mut().zip(bv.iter()) {
+                    *x = S::mul_add(av, bx, *x);
+                }
+            }
+            // SAFETY: advancing one packed k step; the last advance points one past the panel.
+            ap = ap.add(MR);
+            bp = bp.add(nr);
+        }
+
+        let va = S::splat(t.alpha);
+        let vb = S::splat(t.beta);
+        if t.rows == MR && t.cols == nr && t.c.cs == 1 {
+            // Full tile with contiguous rows: vector read-modify-write of C.
+            for (r, row) in acc.iter().enumerate() {
+                for (v, &x) in row.iter().enumerate() {
+                    // SAFETY: r < MR = rows and v*lanes + lanes <= NR = cols: inside the tile.
+                    let cp = t.c.ptr.add(r * t.c.rs + v * lanes);
+                    let ax = S::mul(va, x);
+                    let out = if t.beta == 0.0 {
+                        ax
+                    } else if t.beta == 1.0 {
+                        S::add(ax, S::load(cp))
+                    } else {
+                        S::add(ax, S::mul(vb, S::load(cp)))
+                    };
+                    S::store(cp, out);
+                }
+            }
+        } else {
+            // Clipped or strided tile: spill to the stack, then update the valid corner with the
+            // same operations (mul, then add) as above, so every element rounds identically.
+            let mut buf = [0.0f32; MAX_TILE];
+            for (r, row) in acc.iter().enumerate() {
+                for (v, &x) in row.iter().enumerate() {
+                    // SAFETY: r * nr + v * lanes + lanes <= MR * NR <= MAX_TILE.
+                    S::store(buf.as_mut_ptr().add(r * nr + v * lanes), x);
+                }
+            }
+            for r in 0..t.rows {
+                for j in 0..t.cols {
+                    // SAFETY: r < rows and j < cols: inside the tile (caller's contract).
+                    let cp = t.c.ptr.add(r * t.c.rs + j * t.c.cs);
+                    let ax = t.alpha * buf[r * nr + j];
+                    *cp = if t.beta == 0.0 {
+                        ax
+                    } else if t.beta == 1.0 {
+                        ax + *cp
+                    } else {
+                        ax + t.beta * *cp
+                    };
+                }
+            }
+        }
+    }
+}
+
+/// A microkernel entry point: `(kc, packed A, packed B, tile)`.
+type KernelFn = unsafe fn(usize, *const f32, *const f32, &Tile);
+
+/// One instantiated microkernel and its tile shape.
+struct Kernel {
+    mr: usize,
+    nr: usize,
+    f: KernelFn,
+}
+
+/// Portable: 4-lane arrays the compiler turns into SSE2 (the x86_64 baseline) or NEON.
+/// No FMA in the baseline, so `mul_add` is a multiply then an add.
+struct Portable;
+
+impl Simd for Portable {
+    type V = [f32; 4];
+    const LANES: usize = 4;
+    #[inline(always)]
+    unsafe fn zero() -> Self::V {
+        [0.0; 4]
+    }
+    #[inline(always)]
+    unsafe fn splat(x: f32) -> Self::V {
+        [x; 4]
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> Self::V {
+        // SAFETY: the caller upholds this function's `# Safety` contract.
+        unsafe {
+            // SAFETY: the caller passes a pointer to 4 readable floats.
+            (p as *const [f32; 4]).read_unaligned()
+        }
+    }
+    #[inline(always)]
+    unsafe fn store(p: *mut f32, v: Self::V) {
+        // SAFETY: the caller upholds this function's `# Safety` contract.
+        unsafe {
+            // SAFETY: the caller passes a pointer to 4 writable floats.
+            (p as *mut [f32; 4]).write_unaligned(v)
+        }
+    }
+    #[inline(always)]
+    unsafe fn mul_add(a: Self::V, b: Self::V, c: Self::V) -> Self::V {
+        [
+            a[0] * b[0] + c[0],
+            a[1] * b[1] + c[1],
+            a[2] * b[2] + c[2],
+            a[3] * b[3] + c[3],
+        ]
+    }
+    #[inline(always)]
+    unsafe fn mul(a: Self::V, b: Self::V) -> Self::V {
+        [a[0] * b[0], a[1] * b[1], a[2] * b[2], a[3] * b[3]]
+    }
+    #[inline(always)]
+    unsafe fn add(a: Self::V, b: Self::V) -> Self::V {
+        [a[0] + b[0], a[1] + b[1], a[2] + b[2], a[3] + b[3]]
+    }
+}
+
+/// Portable microkernel, MR×8.
+///
+/// # Safety
+/// As [`microkernel_body`].
+unsafe fn microkernel_portable<const MR: usize>(kc: usize, a: *const f32, b: *const f32, t: &Tile) {
+    // SAFETY: the caller upholds this function's `# Safety` contract.
+    unsafe { microkernel_body::<Portable, MR, 2>(kc, a, b, t) }
+}
+
+static KERNELS_PORTABLE: [Kernel; 2] = [
+    Kernel {
+        mr: 4,
+        nr: 8,
+        f: microkernel_portable::<4>,
+    },
+    Kernel {
+        mr: 2,
+        nr: 8,
+        f: microkernel_portable::<2>,
+    },
+];
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::{microkernel_body, Kernel, Simd, Tile};
+    use std::arch::x86_64::*;
+
+    /// AVX2 + FMA, 8 lanes.
+    pub(super) struct Avx2Fma;
+
+    impl Simd for Avx2Fma {
+        type V = __m256;
+        const LANES: usize = 8;
+        #[inline(always)]
+        unsafe fn zero() -> __m256 {
+            // SAFETY: the caller upholds this function's `# Safety` contract.
+            unsafe { _mm256_setzero_ps() }
+        }
+        #[inline(always)]
+        unsafe fn splat(x: f32) -> __m256 {
+            // SAFETY: the caller upholds this function's `# Safety` contract.
+            unsafe { _mm256_set1_ps(x) }
+        }
+        #[inline(always)]
+        unsafe fn load(p: *const f32) -> __m256 {
+            // SAFETY: the caller upholds this function's `# Safety` contract.
+            unsafe {
+                // SAFETY: the caller passes a pointer to 8 readable floats.
+                _mm256_loadu_ps(p)
+            }
+        }
+        #[inline(always)]
+        unsafe fn store(p: *mut f32, v: __m256) {
+            // SAFETY: the caller upholds this function's `# Safety` contract.
+            unsafe {
+                // SAFETY: the caller passes a pointer to 8 writable floats.
+                _mm256_storeu_ps(p, v)
+            }
+        }
+        #[inline(always)]
+        unsafe fn mul_add(a: __m256, b: __m256, c: __m256) -> __m256 {
+            // SAFETY: the caller upholds this function's `# Safety` contract.
+            unsafe { _mm256_fmadd_ps(a, b, c) }
+        }
+        #[inline(always)]
+        unsafe fn mul(a: __m256, b: __m256) -> __m256 {
+            // SAFETY: the caller upholds this function's `# Safety` contract.
+            unsafe { _mm256_mul_ps(a, b) }
+        }
+        #[inline(always)]
+        unsafe fn add(a: __m256, b: __m256) -> __m256 {
+            // SAFETY: the caller upholds this function's `# Safety` contract.
+            unsafe { _mm256_add_ps(a, b) }
+        }
+    }
+
+    /// AVX-512F, 16 lanes.
+    pub(super) struct Avx512;
+
+    impl Simd for Avx512 {
+        type V = __m512;
+        const LANES: usize = 16;
+        #[inline(always)]
+        unsafe fn zero() -> __m512 {
+            // SAFETY: the caller upholds this function's `# Safety` contract.
+            unsafe { _mm512_setzero_ps() }
+        }
+        #[inline(always)]
+        unsafe fn splat(x: f32) -> __m512 {
+            // SAFETY: the caller upholds this function's `# Safety` contract.
+            unsafe { _mm512_set1_ps(x) }
+        }
+        #[inline(always)]
+        unsafe fn load(p: *const f32) -> __m512 {
+            // SAFETY: the caller upholds this function's `# Safety` contract.
+            unsafe {
+                // SAFETY: the caller passes a pointer to 16 readable floats.
+                _mm512_loadu_ps(p)
+            }
+        }
+        #[inline(always)]
+        unsafe fn store(p: *mut f32, v: __m512) {
+            // SAFETY: the caller upholds this function's `# Safety` contract.
+            unsafe {
+                // SAFETY: the caller passes a pointer to 16 writable floats.
+                _mm512_storeu_ps(p, v)
+            }
+        }
+        #[inline(always)]
+        unsafe fn mul_add(a: __m512, b: __m512, c: __m512) -> __m512 {
+            // SAFETY: the caller upholds this function's `# Safety` contract.
+            unsafe { _mm512_fmadd_ps(a, b, c) }
+        }
+        #[inline(always)]
+        unsafe fn mul(a: __m512, b: __m512) -> __m512 {
+            // SAFETY: the caller upholds this function's `# Safety` contract.
+            unsafe { _mm512_mul_ps(a, b) }
+        }
+        #[inline(always)]
+        unsafe fn add(a: __m512, b: __m512) -> __m512 {
+            // SAFETY: the caller upholds this function's `# Safety` contract.
+            unsafe { _mm512_add_ps(a, b) }
+        }
+    }
+
+    /// AVX2 + FMA microkernel, MR×16 (2 ymm per row).
+    ///
+    /// # Safety
+    /// As [`microkernel_body`]; the CPU must support AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn microkernel_avx2_fma<const MR: usize>(
+        kc: usize,
+        a: *const f32,
+        b: *const f32,
+        t: &Tile,
+    ) {
+        // SAFETY: the caller upholds this function's `# Safety` contract.
+        unsafe { microkernel_body::<Avx2Fma, MR, 2>(kc, a, b, t) }
+    }
+
+    /// AVX-512F microkernel, MR×32 (2 zmm per row).
+    ///
+    /// # Safety
+    /// As [`microkernel_body`]; the CPU must support AVX-512F.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn microkernel_avx512<const MR: usize>(
+        kc: usize,
+        a: *const f32,
+        b: *const f32,
+        t: &Tile,
+    ) {
+        // SAFETY: the caller upholds this function's `# Safety` contract.
+        unsafe { microkernel_body::<Avx512, MR, 2>(kc, a, b, t) }
+    }
+
+    macro_rules! kernel_menu {
+        ($f:ident, $nr:expr, [$($mr:literal),*]) => {
+            [$(Kernel { mr: $mr, nr: $nr, f: $f::<$mr> }),*]
+        };
+    }
+
+    pub(super) static KERNELS_AVX2_FMA: [Kernel; 4] =
+        kernel_menu!(microkernel_avx2_fma, 16, [6, 5, 4, 3]);
+    pub(super) static KERNELS_AVX512: [Kernel; 5] =
+        kernel_menu!(microkernel_avx512, 32, [12, 10, 8, 6, 4]);
+
+    /// `direct_body` compiled for AVX2 + FMA.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn direct_avx2_fma(g: &super::Gemm, a: &[f32], b: &[f32], c: &mut [f32]) {
+        super::direct_body(g, a, b, c)
+    }
+
+    /// `direct_body` compiled for AVX-512F.
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn direct_avx512(g: &super::Gemm, a: &[f32], b: &[f32], c: &mut [f32]) {
+        super::direct_body(g, a, b, c)
+    }
+}
+
+#[cfg(target_arch = "aarch64")]
+mod arm {
+    use super::{microkernel_body, Kernel, Simd, Tile};
+    use std::arch::aarch64::*;
+
+    /// NEON, 4 lanes (part of the aarch64 baseline).
+    pub(super) struct Neon;
+
+    impl Simd for Neon {
+        type V = float32x4_t;
+        const LANES: usize = 4;
+        #[inline(always)]
+        unsafe fn zero() -> float32x4_t {
+            // SAFETY: the caller upholds this function's `# Safety` contract.
+            unsafe { vdupq_n_f32(0.0) }
+        }
+        #[inline(always)]
+        unsafe fn splat(x: f32) -> float32x4_t {
+            // SAFETY: the caller upholds this function's `# Safety` contract.
+            unsafe { vdupq_n_f32(x) }
+        }
+        #[inline(always)]
+        unsafe fn load(p: *const f32) -> float32x4_t {
+            // SAFETY: the caller upholds this function's `# Safety` contract.
+            unsafe {
+                // SAFETY: the caller passes a pointer to 4 readable floats.
+                vld1q_f32(p)
+            }
+        }
+        #[inline(always)]
+        unsafe fn store(p: *mut f32, v: float32x4_t) {
+            // SAFETY: the caller upholds this function's `# Safety` contract.
+            unsafe {
+                // SAFETY: the caller passes a pointer to 4 writable floats.
+                vst1q_f32(p, v)
+            }
+        }
+        #[inline(always)]
+        unsafe fn mul_add(a: float32x4_t, b: float32x4_t, c: float32x4_t) -> float32x4_t {
+            // SAFETY: the caller upholds this function's `# Safety` contract.
+            unsafe {
+                // vfmaq_f32(c, a, b) = c + a * b, fused.
+                vfmaq_f32(c, a, b)
+            }
+        }
+        #[inline(always)]
+        unsafe fn mul(a: float32x4_t, b: float32x4_t) -> float32x4_t {
+            // SAFETY: the caller upholds this function's `# Safety` contract.
+            unsafe { vmulq_f32(a, b) }
+        }
+        #[inline(always)]
+        unsafe fn add(a: float32x4_t, b: float32x4_t) -> float32x4_t {
+            // SAFETY: the caller upholds this function's `# Safety` contract.
+            unsafe { vaddq_f32(a, b) }
+        }
+    }
+
+    /// NEON microkernel, MR×8 (2 q registers per row; 16 accumulators of 32 registers).
+    ///
+    /// # Safety
+    /// As [`microkernel_body`].
+    #[target_feature(enable = "neon")]
+    pub(super) unsafe fn microkernel_neon<const MR: usize>(
+        kc: usize,
+        a: *const f32,
+        b: *const f32,
+        t: &Tile,
+    ) {
+        // SAFETY: the caller upholds this function's `# Safety` contract.
+        unsafe { microkernel_body::<Neon, MR, 2>(kc, a, b, t) }
+    }
+
+    pub(super) static KERNELS_NEON: [Kernel; 3] = [
+        Kernel {
+            mr: 8,
+            nr: 8,
+            f: microkernel_neon::<8>,
+        },
+        Kernel {
+            mr: 6,
+            nr: 8,
+            f: microkernel_neon::<6>,
+        },
+        Kernel {
+            mr: 4,
+            nr: 8,
+            f: microkernel_neon::<4>,
+        },
+    ];
+}
+
+/// The microkernels available for `isa` (which must be supported), best first.
+fn kernel_menu(isa: Isa) -> &'static [Kernel] {
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => &x86::KERNELS_AVX512,
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2Fma => &x86::KERNELS_AVX2_FMA,
+        #[cfg(target_arch = "aarch64")]
+        Isa::Neon => &arm::KERNELS_NEON,
+        _ => &KERNELS_PORTABLE,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Planning, packing and the blocked driver.
+// ---------------------------------------------------------------------------------------------
+
+/// Which microkernel runs and whether the product is computed as `C^T = op(B)^T op(A)^T`.
+struct Plan {
+    kernel: &'static Kernel,
+    swapped: bool,
+}
+
+/// Picks the orientation and MR that waste the least work on zero padding. The cost is the
+/// padded tile area times `(1 + 1/MR)` (a small MR loads B more often per FMA); the swapped
+/// orientation pays 3% more for its strided C stores. Depends only on the shape, so the plan
+/// (and hence every result bit) is the same for any thread count.
+fn plan(isa: Isa, m: usize, n: usize) -> Plan {
+    let mut best: Option<(f64, Plan)> = None;
+    for swapped in [false, true] {
+        let (rows, cols) = if swapped { (n, m) } else { (m, n) };
+        for kernel in kernel_menu(isa) {
+            let padded = (rows.div_ceil(kernel.mr) * kernel.mr) as f64
+                * (cols.div_ceil(kernel.nr) * kernel.nr) as f64;
+            let penalty = if swapped { 1.03 } else { 1.0 };
+            let cost = padded * (1.0 + 1.0 / kernel.mr as f64) * penalty;
+            if best.as_ref().is_none_or(|(c, _)| cost < *c) {
+                best = Some((cost, Plan { kernel, swapped }));
+            }
+        }
+    }
+    best.expect("every kernel menu is non-empty").1
+}
+
+/// Packing buffers of one worker: grown on demand, returned to [`POOL`] after each call so
+/// that repeated products (a training loop) allocate nothing.
+#[derive(Default)]
+struct PackBufs {
+    a: Vec<f32>,
+    b: Vec<f32>,
+}
+
+static POOL: Mutex<Vec<PackBufs>> = Mutex::new(Vec::new());
+
+fn with_pack_bufs<R>(f: impl FnOnce(&mut PackBufs) -> R) -> R {
+    let mut bufs = POOL
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .pop()
+        .unwrap_or_default();
+    let r = f(&mut bufs);
+    POOL.lock().unwrap_or_else(|e| e.into_inner()).push(bufs);
+    r
+}
+
+/// A 64-byte aligned region of at least `len` floats inside `v` (grown if needed).
+fn aligned_region(v: &mut Vec<f32>, len: usize) -> *mut f32 {
+    const PAD: usize = 16; // 16 floats = 64 bytes of slack for the alignment shift
+    if v.len() < len + PAD {
+        v.resize(len + PAD, 0.0);
+    }
+    let p = v.as_mut_ptr();
+    let shift = (64 - (p as usize) % 64) % 64 / std::mem::size_of::<f32>();
+    // SAFETY: shift < PAD and the vector holds len + PAD floats.
+    unsafe { p.add(shift) }
+}
+
+/// Packs the `rows × kc` block of `a` into MR-row micro-panels: panel q holds
+/// `dst[q*MR*kc + p*MR + r] = a(q*MR + r, p)`, rows past `rows` zero.
+///
+/// # Safety
+/// `a` views at least `rows × kc` elements; `dst` holds `ceil(rows/MR)*MR*kc` floats.
+unsafe fn pack_a(mr: usize, a: MatRef, rows: usize, kc: usize, dst: *mut f32) {
+    // SAFETY: the caller upholds this function's `# Safety` contract.
+    unsafe {
+        for (q, i0) in (0..rows).step_by(mr).enumerate() {
+            let d = dst.add(q * mr * kc);
+            let h = mr.min(rows - i0);
+            if a.rs == 1 {
+                // Column p of the panel is contiguous in the source.
+                for p in 0..kc {
+                    let s = a.ptr.add(i0 + p * a.cs);
+                    let dp = d.add(p * mr);
+                    std::ptr::copy_nonoverlapping(s, dp, h);
+                    std::ptr::write_bytes(dp.add(h), 0, mr - h);
+                }
+            } else {
+                // Each source row (contiguous when cs == 1) scatters with stride MR.
+                for r in 0..h {
+                    let s = a.ptr.add((i0 + r) * a.rs);
+                    for p in 0..kc {
+                        *d.add(p * mr + r) = *s.add(p * a.cs);
+                    }
+                }
+                for r in h..mr {
+                    for p in 0..kc {
+                        *d.add(p * mr + r) = 0.0;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Packs the `kc × cols` block of `b` into NR-column micro-panels: panel q holds
+/// `dst[q*NR*kc + p*NR + j] = b(p, q*NR + j)`, columns past `cols` zero.
+///
+/// # Safety
+/// `b` views at least `kc × cols` elements; `dst` holds `ceil(cols/NR)*NR*kc` floats.
+unsafe fn pack_b(nr: usize, b: MatRef, kc: usize, cols: usize, dst: *mut f32) {
+    // SAFETY: the caller upholds this function's `# Safety` contract.
+    unsafe {
+        for (q, j0) in (0..cols).step_by(nr).enumerate() {
+            let d = dst.add(q * nr * kc);
+            let w = nr.min(cols - j0);
+            if b.cs == 1 {
+                // Row p of the panel is contiguous in the source.
+                for p in 0..kc {
+                    let s = b.ptr.add(p * b.rs + j0);
+                    let dp = d.add(p * nr);
+                    std::ptr::copy_nonoverlapping(s, dp, w);
+                    std::ptr::write_bytes(dp.add(w), 0, nr - w);
+                }
+            } else {
+                // Transposing copy: each source column (contiguous when rs == 1) scatters with
+                // stride NR, four columns at a time to keep four read streams going.
+                let mut j = 0;
+                while j + 4 <= w {
+                    let s0 = b.ptr.add((j0 + j) * b.cs);
+                    let s1 = s0.add(b.cs);
+                    let s2 = s1.add(b.cs);
+                    let s3 = s2.add(b.cs);
+                    for p in 0..kc {
+                        let dp = d.add(p * nr + j);
+                        let o = p * b.rs;
+                        *dp = *s0.add(o);
+                        *dp.add(1) = *s1.add(o);
+                        *dp.add(2) = *s2.add(o);
+                        *dp.add(3) = *s3.add(o);
+                    }
+                    j += 4;
+                }
+                for jj in j..w {
+                    let s = b.ptr.add((j0 + jj) * b.cs);
+                    for p in 0..kc {
+                        *d.add(p * nr + jj) = *s.add(p * b.rs);
+                    }
+                }
+                if w < nr {
+                    for p in 0..kc {
+                        std::ptr::write_bytes(d.add(p * nr + w), 0, nr - w);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One worker's share: `C (m×n) = alpha * A (m×k) * B (k×n) + beta * C` through the blocked
+/// loops described in the module docs.
+///
+/// # Safety
+/// The views cover m×k, k×n and m×n elements; C's block is written by this worker only.
+#[allow(clippy::too_many_arguments)]
+unsafe fn blocked(
+    kernel: &Kernel,
+    (m, k, n): (usize, usize, usize),
+    a: MatRef,
+    b: MatRef,
+    c: MatMut,
+    alpha: f32,
+    beta: f32,
+    bufs: &mut PackBufs,
+) {
+    // SAFETY: the caller upholds this function's `# Safety` contract.
+    unsafe {
+        let (mr, nr) = (kernel.mr, kernel.nr);
+        let k_chunks = k.div_ceil(KC);
+        let kc_max = k.div_ceil(k_chunks);
+        let mc_max = (MC / mr) * mr;
+        let nc_max = (NC / nr) * nr;
+        let a_pack = aligned_region(&mut bufs.a, m.min(mc_max).div_ceil(mr) * mr * kc_max);
+        let b_pack = aligned_region(&mut bufs.b, n.min(nc_max).div_ceil(nr) * nr * kc_max);
+        for ic in (0..m).step_by(mc_max) {
+            let mc = mc_max.min(m - ic);
+            for pc in (0..k).step_by(kc_max) {
+                let kc = kc_max.min(k - pc);
+                // Chunks after the first add to what the earlier chunks wrote.
+                let beta_here = if pc == 0 { beta } else { 1.0 };
+                pack_a(mr, a.at(ic, pc), mc, kc, a_pack);
+                for jc in (0..n).step_by(nc_max) {
+                    let nc = nc_max.min(n - jc);
+                    pack_b(nr, b.at(pc, jc), kc, nc, b_pack);
+                    for ir in (0..mc).step_by(mr) {
+                        // SAFETY: panel ir/mr of the packed A block (mr*kc floats).
+                        let ap = a_pack.add(ir * kc);
+                        for jr in (0..nc).step_by(nr) {
+                            let tile = Tile {
+                                c: c.at(ic + ir, jc + jr),
+                                rows: mr.min(mc - ir),
+                                cols: nr.min(nc - jr),
+                                alpha,
+                                beta: beta_here,
+                            };
+                            // SAFETY: panel jr/nr of the packed B block; the tile's clipped
+                            // corner lies inside this worker's C block.
+                            (kernel.f)(kc, ap, b_pack.add(jr * kc), &tile);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The packed path: plan, split C over threads (never K), run [`blocked`] per worker.
+fn packed(isa: Isa, threads: usize, g: &Gemm, a: &[f32], b: &[f32], c: &mut [f32]) {
+    let (m, k, n) = (g.m, g.k, g.n);
+    // Views of op(A) (m×k), op(B) (k×n) and C (m×n).
+    let av = if g.trans_a {
+        MatRef {
+            ptr: a.as_ptr(),
+            rs: 1,
+            cs: m,
+        }
+    } else {
+        MatRef {
+            ptr: a.as_ptr(),
+            rs: k,
+            cs: 1,
+        }
+    };
+    let bv = if g.trans_b {
+        MatRef {
+            ptr: b.as_ptr(),
+            rs: 1,
+            cs: k,
+        }
+    } else {
+        MatRef {
+            ptr: b.as_ptr(),
+            rs: n,
+            cs: 1,
+        }
+    };
+    let cv = MatMut {
+        ptr: c.as_mut_ptr(),
+        rs: n,
+        cs: 1,
+    };
+    let plan = plan(isa, m, n);
+    // C^T (n×m) = op(B)^T (n×k) * op(A)^T (k×m): the same memory with swapped strides.
+    let (rows, cols, av, bv, cv) = if plan.swapped {
+        let ct = MatMut {
+            ptr: cv.ptr,
+            rs: cv.cs,
+            cs: cv.rs,
+        };
+        (n, m, bv.t(), av.t(), ct)
+    } else {
+        (m, n, av, bv, cv)
+    };
+    let kernel = plan.kernel;
+    let threads = threads.min(g.macs() / MIN_MACS_PER_THREAD).max(1);
+
+    // Split the larger dimension into `threads` runs of whole micro-tiles.
+    let split_rows = rows.div_ceil(kernel.mr) >= cols.div_ceil(kernel.nr);
+    let (len, unit) = if split_rows {
+        (rows, kernel.mr)
+    } else {
+        (cols, kernel.nr)
+    };
+    let units = len.div_ceil(unit);
+    let threads = threads.min(units);
+    let share = |t: usize| -> (usize, usize) {
+        let lo = (units * t / threads) * unit;
+        let hi = ((units * (t + 1) / threads) * unit).min(len);
+        (lo, hi)
+    };
+    let run = |t: usize| {
+        let (lo, hi) = share(t);
+        // SAFETY: (lo, 0) / (0, lo) lies inside the views; worker t writes only rows (or
+        // columns) lo..hi of C, disjoint from every other worker's.
+        unsafe {
+            let (dims, a_t, b_t, c_t) = if split_rows {
+                ((hi - lo, k, cols), av.at(lo, 0), bv, cv.at(lo, 0))
+            } else {
+                ((rows, k, hi - lo), av, bv.at(0, lo), cv.at(0, lo))
+            };
+            with_pack_bufs(|bufs| blocked(kernel, dims, a_t, b_t, c_t, g.alpha, g.beta, bufs));
+        }
+    };
+    if threads == 1 {
+        run(0);
+    } else {
+        std::thread::scope(|s| {
+            for t in 1..threads {
+                s.spawn(move || run(t));
+            }
+            run(0);
+        });
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Direct (unpacked) path for tiny, one-row and one-column products.
+// ---------------------------------------------------------------------------------------------
+
+fn direct(isa: Isa, g: &Gemm, a: &[f32], b: &[f32], c: &mut [f32]) {
+    match isa {
+        // SAFETY: `isa` is supported (checked by `sgemm_with`), so are its instructions.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { x86::direct_avx512(g, a, b, c) },
+        // SAFETY: as above.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2Fma => unsafe { x86::direct_avx2_fma(g, a, b, c) },
+        _ => direct_body(g, a, b, c),
+    }
+}
+
+/// Dot product with 16 independent partial sums (so it vectorizes without reassociating a
+/// single chain), summed pairwise at the end.
+#[inline(always)]
+fn dot(x: &[f32], y: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 16];
+    let xc = x.chunks_exact(16);
+    let yc = y.chunks_exact(16);
+    let (xr, yr) = (xc.remainder(), yc.remainder());
+    for (xs, ys) in xc.zip(yc) {
+        for l in 0..16 {
+            acc[l] += xs[l] * ys[l];
+        }
+    }
+    for (l, (xv, yv)) in xr.iter().zip(yr).enumerate() {
+        acc[l] += xv * yv;
+    }
+    let mut w = 16;
+    while w > 1 {
+        w /= 2;
+        for l in 0..w {
+            acc[l] += acc[l + w];
+        }
+    }
+    acc[0]
+}
+
+/// Unpacked product, generic so each ISA wrapper lets the compiler vectorize it:
+/// `op(B)` row-major (not transposed): C row i += (alpha a_ip) * B row p (contiguous axpys);
+/// otherwise each C element is a dot product of an op(A) row with a contiguous op(B) column.
+#[inline(always)]
+fn direct_body(g: &Gemm, a: &[f32], b: &[f32], c: &mut [f32]) {
+    let (m, k, n) = (g.m, g.k, g.n);
+    if !g.trans_b && n > 1 {
+        for (i, c_row) in c.chunks_exact_mut(n).enumerate() {
+            if g.beta == 0.0 {
+                c_row.fill(0.0);
+            } else if g.beta != 1.0 {
+                c_row.iter_mut().for_each(|x| *x *= g.beta);
+            }
+            for (p, b_row) in b.chunks_exact(n).enumerate() {
+                let s = g.alpha * g.a_at(a, i, p);
+                for (cj, bj) in c_row.iter_mut().zip(b_row) {
+                    *cj += s * bj;
+                }
+            }
+        }
+        return;
+    }
+    // Column j of op(B) is b[j*k .. (j+1)*k]: true when trans_b, and when n == 1 in either
+    // layout.
+    let mut row_buf = [0.0f32; 256];
+    for i in 0..m {
+        for j in 0..n {
+            let b_col = &b[j * k..(j + 1) * k];
+            let d = if !g.trans_a {
+                dot(&a[i * k..(i + 1) * k], b_col)
+            } else {
+                // Gather the strided row of op(A) in stack-sized pieces.
+                let mut s = 0.0;
+                for (q, b_part) in b_col.chunks(row_buf.len()).enumerate() {
+                    let p0 = q * row_buf.len();
+                    for (t, x) in row_buf[..b_part.len()].iter_mut().enumerate() {
+                        *x = a[(p0 + t) * m + i];
+                    }
+                    s += dot(&row_buf[..b_part.len()], b_part);
+                }
+                s
+            };
+            let cij = &mut c[i * n + j];
+            *cij = if g.beta == 0.0 {
+                g.alpha * d
+            } else {
+                g.alpha * d + g.beta * *cij
+            };
         }
     }
 }

@@ -80,12 +80,18 @@ pub enum ResizeMode {
 }
 
 /// The (up to two) source taps of a bilinear output coordinate: `(i0, i1, w0, w1)`.
+///
+/// The coordinate is computed in f32, as PyTorch's CPU kernel does (`area_pixel_compute_scale`
+/// and `area_pixel_compute_source_index` with `opmath_t = float`): with f64 coordinates the
+/// weights differ by ~1e-5 at large indices (e.g. 784 columns at scale 0.15), which moves
+/// outputs by ~1e-3 when neighbouring pixels differ by ~100.
 #[inline]
 pub fn bilinear_taps(d: usize, ratio: f64, in_len: usize) -> (usize, usize, f32, f32) {
-    let r = ((d as f64 + 0.5) * ratio - 0.5).max(0.0);
+    let r = ((ratio as f32) * (d as f32 + 0.5) - 0.5).max(0.0);
     let i0 = (r.floor() as usize).min(in_len - 1);
     let i1 = if i0 + 1 < in_len { i0 + 1 } else { i0 };
-    let w1 = (r - i0 as f64) as f32;
+    // Clamped to [0, 1] like PyTorch's `guard_index_and_lambda` (r may exceed in_len - 1).
+    let w1 = (r - i0 as f32).clamp(0.0, 1.0);
     (i0, i1, 1.0 - w1, w1)
 }
 
@@ -129,12 +135,229 @@ pub fn resize_bilinear_adjoint_reference(
     }
 }
 
-/// Fast bilinear resize (placeholder: the reference). Overwrites `output`.
-pub fn resize_bilinear(g: &ResizeGeometry, input: &[f32], output: &mut [f32]) {
-    resize_bilinear_reference(g, input, output)
+/// Tap table of one axis: for each output coordinate, the bilinear source pair and weights
+/// (exactly [`bilinear_taps`], computed once per call instead of once per pixel).
+fn bilinear_table(out_len: usize, ratio: f64, in_len: usize) -> Vec<(usize, usize, f32, f32)> {
+    (0..out_len)
+        .map(|d| bilinear_taps(d, ratio, in_len))
+        .collect()
 }
 
-/// Fast bilinear adjoint (placeholder: the reference). Accumulates into `grad_input`.
+/// Fast bilinear resize: the row and column tap tables are built once, then each output is
+/// the same four-term expression as the reference (so results are bit-identical).
+/// Overwrites `output`.
+pub fn resize_bilinear(g: &ResizeGeometry, input: &[f32], output: &mut [f32]) {
+    debug_assert_eq!(input.len(), g.input_len());
+    debug_assert_eq!(output.len(), g.output_len());
+    if g.output_len() == 0 {
+        return;
+    }
+    if g.input_len() == 0 {
+        // Nothing to sample from (the tensor layer rejects this); keep "overwrites" true.
+        output.fill(0.0);
+        return;
+    }
+    let rows = bilinear_table(g.out_h, g.ratio_h, g.in_h);
+    let cols = bilinear_table(g.out_w, g.ratio_w, g.in_w);
+    let in_plane = g.in_h * g.in_w;
+    for (src, dst) in input
+        .chunks_exact(in_plane)
+        .zip(output.chunks_exact_mut(g.out_h * g.out_w))
+    {
+        for (&(y0, y1, wy0, wy1), out_row) in rows.iter().zip(dst.chunks_exact_mut(g.out_w)) {
+            let r0 = &src[y0 * g.in_w..(y0 + 1) * g.in_w];
+            let r1 = &src[y1 * g.in_w..(y1 + 1) * g.in_w];
+            for (&(x0, x1, wx0, wx1), o) in cols.iter().zip(out_row.iter_mut()) {
+                *o = wy0 * (wx0 * r0[x0] + wx1 * r0[x1]) + wy1 * (wx0 * r1[x0] + wx1 * r1[x1]);
+            }
+        }
+    }
+}
+
+/// Fast bilinear adjoint with precomputed tap tables; the scatter order matches the
+/// reference, so results are bit-identical. Accumulates into `grad_input`.
 pub fn resize_bilinear_adjoint(g: &ResizeGeometry, grad_output: &[f32], grad_input: &mut [f32]) {
-    resize_bilinear_adjoint_reference(g, grad_output, grad_input)
+    debug_assert_eq!(grad_output.len(), g.output_len());
+    debug_assert_eq!(grad_input.len(), g.input_len());
+    if g.output_len() == 0 || g.input_len() == 0 {
+        return;
+    }
+    let rows = bilinear_table(g.out_h, g.ratio_h, g.in_h);
+    let cols = bilinear_table(g.out_w, g.ratio_w, g.in_w);
+    let in_plane = g.in_h * g.in_w;
+    for (dy, dst) in grad_output
+        .chunks_exact(g.out_h * g.out_w)
+        .zip(grad_input.chunks_exact_mut(in_plane))
+    {
+        for (&(y0, y1, wy0, wy1), dy_row) in rows.iter().zip(dy.chunks_exact(g.out_w)) {
+            for (&(x0, x1, wx0, wx1), &d) in cols.iter().zip(dy_row) {
+                dst[y0 * g.in_w + x0] += wy0 * wx0 * d;
+                dst[y0 * g.in_w + x1] += wy0 * wx1 * d;
+                dst[y1 * g.in_w + x0] += wy1 * wx0 * d;
+                dst[y1 * g.in_w + x1] += wy1 * wx1 * d;
+            }
+        }
+    }
+}
+
+/// The source index of nearest-neighbour output coordinate `d`: `min(floor(d * ratio), in - 1)`.
+/// Computed in f32 as PyTorch does (`nearest_idx` in ATen's UpSample.h), so that floors at
+/// near-integer products land on the same side.
+#[inline]
+pub fn nearest_source(d: usize, ratio: f64, in_len: usize) -> usize {
+    (((d as f32) * (ratio as f32)).floor() as usize).min(in_len.saturating_sub(1))
+}
+
+/// Nearest-neighbour resize (PyTorch legacy `"nearest"`). Overwrites `output`.
+pub fn resize_nearest(g: &ResizeGeometry, input: &[f32], output: &mut [f32]) {
+    debug_assert_eq!(input.len(), g.input_len());
+    debug_assert_eq!(output.len(), g.output_len());
+    if g.output_len() == 0 {
+        return;
+    }
+    if g.input_len() == 0 {
+        // Nothing to sample from (the tensor layer rejects this); keep "overwrites" true.
+        output.fill(0.0);
+        return;
+    }
+    let cols: Vec<usize> = (0..g.out_w)
+        .map(|j| nearest_source(j, g.ratio_w, g.in_w))
+        .collect();
+    let in_plane = g.in_h * g.in_w;
+    for (src, dst) in input
+        .chunks_exact(in_plane)
+        .zip(output.chunks_exact_mut(g.out_h * g.out_w))
+    {
+        for (i, out_row) in dst.chunks_exact_mut(g.out_w).enumerate() {
+            let y = nearest_source(i, g.ratio_h, g.in_h);
+            let row = &src[y * g.in_w..(y + 1) * g.in_w];
+            for (o, &x) in out_row.iter_mut().zip(&cols) {
+                *o = row[x];
+            }
+        }
+    }
+}
+
+/// Adjoint of [`resize_nearest`]: each output gradient goes to its source pixel.
+/// Accumulates into `grad_input`.
+pub fn resize_nearest_adjoint(g: &ResizeGeometry, grad_output: &[f32], grad_input: &mut [f32]) {
+    debug_assert_eq!(grad_output.len(), g.output_len());
+    debug_assert_eq!(grad_input.len(), g.input_len());
+    if g.output_len() == 0 || g.input_len() == 0 {
+        return;
+    }
+    let cols: Vec<usize> = (0..g.out_w)
+        .map(|j| nearest_source(j, g.ratio_w, g.in_w))
+        .collect();
+    let in_plane = g.in_h * g.in_w;
+    for (dy, dst) in grad_output
+        .chunks_exact(g.out_h * g.out_w)
+        .zip(grad_input.chunks_exact_mut(in_plane))
+    {
+        for (i, dy_row) in dy.chunks_exact(g.out_w).enumerate() {
+            let y = nearest_source(i, g.ratio_h, g.in_h);
+            let row = &mut dst[y * g.in_w..(y + 1) * g.in_w];
+            for (&d, &x) in dy_row.iter().zip(&cols) {
+                row[x] += d;
+            }
+        }
+    }
+}
+
+/// The source window `[start, end)` of area (adaptive-average-pool) output coordinate `d`:
+/// `start = floor(d * in / out)`, `end = ceil((d + 1) * in / out)`, in exact integer
+/// arithmetic (ATen's `start_index` / `end_index` in AdaptivePooling.h). Area mode always uses
+/// the sizes, never the scale factor: PyTorch's `interpolate(mode="area")` calls
+/// `adaptive_avg_pool2d(input, output_size)`.
+#[inline]
+pub fn area_window(d: usize, in_len: usize, out_len: usize) -> (usize, usize) {
+    let start = d * in_len / out_len;
+    let end = ((d + 1) * in_len).div_ceil(out_len);
+    (start, end)
+}
+
+/// Area resize: each output is the mean of its source window. Overwrites `output`.
+pub fn resize_area(g: &ResizeGeometry, input: &[f32], output: &mut [f32]) {
+    debug_assert_eq!(input.len(), g.input_len());
+    debug_assert_eq!(output.len(), g.output_len());
+    if g.output_len() == 0 {
+        return;
+    }
+    if g.input_len() == 0 {
+        // Nothing to sample from (the tensor layer rejects this); keep "overwrites" true.
+        output.fill(0.0);
+        return;
+    }
+    let cols: Vec<(usize, usize)> = (0..g.out_w)
+        .map(|j| area_window(j, g.in_w, g.out_w))
+        .collect();
+    let in_plane = g.in_h * g.in_w;
+    for (src, dst) in input
+        .chunks_exact(in_plane)
+        .zip(output.chunks_exact_mut(g.out_h * g.out_w))
+    {
+        for (i, out_row) in dst.chunks_exact_mut(g.out_w).enumerate() {
+            let (y0, y1) = area_window(i, g.in_h, g.out_h);
+            for (o, &(x0, x1)) in out_row.iter_mut().zip(&cols) {
+                let mut acc = 0.0f32;
+                for y in y0..y1 {
+                    acc += src[y * g.in_w + x0..y * g.in_w + x1].iter().sum::<f32>();
+                }
+                *o = acc / ((y1 - y0) * (x1 - x0)) as f32;
+            }
+        }
+    }
+}
+
+/// Adjoint of [`resize_area`]: each input in a window receives `dy / window size`.
+/// Accumulates into `grad_input`.
+pub fn resize_area_adjoint(g: &ResizeGeometry, grad_output: &[f32], grad_input: &mut [f32]) {
+    debug_assert_eq!(grad_output.len(), g.output_len());
+    debug_assert_eq!(grad_input.len(), g.input_len());
+    if g.output_len() == 0 || g.input_len() == 0 {
+        return;
+    }
+    let cols: Vec<(usize, usize)> = (0..g.out_w)
+        .map(|j| area_window(j, g.in_w, g.out_w))
+        .collect();
+    let in_plane = g.in_h * g.in_w;
+    for (dy, dst) in grad_output
+        .chunks_exact(g.out_h * g.out_w)
+        .zip(grad_input.chunks_exact_mut(in_plane))
+    {
+        for (i, dy_row) in dy.chunks_exact(g.out_w).enumerate() {
+            let (y0, y1) = area_window(i, g.in_h, g.out_h);
+            for (&d, &(x0, x1)) in dy_row.iter().zip(&cols) {
+                let share = d / ((y1 - y0) * (x1 - x0)) as f32;
+                for y in y0..y1 {
+                    dst[y * g.in_w + x0..y * g.in_w + x1]
+                        .iter_mut()
+                        .for_each(|v| *v += share);
+                }
+            }
+        }
+    }
+}
+
+/// Resize with the given mode (the fast kernels). Overwrites `output`.
+pub fn resize(mode: ResizeMode, g: &ResizeGeometry, input: &[f32], output: &mut [f32]) {
+    match mode {
+        ResizeMode::Bilinear => resize_bilinear(g, input, output),
+        ResizeMode::Nearest => resize_nearest(g, input, output),
+        ResizeMode::Area => resize_area(g, input, output),
+    }
+}
+
+/// Adjoint (backward) of [`resize`] with the given mode. Accumulates into `grad_input`.
+pub fn resize_adjoint(
+    mode: ResizeMode,
+    g: &ResizeGeometry,
+    grad_output: &[f32],
+    grad_input: &mut [f32],
+) {
+    match mode {
+        ResizeMode::Bilinear => resize_bilinear_adjoint(g, grad_output, grad_input),
+        ResizeMode::Nearest => resize_nearest_adjoint(g, grad_output, grad_input),
+        ResizeMode::Area => resize_area_adjoint(g, grad_output, grad_input),
+    }
 }

@@ -66,7 +66,12 @@ impl Mlp {
     /// One forward + backward of mean softmax cross-entropy on a batch, plus an optional L1
     /// penalty `λ Σ |W|` on the weight matrices (not the biases). Returns the loss (including
     /// the penalty) and the gradients in the order of [`Mlp::params`]. `x` is (batch × inputs).
-    pub fn loss_and_grads(&self, x: &Tensor, labels: &[u32], l1_lambda: f32) -> Result<(f32, Vec<Tensor>)> {
+    pub fn loss_and_grads(
+        &self,
+        x: &Tensor,
+        labels: &[u32],
+        l1_lambda: f32,
+    ) -> Result<(f32, Vec<Tensor>)> {
         let mut tape = Tape::with_capacity(4 * self.layers.len() + 4);
         let vars = self.bind(&mut tape);
         let xv = tape.constant_ref(x);
@@ -82,7 +87,11 @@ impl Mlp {
         let grads = vars
             .iter()
             .flat_map(|v| [v.weight, v.bias])
-            .map(|v| g.take(v).ok_or_else(|| Error::invalid("Mlp::loss_and_grads", "parameter without gradient")))
+            .map(|v| {
+                g.take(v).ok_or_else(|| {
+                    Error::invalid("Mlp::loss_and_grads", "parameter without gradient")
+                })
+            })
             .collect::<Result<Vec<_>>>()?;
         Ok((value, grads))
     }

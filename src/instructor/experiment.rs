@@ -1,0 +1,223 @@
+//! The experiment: train the target MLP under each arm and measure it.
+//!
+//! Arms, all at the same epoch budget and from the same seeds:
+//! 1. `bp`: conventional backprop, PyTorch-default init;
+//! 2. `l1`: backprop + `λ Σ|W|` on the weight matrices;
+//! 3. `he`: He (Kaiming normal) init;
+//! 4. `gi`: Grad-Instructor — the `bp` init and data order, trained with universal
+//!    backpropagation under a trained ENN.
+//!
+//! For a given seed, arms share the data order (the shuffling RNG is seeded from the seed
+//! alone), and `bp`, `l1` and `gi` share the initial weights, so per-seed differences are
+//! paired comparisons.
+
+use crate::data::{Batcher, Dataset};
+use crate::error::{Error, Result};
+use crate::nn::{Activation, Init, Mlp, Sgd};
+use crate::tensor::Tensor;
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use std::time::Instant;
+
+/// One arm of the comparison.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Arm {
+    /// Conventional backprop, PyTorch-default init.
+    Bp,
+    /// Backprop + L1 regularization.
+    L1,
+    /// He initialization.
+    He,
+    /// Grad-Instructor: universal backprop with a trained ENN.
+    GradInstructor,
+}
+
+impl Arm {
+    /// Short name used on the command line and in files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Arm::Bp => "bp",
+            Arm::L1 => "l1",
+            Arm::He => "he",
+            Arm::GradInstructor => "gi",
+        }
+    }
+
+    /// Parses `bp|l1|he|gi`.
+    pub fn parse(s: &str) -> Result<Arm> {
+        match s.trim() {
+            "bp" => Ok(Arm::Bp),
+            "l1" => Ok(Arm::L1),
+            "he" => Ok(Arm::He),
+            "gi" | "grad-instructor" => Ok(Arm::GradInstructor),
+            other => Err(Error::Usage(format!("unknown arm {other:?} (bp, l1, he, gi)"))),
+        }
+    }
+
+    /// A longer description for tables.
+    pub fn description(self) -> &'static str {
+        match self {
+            Arm::Bp => "backprop (PyTorch-default init)",
+            Arm::L1 => "backprop + L1",
+            Arm::He => "He init",
+            Arm::GradInstructor => "Grad-Instructor (universal backprop + ENN)",
+        }
+    }
+}
+
+/// Hyperparameters of one training run (defaults: our reconstruction; the paper does not
+/// state them).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainConfig {
+    /// Layer widths, e.g. `[784, 100, 10]`.
+    pub sizes: Vec<usize>,
+    /// Hidden nonlinearity.
+    pub activation: Activation,
+    /// Passes over the training set.
+    pub epochs: usize,
+    /// SGD learning rate.
+    pub lr: f32,
+    /// Mini-batch size.
+    pub batch: usize,
+    /// L1 strength for the `l1` arm.
+    pub l1_lambda: f32,
+    /// ENN term weight for the `gi` arm.
+    pub le: f32,
+    /// Record the gradient-term norms every this many steps (`gi` arm); 0 disables.
+    pub log_every: usize,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            sizes: vec![784, 100, 10],
+            activation: Activation::Relu,
+            epochs: 3,
+            lr: 0.01,
+            batch: 64,
+            l1_lambda: 1e-4,
+            le: 0.0,
+            log_every: 10,
+        }
+    }
+}
+
+/// Norms of the two terms of a universal-backprop update at one step.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GradNormRecord {
+    /// Optimizer step.
+    pub step: usize,
+    /// `‖lr · ∂L/∂W1‖`.
+    pub loss_term: f32,
+    /// `‖le · ∂E/∂W1‖`.
+    pub enn_term: f32,
+    /// The ENN's score of W1 at that step.
+    pub score: f32,
+}
+
+/// Outcome of one (arm, seed) run.
+#[derive(Clone, Debug)]
+pub struct RunResult {
+    /// Which arm.
+    pub arm: Arm,
+    /// Which seed.
+    pub seed: u64,
+    /// Test-set accuracy in [0, 1].
+    pub test_acc: f64,
+    /// Training-set accuracy in [0, 1] (on the whole training set used).
+    pub train_acc: f64,
+    /// Mean training loss over the last epoch.
+    pub last_epoch_loss: f64,
+    /// Seconds spent training (not evaluating).
+    pub train_secs: f64,
+    /// Optimizer steps taken.
+    pub steps: usize,
+    /// Gradient-term norms (the `gi` arm only).
+    pub grad_norms: Vec<GradNormRecord>,
+    /// The trained network.
+    pub mlp: Mlp,
+}
+
+impl RunResult {
+    /// Train accuracy minus test accuracy.
+    pub fn gap(&self) -> f64 {
+        self.train_acc - self.test_acc
+    }
+}
+
+/// Seed of the data-order RNG for a run seed (distinct stream from the init RNG).
+fn shuffle_seed(seed: u64) -> u64 {
+    seed ^ 0x5DEE_CE66_D1CE_5EED
+}
+
+/// The initial network of an arm for a seed. `bp`, `l1` and `gi` draw identical weights.
+pub fn initial_mlp(arm: Arm, seed: u64, cfg: &TrainConfig) -> Result<Mlp> {
+    let init = if arm == Arm::He { Init::He } else { Init::PytorchDefault };
+    Mlp::new(&cfg.sizes, cfg.activation, init, &mut StdRng::seed_from_u64(seed))
+}
+
+/// Trains one arm from one seed and evaluates it. `enn` is required by the `gi` arm.
+/// `progress(epoch, mean_loss)` is called after each epoch.
+pub fn run_arm(
+    arm: Arm,
+    seed: u64,
+    cfg: &TrainConfig,
+    train: &Dataset,
+    test: &Dataset,
+    enn: Option<&()>,
+    mut progress: impl FnMut(usize, f64),
+) -> Result<RunResult> {
+    if cfg.batch == 0 || cfg.epochs == 0 {
+        return Err(Error::invalid("run_arm", "batch and epochs must be positive"));
+    }
+    if train.dim != cfg.sizes[0] {
+        return Err(Error::shape("run_arm", format!("{} inputs per image", cfg.sizes[0]), format!("{}", train.dim)));
+    }
+    let enn = match (arm, enn) {
+        (Arm::GradInstructor, None) => return Err(Error::invalid("run_arm", "the gi arm needs a trained ENN")),
+        (_, e) => e,
+    };
+    let mut mlp = initial_mlp(arm, seed, cfg)?;
+    let mut sgd = Sgd::new(cfg.lr);
+    let mut order_rng = StdRng::seed_from_u64(shuffle_seed(seed));
+    let mut batcher = Batcher::new(train.len(), cfg.batch, train.dim);
+    let l1 = if arm == Arm::L1 { cfg.l1_lambda } else { 0.0 };
+    let mut x = Tensor::zeros(&[cfg.batch, train.dim])?;
+    let mut step = 0usize;
+    let mut grad_norms = Vec::new();
+    let mut last_epoch_loss = 0.0;
+    let started = Instant::now();
+    for epoch in 0..cfg.epochs {
+        batcher.shuffle(&mut order_rng);
+        let mut loss_sum = 0.0f64;
+        let mut batches = 0usize;
+        while let Some(batch) = batcher.next_batch(train) {
+            if x.dims()[0] != batch.len {
+                x = Tensor::zeros(&[batch.len, train.dim])?;
+            }
+            x.data_mut().copy_from_slice(batch.x);
+            let loss = match (arm, enn) {
+                (Arm::GradInstructor, Some(_)) => return Err(Error::invalid("run_arm", "gi arm pending")),
+                _ => {
+                    let (loss, grads) = mlp.loss_and_grads(&x, batch.labels, l1)?;
+                    if !loss.is_finite() || grads.iter().any(|g| !g.all_finite()) {
+                        let what = if loss.is_finite() { "gradient" } else { "loss" };
+                        return Err(Error::NonFinite { run: format!("{} seed {seed}", arm.name()), step, what: what.into() });
+                    }
+                    let refs: Vec<&Tensor> = grads.iter().collect();
+                    sgd.step(&mut mlp.params_mut(), &refs)?;
+                    loss
+                }
+            };
+            loss_sum += loss as f64;
+            batches += 1;
+            step += 1;
+        }
+        last_epoch_loss = loss_sum / batches.max(1) as f64;
+        progress(epoch, last_epoch_loss);
+    }
+    let train_secs = started.elapsed().as_secs_f64();
+    let test_acc = mlp.accuracy(&test.images, &test.labels)?;
+    let train_acc = mlp.accuracy(&train.images, &train.labels)?;
+    Ok(RunResult { arm, seed, test_acc, train_acc, last_epoch_loss, train_secs, steps: step, grad_norms, mlp })
+}
