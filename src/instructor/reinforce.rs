@@ -406,7 +406,7 @@ fn run_episode(
             record(&mlp, &mut states)?;
             next_record = step + cfg.value.record_every;
         }
-        let decide = cfg.decide_every > 0 && step % cfg.decide_every == 0 && k > 1;
+        let decide = step.checked_rem(cfg.decide_every) == Some(0) && k > 1;
         if decide {
             let batches = (0..cfg.branch_steps)
                 .map(|_| data.sample_batch(cfg.batch, &mut rng))

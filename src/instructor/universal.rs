@@ -32,7 +32,7 @@ use crate::tensor::Tensor;
 /// ≈ 1e-3 for a fresh ENN and ≈ 1e-3 … 1e-2 for a trained one (the exact figures are in the
 /// final report of the reconstruction). λ_E = 3 puts the ENN term at roughly 0.1–1× the loss
 /// term across those ENNs.
-pub const DEFAULT_LE: f32 = 3.0;
+pub const DEFAULT_LE: f32 = 0.25;
 
 /// Hyperparameters of a universal-backpropagation step.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -111,6 +111,14 @@ pub fn universal_step(
     cfg: &UniversalConfig,
     lr_mult: f32,
 ) -> Result<StepStats> {
+    // A NaN weight can hide from the loss (ReLU's `max(x, 0)` maps NaN to 0) and from the
+    // ENN (the bilinear taps read only some of W1), so the parameters are checked directly.
+    for (i, p) in mlp.params().into_iter().enumerate() {
+        if !p.all_finite() {
+            let kind = if i % 2 == 0 { "weight" } else { "bias" };
+            return Err(non_finite(format!("layer {} {kind}", i / 2)));
+        }
+    }
     let (loss, grads) = mlp.loss_and_grads(x, labels, cfg.l1)?;
     if !loss.is_finite() {
         return Err(non_finite("loss"));
