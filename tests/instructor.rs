@@ -329,6 +329,7 @@ fn small_config(rule: EnnRule) -> ReinforceConfig {
         steps_per_episode: 24,
         batch: 16,
         decide_every: 6,
+        branch_steps: 2,
         hidden: 20,
         val_limit: 0,
         value: ValueConfig {
@@ -363,7 +364,7 @@ fn enn_training_is_deterministic_for_a_seed_under_both_rules() {
         assert_eq!(a, b, "{rule:?}: same seed, different logs");
         assert_eq!(ea, eb, "{rule:?}: same seed, different ENN");
         assert_ne!(a, c, "{rule:?}: the seed must matter");
-        // 24 steps, decisions at 0, 6, 12, 18.
+        // 24 steps, decisions (2-step branches) at 0, 6, 12, 18.
         assert!(logs.iter().all(|l| l.chosen.len() == 4));
         assert!(logs.iter().all(|l| (0.0..=1.0).contains(&l.reward)));
         // Episodes after the first update the ENN under both rules.
@@ -441,4 +442,34 @@ fn universal_norm_ratio_on_mnist() {
             s.enn_term_norm / s.loss_term_norm
         );
     }
+}
+
+#[test]
+fn train_enn_rejects_bad_config_and_mismatched_data() {
+    let mut rng = StdRng::seed_from_u64(101);
+    let (tx, ty) = synthetic(50, 40, 3, &mut rng);
+    let (vx, vy) = synthetic(20, 40, 3, &mut rng);
+    assert!(EnnData::new(&tx, &ty[..49], &vx, &vy, 40).is_err());
+    let data = EnnData::new(&tx, &ty, &vx, &vy, 40).unwrap();
+    let mut e = enn(102);
+    for bad in [
+        ReinforceConfig {
+            tau: 0.0,
+            ..small_config(EnnRule::Reinforce)
+        },
+        ReinforceConfig {
+            lr_multipliers: vec![],
+            ..small_config(EnnRule::Reinforce)
+        },
+        ReinforceConfig {
+            init_scale_range: (2.0, 1.0),
+            ..small_config(EnnRule::Value)
+        },
+    ] {
+        let r = train_enn(&mut e, &bad, &data, &mut rng, |_| {});
+        assert!(matches!(r, Err(Error::InvalidArgument { .. })), "{bad:?}");
+    }
+    assert_eq!(EnnRule::parse("value").unwrap(), EnnRule::Value);
+    assert_eq!(EnnRule::parse("reinforce").unwrap(), EnnRule::Reinforce);
+    assert!(matches!(EnnRule::parse("ppo"), Err(Error::Usage(_))));
 }

@@ -30,11 +30,14 @@ pub struct ValueConfig {
 
 impl Default for ValueConfig {
     fn default() -> Self {
+        // Sized so that 100 episodes of 200 steps take ~85 s on the 2-core dev machine (the
+        // updates, not the episodes, dominated at record_every 10 / replay_batch 64 / 4 updates:
+        // 225 s for the same ENN quality, held-out Pearson(E, R) 0.90 vs 0.89).
         ValueConfig {
-            record_every: 10,
+            record_every: 25,
             replay_capacity: 2048,
-            replay_batch: 64,
-            updates_per_episode: 4,
+            replay_batch: 32,
+            updates_per_episode: 2,
         }
     }
 }
