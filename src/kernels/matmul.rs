@@ -591,6 +591,66 @@ mod x86 {
     pub(super) static KERNELS_AVX512: [Kernel; 5] =
         kernel_menu!(microkernel_avx512, 32, [12, 10, 8, 6, 4]);
 
+    /// AVX [`super::TransposeFn`]: 8×8 blocks transposed in registers (unpack, shuffle,
+    /// 128-bit permute), the ragged right and bottom edges element by element.
+    ///
+    /// # Safety
+    /// As [`super::transpose_strip_scalar`]; the CPU must support AVX.
+    #[target_feature(enable = "avx")]
+    pub(super) unsafe fn transpose_strip_avx(
+        src: *const f32,
+        ss: usize,
+        w: usize,
+        kc: usize,
+        dst: *mut f32,
+        ds: usize,
+    ) {
+        // SAFETY: blocks cover r0..r0+8 <= w and p0..p0+8 <= kc; the rest is delegated with
+        // sub-strips inside the same bounds (the caller's contract).
+        unsafe {
+            let (w8, k8) = (w / 8 * 8, kc / 8 * 8);
+            for r0 in (0..w8).step_by(8) {
+                let s = src.add(r0 * ss);
+                for p0 in (0..k8).step_by(8) {
+                    let row = |i: usize| _mm256_loadu_ps(s.add(i * ss + p0));
+                    let (x0, x1, x2, x3) = (row(0), row(1), row(2), row(3));
+                    let (x4, x5, x6, x7) = (row(4), row(5), row(6), row(7));
+                    // Interleave pairs of rows, then pairs of pairs: each 128-bit lane ends up
+                    // holding 4 consecutive rows of one column.
+                    let t0 = _mm256_unpacklo_ps(x0, x1);
+                    let t1 = _mm256_unpackhi_ps(x0, x1);
+                    let t2 = _mm256_unpacklo_ps(x2, x3);
+                    let t3 = _mm256_unpackhi_ps(x2, x3);
+                    let t4 = _mm256_unpacklo_ps(x4, x5);
+                    let t5 = _mm256_unpackhi_ps(x4, x5);
+                    let t6 = _mm256_unpacklo_ps(x6, x7);
+                    let t7 = _mm256_unpackhi_ps(x6, x7);
+                    let u0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+                    let u1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+                    let u2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+                    let u3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+                    let u4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+                    let u5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+                    let u6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+                    let u7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+                    let d = dst.add(p0 * ds + r0);
+                    _mm256_storeu_ps(d, _mm256_permute2f128_ps::<0x20>(u0, u4));
+                    _mm256_storeu_ps(d.add(ds), _mm256_permute2f128_ps::<0x20>(u1, u5));
+                    _mm256_storeu_ps(d.add(2 * ds), _mm256_permute2f128_ps::<0x20>(u2, u6));
+                    _mm256_storeu_ps(d.add(3 * ds), _mm256_permute2f128_ps::<0x20>(u3, u7));
+                    _mm256_storeu_ps(d.add(4 * ds), _mm256_permute2f128_ps::<0x31>(u0, u4));
+                    _mm256_storeu_ps(d.add(5 * ds), _mm256_permute2f128_ps::<0x31>(u1, u5));
+                    _mm256_storeu_ps(d.add(6 * ds), _mm256_permute2f128_ps::<0x31>(u2, u6));
+                    _mm256_storeu_ps(d.add(7 * ds), _mm256_permute2f128_ps::<0x31>(u3, u7));
+                }
+                // p in k8..kc for these 8 rows.
+                super::transpose_strip_scalar(s.add(k8), ss, 8, kc - k8, dst.add(k8 * ds + r0), ds);
+            }
+            // Rows w8..w, all p.
+            super::transpose_strip_scalar(src.add(w8 * ss), ss, w - w8, kc, dst.add(w8), ds);
+        }
+    }
+
     /// `direct_body` compiled for AVX2 + FMA.
     ///
     /// # Safety
@@ -724,19 +784,22 @@ struct Plan {
     swapped: bool,
 }
 
-/// Picks the orientation and MR that waste the least work on zero padding. The cost is the
-/// padded tile area times `(1 + 1/MR)` (a small MR loads B more often per FMA); the swapped
-/// orientation pays 3% more for its strided C stores. Depends only on the shape, so the plan
-/// (and hence every result bit) is the same for any thread count.
-fn plan(isa: Isa, m: usize, n: usize) -> Plan {
+/// Picks the orientation and MR that waste the least work. The cost is the padded tile area
+/// (zero padding is computed like real work), times `1 + 1/MR` (a small MR loads B more often
+/// per FMA), times `1 + store/kc` for the C update each KC chunk ends with: about 2 vector
+/// operations per vector of C normally, but ~16 (one per element) when swapped, because C^T
+/// tiles are written element by element. Depends only on the shape, so the plan (and hence
+/// every result bit) is the same for any thread count.
+fn plan(isa: Isa, m: usize, n: usize, k: usize) -> Plan {
+    let kc = k.min(KC) as f64;
     let mut best: Option<(f64, Plan)> = None;
     for swapped in [false, true] {
         let (rows, cols) = if swapped { (n, m) } else { (m, n) };
+        let store = if swapped { 16.0 } else { 2.0 };
         for kernel in kernel_menu(isa) {
             let padded = (rows.div_ceil(kernel.mr) * kernel.mr) as f64
                 * (cols.div_ceil(kernel.nr) * kernel.nr) as f64;
-            let penalty = if swapped { 1.03 } else { 1.0 };
-            let cost = padded * (1.0 + 1.0 / kernel.mr as f64) * penalty;
+            let cost = padded * (1.0 + 1.0 / kernel.mr as f64) * (1.0 + store / kc);
             if best.as_ref().is_none_or(|(c, _)| cost < *c) {
                 best = Some((cost, Plan { kernel, swapped }));
             }
@@ -778,13 +841,57 @@ fn aligned_region(v: &mut Vec<f32>, len: usize) -> *mut f32 {
     unsafe { p.add(shift) }
 }
 
+/// A transposing copy of a strip: `dst[p*ds + r] = src[r*ss + p]` for `r < w`, `p < kc`.
+///
+/// Packing a row-major A into MR-row panels, or a transposed operand into NR-column panels,
+/// is such a transpose; done element by element it costs more than a small product itself.
+type TransposeFn = unsafe fn(*const f32, usize, usize, usize, *mut f32, usize);
+
+/// Element-by-element [`TransposeFn`], four source rows at a time (four read streams).
+///
+/// # Safety
+/// `src[r*ss + p]` readable and `dst[p*ds + r]` writable for `r < w`, `p < kc`.
+unsafe fn transpose_strip_scalar(
+    src: *const f32,
+    ss: usize,
+    w: usize,
+    kc: usize,
+    dst: *mut f32,
+    ds: usize,
+) {
+    // SAFETY: every index below has r < w and p < kc (the caller's contract).
+    unsafe {
+        let mut r = 0;
+        while r + 4 <= w {
+            let s0 = src.add(r * ss);
+            let (s1, s2, s3) = (s0.add(ss), s0.add(2 * ss), s0.add(3 * ss));
+            for p in 0..kc {
+                let dp = dst.add(p * ds + r);
+                *dp = *s0.add(p);
+                *dp.add(1) = *s1.add(p);
+                *dp.add(2) = *s2.add(p);
+                *dp.add(3) = *s3.add(p);
+            }
+            r += 4;
+        }
+        for r in r..w {
+            let s = src.add(r * ss);
+            for p in 0..kc {
+                *dst.add(p * ds + r) = *s.add(p);
+            }
+        }
+    }
+}
+
 /// Packs the `rows × kc` block of `a` into MR-row micro-panels: panel q holds
 /// `dst[q*MR*kc + p*MR + r] = a(q*MR + r, p)`, rows past `rows` zero.
 ///
 /// # Safety
-/// `a` views at least `rows × kc` elements; `dst` holds `ceil(rows/MR)*MR*kc` floats.
-unsafe fn pack_a(mr: usize, a: MatRef, rows: usize, kc: usize, dst: *mut f32) {
-    // SAFETY: the caller upholds this function's `# Safety` contract.
+/// `a` views at least `rows × kc` elements, with `rs == 1` or `cs == 1`; `dst` holds
+/// `ceil(rows/MR)*MR*kc` floats.
+unsafe fn pack_a(tr: TransposeFn, mr: usize, a: MatRef, rows: usize, kc: usize, dst: *mut f32) {
+    // SAFETY: the caller upholds this function's `# Safety` contract; panel q spans
+    // dst[q*mr*kc .. (q+1)*mr*kc] and reads rows i0..i0+h < rows.
     unsafe {
         for (q, i0) in (0..rows).step_by(mr).enumerate() {
             let d = dst.add(q * mr * kc);
@@ -798,16 +905,12 @@ unsafe fn pack_a(mr: usize, a: MatRef, rows: usize, kc: usize, dst: *mut f32) {
                     std::ptr::write_bytes(dp.add(h), 0, mr - h);
                 }
             } else {
-                // Each source row (contiguous when cs == 1) scatters with stride MR.
-                for r in 0..h {
-                    let s = a.ptr.add((i0 + r) * a.rs);
+                // Rows contiguous (cs == 1): a transpose into the panel.
+                debug_assert_eq!(a.cs, 1);
+                tr(a.ptr.add(i0 * a.rs), a.rs, h, kc, d, mr);
+                if h < mr {
                     for p in 0..kc {
-                        *d.add(p * mr + r) = *s.add(p * a.cs);
-                    }
-                }
-                for r in h..mr {
-                    for p in 0..kc {
-                        *d.add(p * mr + r) = 0.0;
+                        std::ptr::write_bytes(d.add(p * mr + h), 0, mr - h);
                     }
                 }
             }
@@ -819,9 +922,11 @@ unsafe fn pack_a(mr: usize, a: MatRef, rows: usize, kc: usize, dst: *mut f32) {
 /// `dst[q*NR*kc + p*NR + j] = b(p, q*NR + j)`, columns past `cols` zero.
 ///
 /// # Safety
-/// `b` views at least `kc × cols` elements; `dst` holds `ceil(cols/NR)*NR*kc` floats.
-unsafe fn pack_b(nr: usize, b: MatRef, kc: usize, cols: usize, dst: *mut f32) {
-    // SAFETY: the caller upholds this function's `# Safety` contract.
+/// `b` views at least `kc × cols` elements, with `rs == 1` or `cs == 1`; `dst` holds
+/// `ceil(cols/NR)*NR*kc` floats.
+unsafe fn pack_b(tr: TransposeFn, nr: usize, b: MatRef, kc: usize, cols: usize, dst: *mut f32) {
+    // SAFETY: the caller upholds this function's `# Safety` contract; panel q spans
+    // dst[q*nr*kc .. (q+1)*nr*kc] and reads columns j0..j0+w < cols.
     unsafe {
         for (q, j0) in (0..cols).step_by(nr).enumerate() {
             let d = dst.add(q * nr * kc);
@@ -835,30 +940,9 @@ unsafe fn pack_b(nr: usize, b: MatRef, kc: usize, cols: usize, dst: *mut f32) {
                     std::ptr::write_bytes(dp.add(w), 0, nr - w);
                 }
             } else {
-                // Transposing copy: each source column (contiguous when rs == 1) scatters with
-                // stride NR, four columns at a time to keep four read streams going.
-                let mut j = 0;
-                while j + 4 <= w {
-                    let s0 = b.ptr.add((j0 + j) * b.cs);
-                    let s1 = s0.add(b.cs);
-                    let s2 = s1.add(b.cs);
-                    let s3 = s2.add(b.cs);
-                    for p in 0..kc {
-                        let dp = d.add(p * nr + j);
-                        let o = p * b.rs;
-                        *dp = *s0.add(o);
-                        *dp.add(1) = *s1.add(o);
-                        *dp.add(2) = *s2.add(o);
-                        *dp.add(3) = *s3.add(o);
-                    }
-                    j += 4;
-                }
-                for jj in j..w {
-                    let s = b.ptr.add((j0 + jj) * b.cs);
-                    for p in 0..kc {
-                        *d.add(p * nr + jj) = *s.add(p * b.rs);
-                    }
-                }
+                // Columns contiguous (rs == 1): a transpose into the panel.
+                debug_assert_eq!(b.rs, 1);
+                tr(b.ptr.add(j0 * b.cs), b.cs, w, kc, d, nr);
                 if w < nr {
                     for p in 0..kc {
                         std::ptr::write_bytes(d.add(p * nr + w), 0, nr - w);
@@ -877,6 +961,7 @@ unsafe fn pack_b(nr: usize, b: MatRef, kc: usize, cols: usize, dst: *mut f32) {
 #[allow(clippy::too_many_arguments)]
 unsafe fn blocked(
     kernel: &Kernel,
+    tr: TransposeFn,
     (m, k, n): (usize, usize, usize),
     a: MatRef,
     b: MatRef,
@@ -900,10 +985,10 @@ unsafe fn blocked(
                 let kc = kc_max.min(k - pc);
                 // Chunks after the first add to what the earlier chunks wrote.
                 let beta_here = if pc == 0 { beta } else { 1.0 };
-                pack_a(mr, a.at(ic, pc), mc, kc, a_pack);
+                pack_a(tr, mr, a.at(ic, pc), mc, kc, a_pack);
                 for jc in (0..n).step_by(nc_max) {
                     let nc = nc_max.min(n - jc);
-                    pack_b(nr, b.at(pc, jc), kc, nc, b_pack);
+                    pack_b(tr, nr, b.at(pc, jc), kc, nc, b_pack);
                     for ir in (0..mc).step_by(mr) {
                         // SAFETY: panel ir/mr of the packed A block (mr*kc floats).
                         let ap = a_pack.add(ir * kc);
@@ -961,7 +1046,7 @@ fn packed(isa: Isa, threads: usize, g: &Gemm, a: &[f32], b: &[f32], c: &mut [f32
         rs: n,
         cs: 1,
     };
-    let plan = plan(isa, m, n);
+    let plan = plan(isa, m, n, k);
     // C^T (n×m) = op(B)^T (n×k) * op(A)^T (k×m): the same memory with swapped strides.
     let (rows, cols, av, bv, cv) = if plan.swapped {
         let ct = MatMut {
@@ -974,6 +1059,11 @@ fn packed(isa: Isa, threads: usize, g: &Gemm, a: &[f32], b: &[f32], c: &mut [f32
         (m, n, av, bv, cv)
     };
     let kernel = plan.kernel;
+    let tr: TransposeFn = match isa {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 | Isa::Avx2Fma => x86::transpose_strip_avx,
+        _ => transpose_strip_scalar,
+    };
     let threads = threads.min(g.macs() / MIN_MACS_PER_THREAD).max(1);
 
     // Split the larger dimension into `threads` runs of whole micro-tiles.
@@ -1000,7 +1090,7 @@ fn packed(isa: Isa, threads: usize, g: &Gemm, a: &[f32], b: &[f32], c: &mut [f32
             } else {
                 ((rows, k, hi - lo), av, bv.at(0, lo), cv.at(0, lo))
             };
-            with_pack_bufs(|bufs| blocked(kernel, dims, a_t, b_t, c_t, g.alpha, g.beta, bufs));
+            with_pack_bufs(|bufs| blocked(kernel, tr, dims, a_t, b_t, c_t, g.alpha, g.beta, bufs));
         }
     };
     if threads == 1 {
