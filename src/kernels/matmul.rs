@@ -268,6 +268,9 @@ trait Simd {
     unsafe fn mul_add(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
     unsafe fn mul(a: Self::V, b: Self::V) -> Self::V;
     unsafe fn add(a: Self::V, b: Self::V) -> Self::V;
+    /// Hint that the cache line holding `p` will be read soon (no-op where not implemented).
+    #[inline(always)]
+    unsafe fn prefetch(_p: *const f32) {}
 }
 
 /// Where one microkernel call writes: an `rows × cols` corner (clipped at the matrix edge)
@@ -297,6 +300,14 @@ unsafe fn microkernel_body<S: Simd, const MR: usize, const NV: usize>(
     unsafe {
         let lanes = S::LANES;
         let nr = NV * lanes;
+        // Fetch the C tile while the reduction runs, so the final update does not stall on it.
+        if t.c.cs == 1 {
+            for r in 0..t.rows {
+                let row = t.c.ptr.wrapping_add(r * t.c.rs);
+                S::prefetch(row);
+                S::prefetch(row.wrapping_add(t.cols - 1));
+            }
+        }
         let mut acc = [[S::zero(); NV]; MR];
         let mut ap = a;
         let mut bp = b;
@@ -347,18 +358,31 @@ unsafe fn microkernel_body<S: Simd, const MR: usize, const NV: usize>(
                     S::store(buf.as_mut_ptr().add(r * nr + v * lanes), x);
                 }
             }
-            for r in 0..t.rows {
+            // Walk C along its unit stride: rows of the tile normally, columns when the tile
+            // is a block of C^T (swapped plan), where each tile column is a run of C's row.
+            let update = |r: usize, j: usize| {
+                // SAFETY: r < rows and j < cols: inside the tile (caller's contract).
+                let cp = t.c.ptr.add(r * t.c.rs + j * t.c.cs);
+                let ax = t.alpha * buf[r * nr + j];
+                *cp = if t.beta == 0.0 {
+                    ax
+                } else if t.beta == 1.0 {
+                    ax + *cp
+                } else {
+                    ax + t.beta * *cp
+                };
+            };
+            if t.c.rs == 1 {
                 for j in 0..t.cols {
-                    // SAFETY: r < rows and j < cols: inside the tile (caller's contract).
-                    let cp = t.c.ptr.add(r * t.c.rs + j * t.c.cs);
-                    let ax = t.alpha * buf[r * nr + j];
-                    *cp = if t.beta == 0.0 {
-                        ax
-                    } else if t.beta == 1.0 {
-                        ax + *cp
-                    } else {
-                        ax + t.beta * *cp
-                    };
+                    for r in 0..t.rows {
+                        update(r, j);
+                    }
+                }
+            } else {
+                for r in 0..t.rows {
+                    for j in 0..t.cols {
+                        update(r, j);
+                    }
                 }
             }
         }
@@ -495,6 +519,11 @@ mod x86 {
             unsafe { _mm256_mul_ps(a, b) }
         }
         #[inline(always)]
+        unsafe fn prefetch(p: *const f32) {
+            // A hint only: prefetching any address is safe.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(p as *const i8) }
+        }
+        #[inline(always)]
         unsafe fn add(a: __m256, b: __m256) -> __m256 {
             // SAFETY: the caller upholds this function's `# Safety` contract.
             unsafe { _mm256_add_ps(a, b) }
@@ -542,6 +571,11 @@ mod x86 {
         unsafe fn mul(a: __m512, b: __m512) -> __m512 {
             // SAFETY: the caller upholds this function's `# Safety` contract.
             unsafe { _mm512_mul_ps(a, b) }
+        }
+        #[inline(always)]
+        unsafe fn prefetch(p: *const f32) {
+            // A hint only: prefetching any address is safe.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(p as *const i8) }
         }
         #[inline(always)]
         unsafe fn add(a: __m512, b: __m512) -> __m512 {
@@ -883,6 +917,32 @@ unsafe fn transpose_strip_scalar(
     }
 }
 
+/// `dst[..len] = src[..len]` and `dst[len..width] = 0`, as inline 8-float moves: a memcpy
+/// call per packed row of 10 to 32 floats would cost more than the copy itself.
+///
+/// # Safety
+/// `src[..len]` readable, `dst[..width]` writable, `len <= width`.
+#[inline(always)]
+unsafe fn copy_padded(src: *const f32, dst: *mut f32, len: usize, width: usize) {
+    // SAFETY: every access has index < len (reads) or < width (writes).
+    unsafe {
+        let mut i = 0;
+        while i + 8 <= len {
+            let x = (src.add(i) as *const [f32; 8]).read_unaligned();
+            (dst.add(i) as *mut [f32; 8]).write_unaligned(x);
+            i += 8;
+        }
+        while i < len {
+            *dst.add(i) = *src.add(i);
+            i += 1;
+        }
+        while i < width {
+            *dst.add(i) = 0.0;
+            i += 1;
+        }
+    }
+}
+
 /// Packs the `rows × kc` block of `a` into MR-row micro-panels: panel q holds
 /// `dst[q*MR*kc + p*MR + r] = a(q*MR + r, p)`, rows past `rows` zero.
 ///
@@ -899,10 +959,7 @@ unsafe fn pack_a(tr: TransposeFn, mr: usize, a: MatRef, rows: usize, kc: usize, 
             if a.rs == 1 {
                 // Column p of the panel is contiguous in the source.
                 for p in 0..kc {
-                    let s = a.ptr.add(i0 + p * a.cs);
-                    let dp = d.add(p * mr);
-                    std::ptr::copy_nonoverlapping(s, dp, h);
-                    std::ptr::write_bytes(dp.add(h), 0, mr - h);
+                    copy_padded(a.ptr.add(i0 + p * a.cs), d.add(p * mr), h, mr);
                 }
             } else {
                 // Rows contiguous (cs == 1): a transpose into the panel.
@@ -934,10 +991,7 @@ unsafe fn pack_b(tr: TransposeFn, nr: usize, b: MatRef, kc: usize, cols: usize, 
             if b.cs == 1 {
                 // Row p of the panel is contiguous in the source.
                 for p in 0..kc {
-                    let s = b.ptr.add(p * b.rs + j0);
-                    let dp = d.add(p * nr);
-                    std::ptr::copy_nonoverlapping(s, dp, w);
-                    std::ptr::write_bytes(dp.add(w), 0, nr - w);
+                    copy_padded(b.ptr.add(p * b.rs + j0), d.add(p * nr), w, nr);
                 }
             } else {
                 // Columns contiguous (rs == 1): a transpose into the panel.
