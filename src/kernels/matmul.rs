@@ -301,12 +301,16 @@ unsafe fn microkernel_body<S: Simd, const MR: usize, const NV: usize>(
         let lanes = S::LANES;
         let nr = NV * lanes;
         // Fetch the C tile while the reduction runs, so the final update does not stall on it.
-        if t.c.cs == 1 {
-            for r in 0..t.rows {
-                let row = t.c.ptr.wrapping_add(r * t.c.rs);
-                S::prefetch(row);
-                S::prefetch(row.wrapping_add(t.cols - 1));
-            }
+        // (Along C's unit stride: the tile's rows, or its columns for a C^T tile.)
+        let (runs, run_len, run_stride) = if t.c.cs == 1 {
+            (t.rows, t.cols, t.c.rs)
+        } else {
+            (t.cols, t.rows, t.c.cs)
+        };
+        for q in 0..runs {
+            let run = t.c.ptr.wrapping_add(q * run_stride);
+            S::prefetch(run);
+            S::prefetch(run.wrapping_add(run_len - 1));
         }
         let mut acc = [[S::zero(); NV]; MR];
         let mut ap = a;
