@@ -181,8 +181,6 @@ const MC: usize = 3072;
 const DIRECT_MAX_MACS: usize = 16 * 1024;
 /// A thread is only worth spawning (tens of µs) for at least this many multiply-adds.
 const MIN_MACS_PER_THREAD: usize = 2 << 20;
-/// Largest MR×NR tile of any kernel (bounds the stack buffer for clipped stores).
-const MAX_TILE: usize = 16 * 64;
 
 // ---------------------------------------------------------------------------------------------
 // Strided views.
@@ -353,15 +351,13 @@ unsafe fn microkernel_body<S: Simd, const MR: usize, const NV: usize>(
                 }
             }
         } else {
-            // Clipped or strided tile: spill to the stack, then update the valid corner with the
-            // same operations (mul, then add) as above, so every element rounds identically.
-            let mut buf = [0.0f32; MAX_TILE];
-            for (r, row) in acc.iter().enumerate() {
-                for (v, &x) in row.iter().enumerate() {
-                    // SAFETY: r * nr + v * lanes + lanes <= MR * NR <= MAX_TILE.
-                    S::store(buf.as_mut_ptr().add(r * nr + v * lanes), x);
-                }
-            }
+            // Clipped or strided tile: read the accumulators as floats (`acc` is MR rows of NV
+            // vectors of LANES f32 lanes, contiguous: element (r, j) at index r * NR + j), and
+            // update the valid corner with the same operations (mul, then add) as above, so
+            // every element rounds identically.
+            // SAFETY: every `S::V` is LANES f32 lanes with no padding (__m256, __m512,
+            // float32x4_t, [f32; 4]), so `acc` is exactly MR * NR initialized floats.
+            let buf = std::slice::from_raw_parts(acc.as_ptr() as *const f32, MR * nr);
             // Walk C along its unit stride: rows of the tile normally, columns when the tile
             // is a block of C^T (swapped plan), where each tile column is a run of C's row.
             let update = |r: usize, j: usize| {
