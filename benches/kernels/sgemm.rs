@@ -3,6 +3,8 @@
 //! a transposed A / B as the training loop passes them. Baselines in the same run:
 //! `sgemm/matrixmultiply/1t/...` and the FMA peak `peak/fma_<isa>` (independent FMA chains in
 //! registers). OpenBLAS through numpy: benches/compare/sgemm_numpy.py.
+//! `GI_SGEMM_CPU_TABLE=1` first prints single-thread figures measured in thread CPU time,
+//! which a busy shared machine disturbs far less than wall time.
 
 use criterion::{black_box, BenchmarkId, Criterion, SamplingMode, Throughput};
 use grad_instructor::kernels::isa::{self, Isa};
@@ -86,34 +88,101 @@ fn bench_matrixmultiply(c: &mut Criterion, m: usize, k: usize, n: usize) {
     let mut group = c.benchmark_group("sgemm/matrixmultiply/1t");
     configure(&mut group, m * n * k);
     group.throughput(Throughput::Elements(2 * (m * n * k) as u64));
-    group.bench_function(
-        BenchmarkId::from_parameter(shape_id(m, k, n, false, false)),
-        |bch| {
-            bch.iter(|| {
-                // SAFETY: a is m×k, b is k×n, out is m×n, all row-major with the strides given
-                // (row stride = columns, column stride 1), as matrixmultiply::sgemm requires.
-                unsafe {
-                    matrixmultiply::sgemm(
-                        m,
-                        k,
-                        n,
-                        1.0,
-                        black_box(a.as_ptr()),
-                        k as isize,
-                        1,
-                        black_box(b.as_ptr()),
-                        n as isize,
-                        1,
-                        0.0,
-                        out.as_mut_ptr(),
-                        n as isize,
-                        1,
-                    )
-                }
-            })
-        },
-    );
+    let id = BenchmarkId::from_parameter(shape_id(m, k, n, false, false));
+    group.bench_function(id, |bch| {
+        bch.iter(|| matrixmultiply_nn(m, k, n, black_box(&a), black_box(&b), &mut out))
+    });
     group.finish();
+}
+
+/// CPU time of the calling thread in seconds (Linux `/proc/thread-self/schedstat`, whose first
+/// field is nanoseconds spent running), or None elsewhere.
+fn thread_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    Some(stat.split_whitespace().next()?.parse::<f64>().ok()? * 1e-9)
+}
+
+/// Best-of-5 GFLOP/s of `f` (which performs `flops` per call) measured in this thread's CPU
+/// time: on a shared machine, time spent descheduled does not count, so single-thread figures
+/// are comparable across runs and with the FMA peak measured the same way.
+fn cpu_gflops(flops: f64, mut f: impl FnMut()) -> Option<f64> {
+    f();
+    let reps = ((4e8 / flops) as usize).clamp(1, 100_000);
+    let mut best = 0.0f64;
+    for _ in 0..5 {
+        let t0 = thread_cpu_seconds()?;
+        for _ in 0..reps {
+            f();
+        }
+        let dt = thread_cpu_seconds()? - t0;
+        best = best.max(flops * reps as f64 / dt.max(1e-9) / 1e9);
+    }
+    Some(best)
+}
+
+/// With `GI_SGEMM_CPU_TABLE=1`: prints single-thread GFLOP/s measured in thread CPU time
+/// (peak, ours for the best ISA, matrixmultiply) before the criterion runs.
+fn print_cpu_time_table() {
+    let best = isa::best();
+    if let Some((_, flops)) = isa::fma_peak_probe(best, 1) {
+        let iters = 10_000_000;
+        let peak = cpu_gflops((flops * iters) as f64, || {
+            black_box(isa::fma_peak_probe(best, black_box(iters)));
+        });
+        if let Some(peak) = peak {
+            println!("cpu-time peak/fma_{}: {peak:.1} GFLOP/s", best.name());
+        }
+    }
+    println!(
+        "{:<22}{:>12}{:>16}",
+        "shape (1 thread)",
+        best.name(),
+        "matrixmultiply"
+    );
+    let squares = SQUARES.iter().map(|&s| (s, s, s, false, false));
+    for (m, k, n, trans_a, trans_b) in squares.chain(MLP_SHAPES.iter().copied()) {
+        let g = Gemm {
+            trans_a,
+            trans_b,
+            ..Gemm::new(m, k, n)
+        };
+        let (a, b, mut out) = operands(m, k, n);
+        let flops = 2.0 * g.macs() as f64;
+        let ours = cpu_gflops(flops, || sgemm_with(best, 1, &g, &a, &b, &mut out));
+        let mm = if trans_a || trans_b {
+            None
+        } else {
+            cpu_gflops(flops, || matrixmultiply_nn(m, k, n, &a, &b, &mut out))
+        };
+        let fmt = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.1}"));
+        let id = shape_id(m, k, n, trans_a, trans_b);
+        println!("{id:<22}{:>12}{:>16}", fmt(ours), fmt(mm));
+    }
+}
+
+/// `out = a * b` (row-major m×k times k×n) with matrixmultiply.
+fn matrixmultiply_nn(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], out: &mut [f32]) {
+    assert!(a.len() == m * k && b.len() == k * n && out.len() == m * n);
+    // SAFETY: the lengths were just checked; a is m×k, b is k×n, out is m×n, all row-major
+    // with the strides given (row stride = columns, column stride 1).
+    unsafe {
+        matrixmultiply::sgemm(
+            m,
+            k,
+            n,
+            1.0,
+            a.as_ptr(),
+            k as isize,
+            1,
+            b.as_ptr(),
+            n as isize,
+            1,
+            0.0,
+            out.as_mut_ptr(),
+            n as isize,
+            1,
+        )
+    }
 }
 
 fn bench_peak(c: &mut Criterion) {
@@ -138,6 +207,9 @@ pub fn bench(c: &mut Criterion) {
     let best = isa::best();
     let all = isa::num_threads();
     let thread_counts: Vec<usize> = if all > 1 { vec![1, all] } else { vec![1] };
+    if std::env::var("GI_SGEMM_CPU_TABLE").is_ok_and(|v| v == "1") {
+        print_cpu_time_table();
+    }
     bench_peak(c);
     for &threads in &thread_counts {
         for &s in SQUARES {
