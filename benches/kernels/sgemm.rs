@@ -102,14 +102,15 @@ fn thread_cpu_seconds() -> Option<f64> {
     Some(stat.split_whitespace().next()?.parse::<f64>().ok()? * 1e-9)
 }
 
-/// Best-of-5 GFLOP/s of `f` (which performs `flops` per call) measured in this thread's CPU
+/// Best-of-3 GFLOP/s of `f` (which performs `flops` per call) measured in this thread's CPU
 /// time: on a shared machine, time spent descheduled does not count, so single-thread figures
-/// are comparable across runs and with the FMA peak measured the same way.
+/// are comparable across runs and with the FMA peak measured the same way. schedstat is only
+/// brought up to date at scheduler ticks (a few ms), so each timing spans ~0.3 s of work.
 fn cpu_gflops(flops: f64, mut f: impl FnMut()) -> Option<f64> {
     f();
-    let reps = ((4e8 / flops) as usize).clamp(1, 100_000);
+    let reps = ((3e10 / flops) as usize).max(1);
     let mut best = 0.0f64;
-    for _ in 0..5 {
+    for _ in 0..3 {
         let t0 = thread_cpu_seconds()?;
         for _ in 0..reps {
             f();
@@ -125,7 +126,7 @@ fn cpu_gflops(flops: f64, mut f: impl FnMut()) -> Option<f64> {
 fn print_cpu_time_table() {
     let best = isa::best();
     if let Some((_, flops)) = isa::fma_peak_probe(best, 1) {
-        let iters = 10_000_000;
+        let iters = 100_000_000;
         let peak = cpu_gflops((flops * iters) as f64, || {
             black_box(isa::fma_peak_probe(best, black_box(iters)));
         });

@@ -255,6 +255,10 @@ impl MatMut {
 /// The few vector operations the microkernel needs. Implementations are `#[inline(always)]`
 /// so that, inlined into a `#[target_feature]` entry point, they compile to single
 /// instructions of that ISA.
+///
+/// # Safety
+/// Every method may only run on a CPU with the implementation's instruction set, and pointer
+/// arguments must be valid for `LANES` floats.
 trait Simd {
     type V: Copy;
     const LANES: usize;
@@ -266,6 +270,26 @@ trait Simd {
     unsafe fn mul_add(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
     unsafe fn mul(a: Self::V, b: Self::V) -> Self::V;
     unsafe fn add(a: Self::V, b: Self::V) -> Self::V;
+    /// Loads the first `n < LANES` floats at `p`, other lanes zero (only `n` are read).
+    #[inline(always)]
+    unsafe fn load_first(p: *const f32, n: usize) -> Self::V {
+        let mut tmp = [0.0f32; 16];
+        // SAFETY: the caller passes n < LANES <= 16 readable floats.
+        unsafe {
+            std::ptr::copy_nonoverlapping(p, tmp.as_mut_ptr(), n);
+            Self::load(tmp.as_ptr())
+        }
+    }
+    /// Stores the first `n < LANES` lanes of `v` at `p` (only `n` floats are written).
+    #[inline(always)]
+    unsafe fn store_first(p: *mut f32, v: Self::V, n: usize) {
+        let mut tmp = [0.0f32; 16];
+        // SAFETY: tmp holds LANES <= 16 floats; the caller passes n writable floats.
+        unsafe {
+            Self::store(tmp.as_mut_ptr(), v);
+            std::ptr::copy_nonoverlapping(tmp.as_ptr(), p, n);
+        }
+    }
     /// Hint that the cache line holding `p` will be read soon (no-op where not implemented).
     #[inline(always)]
     unsafe fn prefetch(_p: *const f32) {}
@@ -333,25 +357,42 @@ unsafe fn microkernel_body<S: Simd, const MR: usize, const NV: usize>(
 
         let va = S::splat(t.alpha);
         let vb = S::splat(t.beta);
-        if t.rows == MR && t.cols == nr && t.c.cs == 1 {
-            // Full tile with contiguous rows: vector read-modify-write of C.
-            for (r, row) in acc.iter().enumerate() {
+        if t.c.cs == 1 {
+            // Rows of C contiguous: vector read-modify-write, the last vector of a clipped
+            // tile through a partial (masked where the ISA has masks) load and store.
+            for (r, row) in acc.iter().enumerate().take(t.rows) {
                 for (v, &x) in row.iter().enumerate() {
-                    // SAFETY: r < MR = rows and v*lanes + lanes <= NR = cols: inside the tile.
-                    let cp = t.c.ptr.add(r * t.c.rs + v * lanes);
+                    let j = v * lanes;
+                    if j >= t.cols {
+                        break;
+                    }
+                    let count = lanes.min(t.cols - j);
+                    // SAFETY: r < rows and j + count <= cols: inside the tile.
+                    let cp = t.c.ptr.add(r * t.c.rs + j);
                     let ax = S::mul(va, x);
+                    let old = || {
+                        if count == lanes {
+                            S::load(cp)
+                        } else {
+                            S::load_first(cp, count)
+                        }
+                    };
                     let out = if t.beta == 0.0 {
                         ax
                     } else if t.beta == 1.0 {
-                        S::add(ax, S::load(cp))
+                        S::add(ax, old())
                     } else {
-                        S::add(ax, S::mul(vb, S::load(cp)))
+                        S::add(ax, S::mul(vb, old()))
                     };
-                    S::store(cp, out);
+                    if count == lanes {
+                        S::store(cp, out);
+                    } else {
+                        S::store_first(cp, out, count);
+                    }
                 }
             }
         } else {
-            // Clipped or strided tile: read the accumulators as floats (`acc` is MR rows of NV
+            // Strided tile (a block of C^T): read the accumulators as floats (`acc` is MR rows of NV
             // vectors of LANES f32 lanes, contiguous: element (r, j) at index r * NR + j), and
             // update the valid corner with the same operations (mul, then add) as above, so
             // every element rounds identically.
@@ -416,7 +457,7 @@ impl Simd for Portable {
     }
     #[inline(always)]
     unsafe fn load(p: *const f32) -> Self::V {
-        // SAFETY: the caller upholds this function's `# Safety` contract.
+        // SAFETY: the `Simd` contract: the pointer is valid for LANES floats.
         unsafe {
             // SAFETY: the caller passes a pointer to 4 readable floats.
             (p as *const [f32; 4]).read_unaligned()
@@ -424,7 +465,7 @@ impl Simd for Portable {
     }
     #[inline(always)]
     unsafe fn store(p: *mut f32, v: Self::V) {
-        // SAFETY: the caller upholds this function's `# Safety` contract.
+        // SAFETY: the `Simd` contract: the pointer is valid for LANES floats.
         unsafe {
             // SAFETY: the caller passes a pointer to 4 writable floats.
             (p as *mut [f32; 4]).write_unaligned(v)
@@ -484,17 +525,17 @@ mod x86 {
         const LANES: usize = 8;
         #[inline(always)]
         unsafe fn zero() -> __m256 {
-            // SAFETY: the caller upholds this function's `# Safety` contract.
+            // SAFETY: the `Simd` contract (ISA present, pointer valid for LANES floats).
             unsafe { _mm256_setzero_ps() }
         }
         #[inline(always)]
         unsafe fn splat(x: f32) -> __m256 {
-            // SAFETY: the caller upholds this function's `# Safety` contract.
+            // SAFETY: the `Simd` contract (ISA present, pointer valid for LANES floats).
             unsafe { _mm256_set1_ps(x) }
         }
         #[inline(always)]
         unsafe fn load(p: *const f32) -> __m256 {
-            // SAFETY: the caller upholds this function's `# Safety` contract.
+            // SAFETY: the `Simd` contract (ISA present, pointer valid for LANES floats).
             unsafe {
                 // SAFETY: the caller passes a pointer to 8 readable floats.
                 _mm256_loadu_ps(p)
@@ -502,7 +543,7 @@ mod x86 {
         }
         #[inline(always)]
         unsafe fn store(p: *mut f32, v: __m256) {
-            // SAFETY: the caller upholds this function's `# Safety` contract.
+            // SAFETY: the `Simd` contract (ISA present, pointer valid for LANES floats).
             unsafe {
                 // SAFETY: the caller passes a pointer to 8 writable floats.
                 _mm256_storeu_ps(p, v)
@@ -510,12 +551,12 @@ mod x86 {
         }
         #[inline(always)]
         unsafe fn mul_add(a: __m256, b: __m256, c: __m256) -> __m256 {
-            // SAFETY: the caller upholds this function's `# Safety` contract.
+            // SAFETY: the `Simd` contract (ISA present, pointer valid for LANES floats).
             unsafe { _mm256_fmadd_ps(a, b, c) }
         }
         #[inline(always)]
         unsafe fn mul(a: __m256, b: __m256) -> __m256 {
-            // SAFETY: the caller upholds this function's `# Safety` contract.
+            // SAFETY: the `Simd` contract (ISA present, pointer valid for LANES floats).
             unsafe { _mm256_mul_ps(a, b) }
         }
         #[inline(always)]
@@ -525,7 +566,7 @@ mod x86 {
         }
         #[inline(always)]
         unsafe fn add(a: __m256, b: __m256) -> __m256 {
-            // SAFETY: the caller upholds this function's `# Safety` contract.
+            // SAFETY: the `Simd` contract (ISA present, pointer valid for LANES floats).
             unsafe { _mm256_add_ps(a, b) }
         }
     }
@@ -538,17 +579,17 @@ mod x86 {
         const LANES: usize = 16;
         #[inline(always)]
         unsafe fn zero() -> __m512 {
-            // SAFETY: the caller upholds this function's `# Safety` contract.
+            // SAFETY: the `Simd` contract (ISA present, pointer valid for LANES floats).
             unsafe { _mm512_setzero_ps() }
         }
         #[inline(always)]
         unsafe fn splat(x: f32) -> __m512 {
-            // SAFETY: the caller upholds this function's `# Safety` contract.
+            // SAFETY: the `Simd` contract (ISA present, pointer valid for LANES floats).
             unsafe { _mm512_set1_ps(x) }
         }
         #[inline(always)]
         unsafe fn load(p: *const f32) -> __m512 {
-            // SAFETY: the caller upholds this function's `# Safety` contract.
+            // SAFETY: the `Simd` contract (ISA present, pointer valid for LANES floats).
             unsafe {
                 // SAFETY: the caller passes a pointer to 16 readable floats.
                 _mm512_loadu_ps(p)
@@ -556,7 +597,7 @@ mod x86 {
         }
         #[inline(always)]
         unsafe fn store(p: *mut f32, v: __m512) {
-            // SAFETY: the caller upholds this function's `# Safety` contract.
+            // SAFETY: the `Simd` contract (ISA present, pointer valid for LANES floats).
             unsafe {
                 // SAFETY: the caller passes a pointer to 16 writable floats.
                 _mm512_storeu_ps(p, v)
@@ -564,12 +605,12 @@ mod x86 {
         }
         #[inline(always)]
         unsafe fn mul_add(a: __m512, b: __m512, c: __m512) -> __m512 {
-            // SAFETY: the caller upholds this function's `# Safety` contract.
+            // SAFETY: the `Simd` contract (ISA present, pointer valid for LANES floats).
             unsafe { _mm512_fmadd_ps(a, b, c) }
         }
         #[inline(always)]
         unsafe fn mul(a: __m512, b: __m512) -> __m512 {
-            // SAFETY: the caller upholds this function's `# Safety` contract.
+            // SAFETY: the `Simd` contract (ISA present, pointer valid for LANES floats).
             unsafe { _mm512_mul_ps(a, b) }
         }
         #[inline(always)]
@@ -578,8 +619,19 @@ mod x86 {
             unsafe { _mm_prefetch::<_MM_HINT_T0>(p as *const i8) }
         }
         #[inline(always)]
+        unsafe fn load_first(p: *const f32, n: usize) -> __m512 {
+            // SAFETY: the mask enables exactly the first n lanes, so only p[..n] is read;
+            // masked-off lanes never fault.
+            unsafe { _mm512_maskz_loadu_ps(((1u32 << n) - 1) as u16, p) }
+        }
+        #[inline(always)]
+        unsafe fn store_first(p: *mut f32, v: __m512, n: usize) {
+            // SAFETY: the mask enables exactly the first n lanes, so only p[..n] is written.
+            unsafe { _mm512_mask_storeu_ps(p, ((1u32 << n) - 1) as u16, v) }
+        }
+        #[inline(always)]
         unsafe fn add(a: __m512, b: __m512) -> __m512 {
-            // SAFETY: the caller upholds this function's `# Safety` contract.
+            // SAFETY: the `Simd` contract (ISA present, pointer valid for LANES floats).
             unsafe { _mm512_add_ps(a, b) }
         }
     }
@@ -717,17 +769,17 @@ mod arm {
         const LANES: usize = 4;
         #[inline(always)]
         unsafe fn zero() -> float32x4_t {
-            // SAFETY: the caller upholds this function's `# Safety` contract.
+            // SAFETY: the `Simd` contract (ISA present, pointer valid for LANES floats).
             unsafe { vdupq_n_f32(0.0) }
         }
         #[inline(always)]
         unsafe fn splat(x: f32) -> float32x4_t {
-            // SAFETY: the caller upholds this function's `# Safety` contract.
+            // SAFETY: the `Simd` contract (ISA present, pointer valid for LANES floats).
             unsafe { vdupq_n_f32(x) }
         }
         #[inline(always)]
         unsafe fn load(p: *const f32) -> float32x4_t {
-            // SAFETY: the caller upholds this function's `# Safety` contract.
+            // SAFETY: the `Simd` contract (ISA present, pointer valid for LANES floats).
             unsafe {
                 // SAFETY: the caller passes a pointer to 4 readable floats.
                 vld1q_f32(p)
@@ -735,7 +787,7 @@ mod arm {
         }
         #[inline(always)]
         unsafe fn store(p: *mut f32, v: float32x4_t) {
-            // SAFETY: the caller upholds this function's `# Safety` contract.
+            // SAFETY: the `Simd` contract (ISA present, pointer valid for LANES floats).
             unsafe {
                 // SAFETY: the caller passes a pointer to 4 writable floats.
                 vst1q_f32(p, v)
@@ -743,7 +795,7 @@ mod arm {
         }
         #[inline(always)]
         unsafe fn mul_add(a: float32x4_t, b: float32x4_t, c: float32x4_t) -> float32x4_t {
-            // SAFETY: the caller upholds this function's `# Safety` contract.
+            // SAFETY: the `Simd` contract (ISA present, pointer valid for LANES floats).
             unsafe {
                 // vfmaq_f32(c, a, b) = c + a * b, fused.
                 vfmaq_f32(c, a, b)
@@ -751,12 +803,12 @@ mod arm {
         }
         #[inline(always)]
         unsafe fn mul(a: float32x4_t, b: float32x4_t) -> float32x4_t {
-            // SAFETY: the caller upholds this function's `# Safety` contract.
+            // SAFETY: the `Simd` contract (ISA present, pointer valid for LANES floats).
             unsafe { vmulq_f32(a, b) }
         }
         #[inline(always)]
         unsafe fn add(a: float32x4_t, b: float32x4_t) -> float32x4_t {
-            // SAFETY: the caller upholds this function's `# Safety` contract.
+            // SAFETY: the `Simd` contract (ISA present, pointer valid for LANES floats).
             unsafe { vaddq_f32(a, b) }
         }
     }
