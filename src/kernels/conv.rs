@@ -633,31 +633,59 @@ fn acc_nn_body<const FMA: bool>(
     }
 }
 
-/// C (m×n) += A (m×k) · B^T with B stored n×k.
+/// C (m×n) += A (m×k) · B^T with B stored n×k: dot products of rows. Four rows of A share
+/// each load of a B row (4 accumulators × 16 lanes), so the loop is not load-bound.
 #[inline(always)]
 fn acc_nt_body<const FMA: bool>(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
     const LANES: usize = 16;
     let k_full = k / LANES * LANES;
-    for i in 0..m {
-        let a_row = &a[i * k..(i + 1) * k];
+    let mut i0 = 0;
+    while i0 < m {
+        let rows = TILE_M.min(m - i0);
         for j in 0..n {
             let b_row = &b[j * k..(j + 1) * k];
-            // Sixteen independent partial sums (one vector's worth or two) hide FMA latency.
-            let mut acc = [0.0f32; LANES];
-            for (a_ch, b_ch) in a_row[..k_full]
-                .chunks_exact(LANES)
-                .zip(b_row[..k_full].chunks_exact(LANES))
-            {
-                for ((x, &av), &bv) in acc.iter_mut().zip(a_ch).zip(b_ch) {
-                    *x = madd::<FMA>(*x, av, bv);
+            if rows == TILE_M {
+                let a_rows: [&[f32]; TILE_M] =
+                    std::array::from_fn(|r| &a[(i0 + r) * k..(i0 + r + 1) * k]);
+                let mut acc = [[0.0f32; LANES]; TILE_M];
+                for q in (0..k_full).step_by(LANES) {
+                    let b_ch: &[f32; LANES] = b_row[q..q + LANES].try_into().unwrap();
+                    for (acc_r, a_row) in acc.iter_mut().zip(&a_rows) {
+                        let a_ch: &[f32; LANES] = a_row[q..q + LANES].try_into().unwrap();
+                        for ((x, &av), &bv) in acc_r.iter_mut().zip(a_ch).zip(b_ch) {
+                            *x = madd::<FMA>(*x, av, bv);
+                        }
+                    }
+                }
+                for (r, (acc_r, a_row)) in acc.iter().zip(&a_rows).enumerate() {
+                    let mut dot = acc_r.iter().sum::<f32>();
+                    for (&av, &bv) in a_row[k_full..].iter().zip(&b_row[k_full..]) {
+                        dot = madd::<FMA>(dot, av, bv);
+                    }
+                    c[(i0 + r) * n + j] += dot;
+                }
+            } else {
+                for r in 0..rows {
+                    let a_row = &a[(i0 + r) * k..(i0 + r + 1) * k];
+                    // Sixteen independent partial sums hide the FMA latency.
+                    let mut acc = [0.0f32; LANES];
+                    for (a_ch, b_ch) in a_row[..k_full]
+                        .chunks_exact(LANES)
+                        .zip(b_row[..k_full].chunks_exact(LANES))
+                    {
+                        for ((x, &av), &bv) in acc.iter_mut().zip(a_ch).zip(b_ch) {
+                            *x = madd::<FMA>(*x, av, bv);
+                        }
+                    }
+                    let mut dot = acc.iter().sum::<f32>();
+                    for (&av, &bv) in a_row[k_full..].iter().zip(&b_row[k_full..]) {
+                        dot = madd::<FMA>(dot, av, bv);
+                    }
+                    c[(i0 + r) * n + j] += dot;
                 }
             }
-            let mut dot = acc.iter().sum::<f32>();
-            for (&av, &bv) in a_row[k_full..].iter().zip(&b_row[k_full..]) {
-                dot = madd::<FMA>(dot, av, bv);
-            }
-            c[i * n + j] += dot;
         }
+        i0 += rows;
     }
 }
 
