@@ -129,8 +129,11 @@ impl Tensor {
             ));
         }
         let mut out = self.clone();
-        for chunk in out.data.chunks_exact_mut(n) {
-            chunk.iter_mut().zip(&row.data).for_each(|(a, &b)| *a += b);
+        // n == 0: the tensor is empty and there is nothing to add (chunks of 0 would panic).
+        if n > 0 {
+            for chunk in out.data.chunks_exact_mut(n) {
+                chunk.iter_mut().zip(&row.data).for_each(|(a, &b)| *a += b);
+            }
         }
         Ok(out)
     }
