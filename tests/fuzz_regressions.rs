@@ -16,3 +16,15 @@ fn add_row_with_zero_length_last_axis_is_ok_not_a_panic() {
     let b = Tensor::from_vec(vec![], &[3, 0]).unwrap();
     assert_eq!(b.add_row(&row).unwrap().dims(), &[3, 0]);
 }
+
+/// `tensor` target, timeout input (base64 `Av////////8TAAAA//////////wAAAAAAAAAAAA0AAAAAAAGAAECXQ==`):
+/// `sum_axis` over an empty tensor whose zero dimension is the innermost looped over
+/// `outer * len` (about 2^60) empty rows. The output is empty, so it returns at once.
+#[test]
+fn sum_axis_of_empty_tensor_with_huge_dims_returns_at_once() {
+    let huge = 1usize << 40;
+    let a = Tensor::from_vec(vec![], &[huge, 1 << 20, 0]).unwrap();
+    let s = a.sum_axis(1).unwrap();
+    assert_eq!(s.dims(), &[huge, 0]);
+    assert_eq!(a.max_axis(0).unwrap().dims(), &[1 << 20, 0]);
+}

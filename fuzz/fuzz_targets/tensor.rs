@@ -11,8 +11,26 @@
 //! `d % 16`; otherwise the next 8 bytes are a little-endian u64 (huge and overflowing dims).
 //! A length byte then says how many elements the data holds (not necessarily the product).
 //! The remaining bytes are op selectors and arguments.
+//!
+//! Known finding, left to the tensor layer's owner: an empty tensor can have huge other
+//! dimensions (`[2^40, 0, 2^40]` holds 0 elements), and `sum_axis` over the zero axis, or
+//! `matmul` with inner dimension 0, then allocates the huge output: allocation failure
+//! (abort), or a `capacity overflow` panic past isize::MAX bytes, instead of an `Err`. Input
+//! `ff df ff ff ff 04 0a 00 e0 00 00 00 00 00 01 8c 0a 2c 00 00 00 00 00 00 00 f2 fe 05`
+//! reproduces it. So that the rest stays fuzzed, this target skips ops whose output would
+//! exceed `MAX_OUTPUT` elements.
 use grad_instructor::Tensor;
 use libfuzzer_sys::fuzz_target;
+
+/// Largest op output the target lets through (see the known finding above).
+const MAX_OUTPUT: usize = 1 << 24;
+
+/// Whether the product of `dims` fits in MAX_OUTPUT elements.
+fn small(dims: impl IntoIterator<Item = usize>) -> bool {
+    dims.into_iter()
+        .try_fold(1usize, |acc, d| acc.checked_mul(d))
+        .is_some_and(|n| n <= MAX_OUTPUT)
+}
 
 struct Bytes<'a>(&'a [u8]);
 
@@ -72,12 +90,24 @@ fuzz_target!(|input: &[u8]| {
             2 | 3 => {
                 let ta = op & 0x10 != 0;
                 let tb = op & 0x20 != 0;
+                // Output is m x n: m from a's rows (or columns if transposed), n likewise.
+                if let ([ar, ac], [br, bc]) = (a.dims(), c.dims()) {
+                    let m = if ta { *ac } else { *ar };
+                    let n = if tb { *br } else { *bc };
+                    if !small([m, n]) {
+                        continue;
+                    }
+                }
                 if let Ok(p) = a.matmul_t(ta, &c, tb) {
                     assert_eq!(p.dims().len(), 2);
                 }
             }
             4 => {
                 let axis = b.byte().unwrap_or(0) as usize % 6;
+                let rest = a.dims().iter().enumerate().filter(|&(i, _)| i != axis);
+                if !small(rest.map(|(_, &d)| d)) {
+                    continue;
+                }
                 if let Ok(s) = a.sum_axis(axis) {
                     assert_eq!(s.dims().len() + 1, a.dims().len());
                 }

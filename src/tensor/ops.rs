@@ -174,6 +174,11 @@ impl Tensor {
     ) -> Result<Tensor> {
         let (outer, len, inner) = self.check_axis(op, axis)?;
         let mut out = vec![init; outer * inner];
+        // An empty output needs no loop; looping anyway costs outer * len steps, unbounded
+        // when a zero dimension hides huge ones (e.g. [2^40, 2^20, 0]).
+        if out.is_empty() {
+            return Tensor::from_vec(out, &self.reduced_dims(axis));
+        }
         for o in 0..outer {
             for i in 0..len {
                 let src = &self.data[(o * len + i) * inner..(o * len + i + 1) * inner];
