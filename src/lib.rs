@@ -23,8 +23,8 @@
 //! | [`explain`] | Grad-CAM, lottery masks |
 //! | [`report`] | tables, CSV/JSON, PNG, SVG, HTML — formats numbers it is handed |
 //!
-//! [`error`] (the one error type every layer returns) and [`stats`] (small statistics over
-//! f64 samples) sit below everything and import nothing else from the crate.
+//! [`error`] (the one error type every layer returns) and [`stats`] (mean, deviation, Welch's
+//! t-test, correlations) sit below everything; `stats` imports only `error`.
 //!
 //! ## One training step
 //!
