@@ -29,18 +29,36 @@ pub struct Explained {
     pub lottery_config: LotteryConfig,
 }
 
-fn heatmap(values: &Tensor, colormap: Colormap, range: ValueRange, scale: (usize, usize)) -> Result<Vec<u8>, AnyError> {
+fn heatmap(
+    values: &Tensor,
+    colormap: Colormap,
+    range: ValueRange,
+    scale: (usize, usize),
+) -> Result<Vec<u8>, AnyError> {
     let (h, w) = values.matrix_dims("heatmap")?;
-    let opts = HeatmapOptions { colormap, range, scale_x: scale.0, scale_y: scale.1, legend: true };
+    let opts = HeatmapOptions {
+        colormap,
+        range,
+        scale_x: scale.0,
+        scale_y: scale.1,
+        legend: true,
+    };
     Ok(heatmap_png(values.data(), h, w, &opts)?)
 }
 
 /// Grad-CAM of the ENN on W1 of an untrained, a BP-trained and a Grad-Instructor-trained MLP
 /// (the first seed), and the lottery test on the untrained one.
-pub fn explain(enn: &EvaluationNet, a: &Args, results: &[RunResult], train: &Dataset, test: &Dataset) -> Result<Explained, AnyError> {
+pub fn explain(
+    enn: &EvaluationNet,
+    a: &Args,
+    results: &[RunResult],
+    train: &Dataset,
+    test: &Dataset,
+) -> Result<Explained, AnyError> {
     let seed = a.seed_start;
     let untrained = initial_mlp(Arm::Bp, seed, &a.cfg)?;
-    let mut states: Vec<(String, &Mlp)> = vec![("untrained (PyTorch-default init)".into(), &untrained)];
+    let mut states: Vec<(String, &Mlp)> =
+        vec![("untrained (PyTorch-default init)".into(), &untrained)];
     for arm in [Arm::Bp, Arm::GradInstructor] {
         if let Some(r) = results.iter().find(|r| r.arm == arm && r.seed == seed) {
             states.push((format!("{}-trained", arm.name()), &r.mlp));
@@ -85,8 +103,20 @@ pub fn explain(enn: &EvaluationNet, a: &Args, results: &[RunResult], train: &Dat
     lottery_config.finetune.lr = a.cfg.lr;
     lottery_config.finetune.batch = a.cfg.batch;
     let heat = untrained_heat.expect("the untrained state is always explained");
-    let lottery = lottery_test(&untrained, &heat, &lottery_config, train, test, &mut StdRng::seed_from_u64(seed ^ 0x1077))?;
-    Ok(Explained { pictures, states: scored, lottery, lottery_config })
+    let lottery = lottery_test(
+        &untrained,
+        &heat,
+        &lottery_config,
+        train,
+        test,
+        &mut StdRng::seed_from_u64(seed ^ 0x1077),
+    )?;
+    Ok(Explained {
+        pictures,
+        states: scored,
+        lottery,
+        lottery_config,
+    })
 }
 
 fn max_abs(t: &Tensor) -> f32 {
@@ -96,8 +126,6 @@ fn max_abs(t: &Tensor) -> f32 {
 /// One candidate ENN of the prediction study.
 pub struct EnnCandidate {
     pub name: String,
-    pub rule: EnnRule,
-    pub seed: u64,
     /// Mean reward of the last quarter of its training episodes.
     pub final_reward: f64,
     /// Mean |E(s) − acc(s)| over held-out states.
@@ -120,14 +148,28 @@ pub struct Prediction {
 }
 
 /// Held-out MLP states with known validation accuracy: init scales × training lengths.
-fn held_out_states(cfg: &TrainConfig, tr: &Dataset, val: &Dataset, quick: bool) -> Result<Vec<(Tensor, f64)>, AnyError> {
+fn held_out_states(
+    cfg: &TrainConfig,
+    tr: &Dataset,
+    val: &Dataset,
+    quick: bool,
+) -> Result<Vec<(Tensor, f64)>, AnyError> {
     let mut states = Vec::new();
     let mut rng = StdRng::seed_from_u64(0x5747E5);
-    let scales: &[f32] = if quick { &[0.5, 2.0] } else { &[0.5, 1.0, 2.0, 3.0] };
+    let scales: &[f32] = if quick {
+        &[0.5, 2.0]
+    } else {
+        &[0.5, 1.0, 2.0, 3.0]
+    };
     let lengths: &[usize] = if quick { &[0, 30] } else { &[0, 50, 200, 600] };
     let sizes = [cfg.sizes[0], cfg.sizes[1], *cfg.sizes.last().unwrap()];
     for &scale in scales {
-        let mut mlp = Mlp::new(&sizes, cfg.activation, Init::PytorchDefaultScaled(scale), &mut rng)?;
+        let mut mlp = Mlp::new(
+            &sizes,
+            cfg.activation,
+            Init::PytorchDefaultScaled(scale),
+            &mut rng,
+        )?;
         let mut sgd = Sgd::new(cfg.lr);
         let mut done = 0;
         for &len in lengths {
@@ -140,7 +182,10 @@ fn held_out_states(cfg: &TrainConfig, tr: &Dataset, val: &Dataset, quick: bool) 
                 sgd.step(&mut mlp.params_mut(), &refs)?;
                 done += 1;
             }
-            states.push((mlp.layers[0].weight.clone(), mlp.accuracy(&val.images, &val.labels)?));
+            states.push((
+                mlp.layers[0].weight.clone(),
+                mlp.accuracy(&val.images, &val.labels)?,
+            ));
         }
     }
     Ok(states)
@@ -155,7 +200,9 @@ pub fn predict_best_enn(a: &Args, train: &Dataset, test: &Dataset) -> Result<Pre
     let val_states = split.1.subset(&(half..split.1.len()).collect::<Vec<_>>());
     let states = held_out_states(&a.cfg, &split.0, &val_states, a.quick)?;
     let accs: Vec<f64> = states.iter().map(|s| s.1).collect();
-    let seeds: Vec<u64> = (0..if a.quick { 1 } else { 3 }).map(|s| a.seed_start + s).collect();
+    let seeds: Vec<u64> = (0..if a.quick { 1 } else { 3 })
+        .map(|s| a.seed_start + s)
+        .collect();
     let mut cfg = a.enn.clone();
     cfg.episodes = (cfg.episodes / 2).max(2);
     let bp_work: Vec<(Arm, u64)> = seeds.iter().map(|&s| (Arm::Bp, s)).collect();
@@ -163,29 +210,62 @@ pub fn predict_best_enn(a: &Args, train: &Dataset, test: &Dataset) -> Result<Pre
     let bp_mean = stats::mean(&bp.iter().map(|r| r.test_acc).collect::<Vec<_>>());
     let mut candidates = Vec::new();
     for m in 0..a.predict_enn {
-        let rule = if m % 2 == 0 { EnnRule::Reinforce } else { EnnRule::Value };
+        let rule = if m % 2 == 0 {
+            EnnRule::Reinforce
+        } else {
+            EnnRule::Value
+        };
         let seed = a.enn_seed + 1000 + (m / 2) as u64;
         cfg.rule = rule;
-        let name = format!("{}-{}", if rule == EnnRule::Reinforce { "reinforce" } else { "value" }, seed);
+        let name = format!(
+            "{}-{}",
+            if rule == EnnRule::Reinforce {
+                "reinforce"
+            } else {
+                "value"
+            },
+            seed
+        );
         let (enn, logs) = train_one_enn(&cfg, &split, seed, &name)?;
-        let scores: Vec<f64> = states.iter().map(|(w1, _)| enn.score(w1).map(f64::from)).collect::<Result<_, _>>()?;
-        let prediction_error = stats::mean(&scores.iter().zip(&accs).map(|(e, y)| (e - y).abs()).collect::<Vec<_>>());
+        let scores: Vec<f64> = states
+            .iter()
+            .map(|(w1, _)| enn.score(w1).map(f64::from))
+            .collect::<Result<_, _>>()?;
+        let prediction_error = stats::mean(
+            &scores
+                .iter()
+                .zip(&accs)
+                .map(|(e, y)| (e - y).abs())
+                .collect::<Vec<_>>(),
+        );
         let spearman_states = stats::spearman(&scores, &accs)?;
         let mut rng = StdRng::seed_from_u64(0x9AD);
         let mut norms = Vec::new();
         for _ in 0..4 {
-            let mlp = Mlp::new(&a.cfg.sizes, a.cfg.activation, Init::PytorchDefault, &mut rng)?;
+            let mlp = Mlp::new(
+                &a.cfg.sizes,
+                a.cfg.activation,
+                Init::PytorchDefault,
+                &mut rng,
+            )?;
             let (_, g) = enn.score_and_grad_w1(&mlp.layers[0].weight)?;
-            norms.push(g.data().iter().map(|&x| (x as f64) * (x as f64)).sum::<f64>().sqrt());
+            norms.push(
+                g.data()
+                    .iter()
+                    .map(|&x| (x as f64) * (x as f64))
+                    .sum::<f64>()
+                    .sqrt(),
+            );
         }
         let gi_work: Vec<(Arm, u64)> = seeds.iter().map(|&s| (Arm::GradInstructor, s)).collect();
         let gi = run_all(&gi_work, &a.cfg, a.jobs, train, test, Some(&enn))?;
         let gain = stats::mean(&gi.iter().map(|r| r.test_acc).collect::<Vec<_>>()) - bp_mean;
-        eprintln!("[predict-enn] {name}: gain {:+.2} pp, spearman(E, acc) {spearman_states:.3}", 100.0 * gain);
+        eprintln!(
+            "[predict-enn] {name}: gain {:+.2} pp, spearman(E, acc) {spearman_states:.3}",
+            100.0 * gain
+        );
         candidates.push(EnnCandidate {
             name,
-            rule,
-            seed,
             final_reward: last_quarter_reward(&logs),
             prediction_error,
             spearman_states,
@@ -194,17 +274,41 @@ pub fn predict_best_enn(a: &Args, train: &Dataset, test: &Dataset) -> Result<Pre
         });
     }
     let gains: Vec<f64> = candidates.iter().map(|c| c.gain).collect();
-    let stat = |f: fn(&EnnCandidate) -> f64| -> Result<f64, AnyError> { Ok(stats::spearman(&candidates.iter().map(f).collect::<Vec<_>>(), &gains)?) };
+    let stat = |f: fn(&EnnCandidate) -> f64| -> Result<f64, AnyError> {
+        Ok(stats::spearman(
+            &candidates.iter().map(f).collect::<Vec<_>>(),
+            &gains,
+        )?)
+    };
     let correlations = vec![
         ("final RL reward".to_string(), stat(|c| c.final_reward)?),
-        ("validation prediction error".to_string(), stat(|c| c.prediction_error)?),
-        ("Spearman(E, accuracy) on held-out states".to_string(), stat(|c| c.spearman_states)?),
-        ("mean ||dE/dW1|| on fresh MLPs".to_string(), stat(|c| c.grad_norm)?),
+        (
+            "validation prediction error".to_string(),
+            stat(|c| c.prediction_error)?,
+        ),
+        (
+            "Spearman(E, accuracy) on held-out states".to_string(),
+            stat(|c| c.spearman_states)?,
+        ),
+        (
+            "mean ||dE/dW1|| on fresh MLPs".to_string(),
+            stat(|c| c.grad_norm)?,
+        ),
     ];
-    Ok(Prediction { candidates, correlations, seeds, episodes: cfg.episodes })
+    Ok(Prediction {
+        candidates,
+        correlations,
+        seeds,
+        episodes: cfg.episodes,
+    })
 }
 
 fn last_quarter_reward(logs: &[EpisodeLog]) -> f64 {
     let n = (logs.len() / 4).max(1).min(logs.len());
-    stats::mean(&logs[logs.len() - n..].iter().map(|l| l.reward as f64).collect::<Vec<_>>())
+    stats::mean(
+        &logs[logs.len() - n..]
+            .iter()
+            .map(|l| l.reward as f64)
+            .collect::<Vec<_>>(),
+    )
 }

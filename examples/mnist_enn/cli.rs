@@ -65,7 +65,10 @@ pub struct Args {
 type AnyError = Box<dyn std::error::Error>;
 
 fn list<T>(s: &str, f: impl Fn(&str) -> Result<T, AnyError>) -> Result<Vec<T>, AnyError> {
-    s.split(',').filter(|p| !p.trim().is_empty()).map(|p| f(p.trim())).collect()
+    s.split(',')
+        .filter(|p| !p.trim().is_empty())
+        .map(|p| f(p.trim()))
+        .collect()
 }
 
 /// Parses the command line; `Ok(None)` after printing `--help`.
@@ -151,12 +154,21 @@ pub fn parse() -> Result<Option<Args>, AnyError> {
     a.enn.universal.le = a.cfg.le;
     a.enn.hidden = hidden[0];
     let lr_ok = a.cfg.lr.is_finite() && a.cfg.lr > 0.0;
-    if a.seeds == 0 || a.cfg.epochs == 0 || a.cfg.batch == 0 || hidden.is_empty() || hidden.contains(&0) || !lr_ok {
+    if a.seeds == 0
+        || a.cfg.epochs == 0
+        || a.cfg.batch == 0
+        || hidden.is_empty()
+        || hidden.contains(&0)
+        || !lr_ok
+    {
         return Err("--seeds, --epochs, --batch, --hidden and --lr must be positive".into());
     }
     if a.arms.is_empty() {
         return Err("--arms must name at least one of bp, l1, he, gi".into());
     }
-    a.cfg.sizes = std::iter::once(784).chain(hidden).chain(std::iter::once(10)).collect();
+    a.cfg.sizes = std::iter::once(784)
+        .chain(hidden)
+        .chain(std::iter::once(10))
+        .collect();
     Ok(Some(a))
 }

@@ -29,7 +29,9 @@ type AnyError = Box<dyn std::error::Error>;
 
 /// `runs/YYYYMMDD-HHMMSS` in UTC (days-to-civil conversion, H. Hinnant's algorithm).
 fn default_out_dir() -> PathBuf {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs()) as i64;
     let (days, rem) = (secs.div_euclid(86400), secs.rem_euclid(86400));
     let z = days + 719468;
     let era = z.div_euclid(146097);
@@ -40,7 +42,12 @@ fn default_out_dir() -> PathBuf {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    PathBuf::from(format!("runs/{y:04}{m:02}{d:02}-{:02}{:02}{:02}", rem / 3600, rem / 60 % 60, rem % 60))
+    PathBuf::from(format!(
+        "runs/{y:04}{m:02}{d:02}-{:02}{:02}{:02}",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    ))
 }
 
 /// The ENN's training split: `(episode training images, validation images for the reward)`,
@@ -51,7 +58,12 @@ pub fn enn_split(train: &Dataset, seed: u64, quick: bool) -> Result<(Dataset, Da
 }
 
 /// Trains an ENN from `seed` with `cfg`, printing one progress line per episode.
-pub fn train_one_enn(cfg: &ReinforceConfig, split: &(Dataset, Dataset), seed: u64, label: &str) -> Result<(EvaluationNet, Vec<EpisodeLog>), AnyError> {
+pub fn train_one_enn(
+    cfg: &ReinforceConfig,
+    split: &(Dataset, Dataset),
+    seed: u64,
+    label: &str,
+) -> Result<(EvaluationNet, Vec<EpisodeLog>), AnyError> {
     let (tr, val) = split;
     let data = EnnData::new(&tr.images, &tr.labels, &val.images, &val.labels, tr.dim)?;
     let mut rng = StdRng::seed_from_u64(seed);
@@ -71,9 +83,14 @@ pub fn train_one_enn(cfg: &ReinforceConfig, split: &(Dataset, Dataset), seed: u6
 }
 
 /// Saves an ENN as safetensors (atomically).
-pub fn save_enn(path: &Path, enn: &EvaluationNet, metadata: &[(&str, &str)]) -> Result<(), AnyError> {
+pub fn save_enn(
+    path: &Path,
+    enn: &EvaluationNet,
+    metadata: &[(&str, &str)],
+) -> Result<(), AnyError> {
     let named = enn.named_params();
-    let tensors: Vec<(&str, &grad_instructor::Tensor)> = named.iter().map(|(n, t)| (n.as_str(), *t)).collect();
+    let tensors: Vec<(&str, &grad_instructor::Tensor)> =
+        named.iter().map(|(n, t)| (n.as_str(), *t)).collect();
     safetensors::save(path, &tensors, metadata)?;
     Ok(())
 }
@@ -85,7 +102,14 @@ pub fn load_enn(path: &Path) -> Result<EvaluationNet, AnyError> {
 }
 
 /// Trains `work` (arm, seed) pairs on `jobs` threads; results in the order of `work`.
-pub fn run_all(work: &[(Arm, u64)], cfg: &TrainConfig, jobs: usize, train: &Dataset, test: &Dataset, enn: Option<&EvaluationNet>) -> Result<Vec<RunResult>, AnyError> {
+pub fn run_all(
+    work: &[(Arm, u64)],
+    cfg: &TrainConfig,
+    jobs: usize,
+    train: &Dataset,
+    test: &Dataset,
+    enn: Option<&EvaluationNet>,
+) -> Result<Vec<RunResult>, AnyError> {
     let next = AtomicUsize::new(0);
     let results = Mutex::new(Vec::new());
     let first_error = Mutex::new(None);
@@ -98,7 +122,14 @@ pub fn run_all(work: &[(Arm, u64)], cfg: &TrainConfig, jobs: usize, train: &Data
                 }
                 let (arm, seed) = work[i];
                 let progress = |epoch: usize, loss: f64| {
-                    eprintln!("[{:>2}/{}] {} seed {seed}: epoch {}/{} mean loss {loss:.4}", i + 1, work.len(), arm.name(), epoch + 1, cfg.epochs);
+                    eprintln!(
+                        "[{:>2}/{}] {} seed {seed}: epoch {}/{} mean loss {loss:.4}",
+                        i + 1,
+                        work.len(),
+                        arm.name(),
+                        epoch + 1,
+                        cfg.epochs
+                    );
                 };
                 match run_arm(arm, seed, cfg, train, test, enn, progress) {
                     Ok(r) => results.lock().unwrap().push((i, r)),
@@ -118,7 +149,9 @@ pub fn run_all(work: &[(Arm, u64)], cfg: &TrainConfig, jobs: usize, train: &Data
 }
 
 fn run() -> Result<(), AnyError> {
-    let Some(a) = cli::parse()? else { return Ok(()) };
+    let Some(a) = cli::parse()? else {
+        return Ok(());
+    };
     let out = a.out.clone().unwrap_or_else(default_out_dir);
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     if !a.merge.is_empty() {
@@ -127,7 +160,11 @@ fn run() -> Result<(), AnyError> {
     let started = Instant::now();
     let dir = Mnist::locate(a.data.as_deref())?;
     let mnist = Mnist::load(&dir)?;
-    let (train, test) = if a.quick { (mnist.train.take(6000), mnist.test.take(2000)) } else { (mnist.train, mnist.test) };
+    let (train, test) = if a.quick {
+        (mnist.train.take(6000), mnist.test.take(2000))
+    } else {
+        (mnist.train, mnist.test)
+    };
     eprintln!(
         "MNIST from {}: {} train / {} test images; MLP {:?}, {} epochs, lr {}, batch {}, seeds {}..{}, shard {}/{}, {} jobs",
         dir.display(),
@@ -159,7 +196,11 @@ fn run() -> Result<(), AnyError> {
         let (enn, logs) = train_one_enn(&a.enn, &split, a.enn_seed, "enn")?;
         enn_secs = t.elapsed().as_secs_f64();
         let rule = format!("{:?}", a.enn.rule);
-        save_enn(&out.join("enn.safetensors"), &enn, &[("rule", &rule), ("episodes", &a.enn.episodes.to_string())])?;
+        save_enn(
+            &out.join("enn.safetensors"),
+            &enn,
+            &[("rule", &rule), ("episodes", &a.enn.episodes.to_string())],
+        )?;
         enn_logs = logs;
         Some(enn)
     };
@@ -182,11 +223,28 @@ fn run() -> Result<(), AnyError> {
         (Some(enn), true) => Some(analysis::explain(enn, &a, &results, &train, &test)?),
         _ => None,
     };
-    let prediction = if a.predict_enn > 0 { Some(analysis::predict_best_enn(&a, &train, &test)?) } else { None };
+    let prediction = if a.predict_enn > 0 {
+        Some(analysis::predict_best_enn(&a, &train, &test)?)
+    } else {
+        None
+    };
 
     // 4. Files, table, report.
-    let timing = output::Timing { enn_secs, arms_secs, total_secs: started.elapsed().as_secs_f64() };
-    output::write_all(&out, &command, &a, &results, &enn_logs, explained.as_ref(), prediction.as_ref(), &timing)?;
+    let timing = output::Timing {
+        enn_secs,
+        arms_secs,
+        total_secs: started.elapsed().as_secs_f64(),
+    };
+    output::write_all(
+        &out,
+        &command,
+        &a,
+        &results,
+        &enn_logs,
+        explained.as_ref(),
+        prediction.as_ref(),
+        &timing,
+    )?;
     Ok(())
 }
 

@@ -23,13 +23,21 @@ pub struct Timing {
 /// One (arm, seed) row, as written to and read from `runs.csv`.
 pub struct SeedRow {
     pub arm: String,
-    pub seed: u64,
     pub test: f64,
     pub train: f64,
     pub secs: f64,
 }
 
-const RUN_HEADERS: [&str; 8] = ["arm", "seed", "test_acc", "train_acc", "gap", "last_epoch_loss", "train_secs", "steps"];
+const RUN_HEADERS: [&str; 8] = [
+    "arm",
+    "seed",
+    "test_acc",
+    "train_acc",
+    "gap",
+    "last_epoch_loss",
+    "train_secs",
+    "steps",
+];
 const PAPER: &str = "Paper (abstract of arXiv 2406.10559): Grad-Instructor MLPs reach 93.02% mean test accuracy on MNIST, \
 2.8 points above conventional backprop, above L1 regularization, comparable to He initialization, with a smaller train-test gap, \
 at the same number of epochs.";
@@ -55,11 +63,20 @@ fn seed_rows(t: &Table, source: &Path) -> Result<Vec<SeedRow>, AnyError> {
     if t.headers != RUN_HEADERS {
         return Err(format!("{}: unexpected columns {:?}", source.display(), t.headers).into());
     }
-    let num = |s: &str, what: &str| -> Result<f64, AnyError> { s.parse::<f64>().map_err(|e| format!("{}: {what} {s:?}: {e}", source.display()).into()) };
+    let num = |s: &str, what: &str| -> Result<f64, AnyError> {
+        s.parse::<f64>()
+            .map_err(|e| format!("{}: {what} {s:?}: {e}", source.display()).into())
+    };
     t.rows
         .iter()
         .map(|r| {
-            Ok(SeedRow { arm: r[0].clone(), seed: num(&r[1], "seed")? as u64, test: num(&r[2], "test_acc")?, train: num(&r[3], "train_acc")?, secs: num(&r[6], "train_secs")? })
+            num(&r[1], "seed")?;
+            Ok(SeedRow {
+                arm: r[0].clone(),
+                test: num(&r[2], "test_acc")?,
+                train: num(&r[3], "train_acc")?,
+                secs: num(&r[6], "train_secs")?,
+            })
         })
         .collect()
 }
@@ -72,17 +89,40 @@ fn summary_table(rows: &[SeedRow]) -> Result<(Table, serde_json::Value), AnyErro
             arms.push(&r.arm);
         }
     }
-    let gi: Vec<f64> = rows.iter().filter(|r| r.arm == "gi").map(|r| r.test).collect();
-    let mut t = Table::new(["arm", "seeds", "test acc (%)", "train acc (%)", "train−test gap (pp)", "p (gi vs arm, test acc)", "train s/run"]);
+    let gi: Vec<f64> = rows
+        .iter()
+        .filter(|r| r.arm == "gi")
+        .map(|r| r.test)
+        .collect();
+    let mut t = Table::new([
+        "arm",
+        "seeds",
+        "test acc (%)",
+        "train acc (%)",
+        "train−test gap (pp)",
+        "p (gi vs arm, test acc)",
+        "train s/run",
+    ]);
     let mut json = Vec::new();
     for arm in arms {
         let rs: Vec<&SeedRow> = rows.iter().filter(|r| r.arm == arm).collect();
         let col = |f: &dyn Fn(&SeedRow) -> f64| rs.iter().map(|r| f(r)).collect::<Vec<f64>>();
-        let (test, train, gap, secs) = (col(&|r| r.test), col(&|r| r.train), col(&|r| r.train - r.test), col(&|r| r.secs));
-        let p = if arm != "gi" && !gi.is_empty() { Some(stats::welch_t_test(&gi, &test)) } else { None };
+        let (test, train, gap, secs) = (
+            col(&|r| r.test),
+            col(&|r| r.train),
+            col(&|r| r.train - r.test),
+            col(&|r| r.secs),
+        );
+        let p = if arm != "gi" && !gi.is_empty() {
+            Some(stats::welch_t_test(&gi, &test))
+        } else {
+            None
+        };
         let pct = |v: &[f64]| fmt_mean_std(100.0 * stats::mean(v), 100.0 * stats::std_dev(v), 2);
         t.push_row([
-            Arm::parse(arm).map_or(arm.to_string(), |a| format!("{} ({})", a.name(), a.description())),
+            Arm::parse(arm).map_or(arm.to_string(), |a| {
+                format!("{} ({})", a.name(), a.description())
+            }),
             rs.len().to_string(),
             pct(&test),
             pct(&train),
@@ -115,14 +155,35 @@ fn git_revision() -> String {
 fn cpu_description() -> String {
     let model = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|m| m.trim().to_string()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
         .unwrap_or_else(|| std::env::consts::ARCH.to_string());
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    format!("{model}, {cores} cores, kernels: {} ISA, {} threads", grad_instructor::kernels::isa::selected().name(), grad_instructor::kernels::isa::num_threads())
+    format!(
+        "{model}, {cores} cores, kernels: {} ISA, {} threads",
+        grad_instructor::kernels::isa::selected().name(),
+        grad_instructor::kernels::isa::num_threads()
+    )
 }
 
 fn enn_log_table(logs: &[EpisodeLog]) -> Result<Table, AnyError> {
-    let mut t = Table::new(["episode", "seed", "init_scale", "reward", "baseline", "mean_score", "start_score", "final_score", "chosen_multipliers", "enn_loss", "mlp_loss"]);
+    let mut t = Table::new([
+        "episode",
+        "seed",
+        "init_scale",
+        "reward",
+        "baseline",
+        "mean_score",
+        "start_score",
+        "final_score",
+        "chosen_multipliers",
+        "enn_loss",
+        "mlp_loss",
+    ]);
     for l in logs {
         let mults: Vec<String> = l.chosen_multipliers.iter().map(|m| m.to_string()).collect();
         t.push_row([
@@ -143,10 +204,22 @@ fn enn_log_table(logs: &[EpisodeLog]) -> Result<Table, AnyError> {
 }
 
 fn grad_norm_table(results: &[RunResult]) -> Result<Table, AnyError> {
-    let mut t = Table::new(["seed", "step", "loss_term_norm", "enn_term_norm", "enn_score"]);
+    let mut t = Table::new([
+        "seed",
+        "step",
+        "loss_term_norm",
+        "enn_term_norm",
+        "enn_score",
+    ]);
     for r in results.iter().filter(|r| r.arm == Arm::GradInstructor) {
         for g in &r.grad_norms {
-            t.push_row([r.seed.to_string(), g.step.to_string(), format!("{:.6e}", g.loss_term), format!("{:.6e}", g.enn_term), format!("{:.6}", g.score)])?;
+            t.push_row([
+                r.seed.to_string(),
+                g.step.to_string(),
+                format!("{:.6e}", g.loss_term),
+                format!("{:.6e}", g.enn_term),
+                format!("{:.6}", g.score),
+            ])?;
         }
     }
     Ok(t)
@@ -175,9 +248,25 @@ pub fn write_all(
     if !enn_logs.is_empty() {
         write_csv(&out.join("enn_training.csv"), &enn_log_table(enn_logs)?)?;
     }
-    println!("\nMLP {:?} on MNIST, {} epochs, lr {}, batch {}, seeds {}..{} (shard {}/{})", a.cfg.sizes, a.cfg.epochs, a.cfg.lr, a.cfg.batch, a.seed_start, a.seed_start + a.seeds, a.shard.0, a.shard.1);
+    println!(
+        "\nMLP {:?} on MNIST, {} epochs, lr {}, batch {}, seeds {}..{} (shard {}/{})",
+        a.cfg.sizes,
+        a.cfg.epochs,
+        a.cfg.lr,
+        a.cfg.batch,
+        a.seed_start,
+        a.seed_start + a.seeds,
+        a.shard.0,
+        a.shard.1
+    );
     println!("{}", summary.to_markdown());
-    println!("wall time {:.1} s (ENN training {:.1} s, arms {:.1} s); outputs in {}", timing.total_secs, timing.enn_secs, timing.arms_secs, out.display());
+    println!(
+        "wall time {:.1} s (ENN training {:.1} s, arms {:.1} s); outputs in {}",
+        timing.total_secs,
+        timing.enn_secs,
+        timing.arms_secs,
+        out.display()
+    );
 
     let summary_json = serde_json::json!({
         "command": command, "git_revision": git_revision(), "cpu": cpu_description(),
@@ -214,8 +303,17 @@ pub fn write_all(
     r.heading("Four-arm comparison").table(&summary).paragraph(PAPER).paragraph(
         "p: Welch's two-sided t-test of Grad-Instructor's test accuracies against the arm's, over seeds. Every number here was measured by this run.",
     );
-    if let Some(first) = results.iter().find(|r| r.arm == Arm::GradInstructor && !r.grad_norms.is_empty()) {
-        let pts = |f: fn(&grad_instructor::instructor::experiment::GradNormRecord) -> f32| first.grad_norms.iter().map(|g| (g.step as f64, f(g) as f64)).collect();
+    if let Some(first) = results
+        .iter()
+        .find(|r| r.arm == Arm::GradInstructor && !r.grad_norms.is_empty())
+    {
+        let pts = |f: fn(&grad_instructor::instructor::experiment::GradNormRecord) -> f32| {
+            first
+                .grad_norms
+                .iter()
+                .map(|g| (g.step as f64, f(g) as f64))
+                .collect()
+        };
         r.heading("Gradient magnitude by training stage").svg(
             format!("Norms of the two terms of the W1 update during Grad-Instructor training (seed {}): lr·dL/dW1 and le·dE/dW1 (le = {})", first.seed, a.cfg.le),
             line_plot(&LinePlot {
@@ -228,7 +326,12 @@ pub fn write_all(
         );
     }
     if !enn_logs.is_empty() {
-        let pts = |f: fn(&EpisodeLog) -> f32| enn_logs.iter().map(|l| (l.episode as f64, f(l) as f64)).collect();
+        let pts = |f: fn(&EpisodeLog) -> f32| {
+            enn_logs
+                .iter()
+                .map(|l| (l.episode as f64, f(l) as f64))
+                .collect()
+        };
         r.heading("ENN training").svg(
             format!("{:?} rule: episode reward R (validation accuracy of the episode's MLP), running baseline b, and the ENN's prediction E of the final state", a.enn.rule),
             line_plot(&LinePlot {
@@ -248,15 +351,29 @@ pub fn write_all(
         r.heading("Grad-CAM of the ENN");
         let mut st = Table::new(["state", "ENN score", "test acc (%)"]);
         for (name, score, acc) in &e.states {
-            st.push_row([name.clone(), format!("{score:.4}"), format!("{:.2}", 100.0 * acc)])?;
+            st.push_row([
+                name.clone(),
+                format!("{score:.4}"),
+                format!("{:.2}", 100.0 * acc),
+            ])?;
         }
         r.table(&st);
         for p in &e.pictures {
             r.png(p.caption.clone(), p.png.clone());
         }
-        let mut lt = Table::new(["mask", "kept (%)", "test acc, no training (%)", "test acc after fine-tuning (%)"]);
+        let mut lt = Table::new([
+            "mask",
+            "kept (%)",
+            "test acc, no training (%)",
+            "test acc after fine-tuning (%)",
+        ]);
         for row in &e.lottery {
-            lt.push_row([row.kind.name().to_string(), format!("{}", row.percent), fmt_mean_std(100.0 * row.untrained.0, 100.0 * row.untrained.1, 2), fmt_mean_std(100.0 * row.finetuned.0, 100.0 * row.finetuned.1, 2)])?;
+            lt.push_row([
+                row.kind.name().to_string(),
+                format!("{}", row.percent),
+                fmt_mean_std(100.0 * row.untrained.0, 100.0 * row.untrained.1, 2),
+                fmt_mean_std(100.0 * row.finetuned.0, 100.0 * row.finetuned.1, 2),
+            ])?;
         }
         r.heading("Lottery-ticket test (ours)").paragraph(format!(
             "Our quantitative version of the paper's qualitative Grad-CAM claim: on the untrained MLP, keep the top p% of W1 by Grad-CAM heat, by |w|, or at random ({} masks), zero the rest; test accuracy with no training and after {} SGD steps (lr {}, batch {}) with the mask held fixed.",
@@ -265,15 +382,33 @@ pub fn write_all(
         .table(&lt);
     }
     if let Some(p) = prediction {
-        let mut ct = Table::new(["ENN", "final reward", "prediction error", "Spearman(E, acc)", "mean ||dE/dW1||", "gain vs BP (pp)"]);
+        let mut ct = Table::new([
+            "ENN",
+            "final reward",
+            "prediction error",
+            "Spearman(E, acc)",
+            "mean ||dE/dW1||",
+            "gain vs BP (pp)",
+        ]);
         for c in &p.candidates {
-            ct.push_row([c.name.clone(), format!("{:.4}", c.final_reward), format!("{:.4}", c.prediction_error), format!("{:.3}", c.spearman_states), format!("{:.3e}", c.grad_norm), format!("{:+.2}", 100.0 * c.gain)])?;
+            ct.push_row([
+                c.name.clone(),
+                format!("{:.4}", c.final_reward),
+                format!("{:.4}", c.prediction_error),
+                format!("{:.3}", c.spearman_states),
+                format!("{:.3e}", c.grad_norm),
+                format!("{:+.2}", 100.0 * c.gain),
+            ])?;
         }
         let mut cor = Table::new(["statistic", "Spearman with gain"]);
         for (name, rho) in &p.correlations {
             cor.push_row([name.clone(), format!("{rho:.3}")])?;
         }
-        let best = p.correlations.iter().filter(|c| c.1.is_finite()).max_by(|x, y| x.1.abs().total_cmp(&y.1.abs()));
+        let best = p
+            .correlations
+            .iter()
+            .filter(|c| c.1.is_finite())
+            .max_by(|x, y| x.1.abs().total_cmp(&y.1.abs()));
         r.heading("Predicting the best ENN").paragraph(format!(
             "{} ENNs ({} episodes each, seeds × {{reinforce, value}}); gain = mean test accuracy of Grad-Instructor MLPs minus BP over seeds {:?}.",
             p.candidates.len(),
@@ -282,7 +417,11 @@ pub fn write_all(
         ));
         r.table(&ct).table(&cor);
         if let Some((name, rho)) = best {
-            let stat_of = |c: &crate::analysis::EnnCandidate| match p.correlations.iter().position(|x| &x.0 == name) {
+            let stat_of = |c: &crate::analysis::EnnCandidate| match p
+                .correlations
+                .iter()
+                .position(|x| &x.0 == name)
+            {
                 Some(0) => c.final_reward,
                 Some(1) => c.prediction_error,
                 Some(2) => c.spearman_states,
@@ -295,7 +434,11 @@ pub fn write_all(
                     title: "Which ENN helps?".into(),
                     x_label: name.clone(),
                     y_label: "gain vs BP (pp)".into(),
-                    points: p.candidates.iter().map(|c| (stat_of(c), 100.0 * c.gain, c.name.clone())).collect(),
+                    points: p
+                        .candidates
+                        .iter()
+                        .map(|c| (stat_of(c), 100.0 * c.gain, c.name.clone()))
+                        .collect(),
                     fit_line: true,
                 }),
             );
@@ -324,10 +467,17 @@ pub fn merge(dirs: &[PathBuf], out: &Path, command: &str) -> Result<(), AnyError
     let (summary, arms_json) = summary_table(&rows)?;
     println!("{}", summary.to_markdown());
     let sources: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
-    write_json_pretty(&out.join("summary.json"), &serde_json::json!({"command": command, "merged_from": sources, "arms": arms_json}))?;
+    write_json_pretty(
+        &out.join("summary.json"),
+        &serde_json::json!({"command": command, "merged_from": sources, "arms": arms_json}),
+    )?;
     let mut r = Report::new("Grad-Instructor on MNIST: merged runs");
-    r.heading("Run").code(command.to_string()).paragraph(format!("Merged from: {}", sources.join(", ")));
-    r.heading("Four-arm comparison").table(&summary).paragraph(PAPER);
+    r.heading("Run")
+        .code(command.to_string())
+        .paragraph(format!("Merged from: {}", sources.join(", ")));
+    r.heading("Four-arm comparison")
+        .table(&summary)
+        .paragraph(PAPER);
     r.write(out)?;
     eprintln!("merged {} rows into {}", rows.len(), out.display());
     Ok(())

@@ -7,7 +7,9 @@
 //! [0, 1]. Column means of the W1-sized map give the evidence per input pixel (784 → 28×28);
 //! row means give it per hidden unit.
 
-use super::gradcam::{class_activation_map, column_means, normalize_unit, row_means, upsample, CamMethod};
+use super::gradcam::{
+    class_activation_map, column_means, normalize_unit, row_means, upsample, CamMethod,
+};
 use crate::autodiff::Tape;
 use crate::error::Result;
 use crate::instructor::{weight_image_with, EvaluationNet};

@@ -11,6 +11,8 @@
 //! alone), and `bp`, `l1` and `gi` share the initial weights, so per-seed differences are
 //! paired comparisons.
 
+use super::enn::EvaluationNet;
+use super::universal::{universal_step, UniversalConfig};
 use crate::data::{Batcher, Dataset};
 use crate::error::{Error, Result};
 use crate::nn::{Activation, Init, Mlp, Sgd};
@@ -98,7 +100,7 @@ impl Default for TrainConfig {
             lr: 0.01,
             batch: 64,
             l1_lambda: 1e-4,
-            le: 0.0,
+            le: super::universal::DEFAULT_LE,
             log_every: 10,
         }
     }
@@ -175,7 +177,7 @@ pub fn run_arm(
     cfg: &TrainConfig,
     train: &Dataset,
     test: &Dataset,
-    enn: Option<&()>,
+    enn: Option<&EvaluationNet>,
     mut progress: impl FnMut(usize, f64),
 ) -> Result<RunResult> {
     if cfg.batch == 0 || cfg.epochs == 0 {
@@ -202,9 +204,14 @@ pub fn run_arm(
     let mut order_rng = StdRng::seed_from_u64(shuffle_seed(seed));
     let mut batcher = Batcher::new(train.len(), cfg.batch, train.dim);
     let l1 = if arm == Arm::L1 { cfg.l1_lambda } else { 0.0 };
+    let universal = UniversalConfig {
+        lr: cfg.lr,
+        le: cfg.le,
+        l1: 0.0,
+    };
     let mut x = Tensor::zeros(&[cfg.batch, train.dim])?;
     let mut step = 0usize;
-    let grad_norms = Vec::new();
+    let mut grad_norms = Vec::new();
     let mut last_epoch_loss = 0.0;
     let started = Instant::now();
     for epoch in 0..cfg.epochs {
@@ -217,8 +224,17 @@ pub fn run_arm(
             }
             x.data_mut().copy_from_slice(batch.x);
             let loss = match (arm, enn) {
-                (Arm::GradInstructor, Some(_)) => {
-                    return Err(Error::invalid("run_arm", "gi arm pending"))
+                (Arm::GradInstructor, Some(enn)) => {
+                    let stats = universal_step(&mut mlp, enn, &x, batch.labels, &universal, 1.0)?;
+                    if cfg.log_every > 0 && step.is_multiple_of(cfg.log_every) {
+                        grad_norms.push(GradNormRecord {
+                            step,
+                            loss_term: stats.loss_term_norm,
+                            enn_term: stats.enn_term_norm,
+                            score: stats.score,
+                        });
+                    }
+                    stats.loss
                 }
                 _ => {
                     let (loss, grads) = mlp.loss_and_grads(&x, batch.labels, l1)?;
