@@ -134,8 +134,11 @@ impl Tensor {
             ));
         }
         let mut out = self.clone();
-        for chunk in out.data.chunks_exact_mut(n) {
-            chunk.iter_mut().zip(&row.data).for_each(|(a, &b)| *a += b);
+        // n == 0: the tensor is empty and there is nothing to add (chunks of 0 would panic).
+        if n > 0 {
+            for chunk in out.data.chunks_exact_mut(n) {
+                chunk.iter_mut().zip(&row.data).for_each(|(a, &b)| *a += b);
+            }
         }
         Ok(out)
     }
@@ -176,6 +179,11 @@ impl Tensor {
     ) -> Result<Tensor> {
         let (outer, len, inner) = self.check_axis(op, axis)?;
         let mut out = vec![init; outer * inner];
+        // An empty output needs no loop; looping anyway costs outer * len steps, unbounded
+        // when a zero dimension hides huge ones (e.g. [2^40, 2^20, 0]).
+        if out.is_empty() {
+            return Tensor::from_vec(out, &self.reduced_dims(axis));
+        }
         for o in 0..outer {
             for i in 0..len {
                 let src = &self.data[(o * len + i) * inner..(o * len + i + 1) * inner];

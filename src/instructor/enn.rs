@@ -1,0 +1,280 @@
+//! The Evaluation Neural Network (ENN): a small CNN that looks at the image of a target MLP's
+//! first weight matrix (see [`weight_image`](super::weight_image)) and predicts how well that
+//! MLP will perform, as a number in [0, 1].
+//!
+//! Architecture (our reconstruction; the paper's text gives none):
+//!
+//! ```text
+//! image (n,1,h,w)  e.g. h×w = 15×117
+//!   conv 3×3, 1→16, pad 1 → ReLU → max-pool 2        (n,16,h/2,w/2)
+//!   conv 3×3, 16→32, pad 1 → ReLU  = last_conv         (n,32,h/2,w/2)   ← Grad-CAM layer
+//!   global average pool                                (n,32)
+//!   linear 32→32 → ReLU → linear 32→1 → sigmoid        (n,1)  predicted accuracy
+//! ```
+//!
+//! The global pool makes any input size (≥ 2×2) work. Every layer uses PyTorch's default
+//! initialization.
+
+use super::weight_image::{weight_image_with, weight_images, WeightImageConfig};
+use crate::autodiff::{Tape, Var};
+use crate::error::{Error, Result};
+use crate::nn::conv::Conv2dVars;
+use crate::nn::{Conv2d, Init, Linear, LinearVars};
+use crate::tensor::Tensor;
+use rand::Rng;
+
+/// The Evaluation Neural Network.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EvaluationNet {
+    /// 3×3, 1 → 16, pad 1.
+    pub conv1: Conv2d,
+    /// 3×3, 16 → 32, pad 1.
+    pub conv2: Conv2d,
+    /// 32 → 32.
+    pub fc1: Linear,
+    /// 32 → 1.
+    pub fc2: Linear,
+    /// How a W1 becomes this network's input image.
+    pub image: WeightImageConfig,
+}
+
+/// The tape variables of a bound [`EvaluationNet`].
+#[derive(Clone, Copy, Debug)]
+pub struct EnnVars {
+    /// First convolution.
+    pub conv1: Conv2dVars,
+    /// Second convolution.
+    pub conv2: Conv2dVars,
+    /// Hidden linear layer.
+    pub fc1: LinearVars,
+    /// Output linear layer.
+    pub fc2: LinearVars,
+}
+
+/// What one forward pass records.
+#[derive(Clone, Copy, Debug)]
+pub struct EnnOutput {
+    /// Predicted accuracy `sigmoid(logit)`, (n, 1).
+    pub score: Var,
+    /// The pre-sigmoid output, (n, 1).
+    pub logit: Var,
+    /// The ReLU output of the second convolution, (n, 32, h', w'): the Grad-CAM layer.
+    pub last_conv: Var,
+}
+
+/// Parameter names in [`EvaluationNet::params`] order.
+const NAMES: [&str; 8] = [
+    "conv1.weight",
+    "conv1.bias",
+    "conv2.weight",
+    "conv2.bias",
+    "fc1.weight",
+    "fc1.bias",
+    "fc2.weight",
+    "fc2.bias",
+];
+
+impl EvaluationNet {
+    /// A freshly initialized ENN (PyTorch default init) with the default image configuration.
+    pub fn new(rng: &mut impl Rng) -> Result<EvaluationNet> {
+        Ok(EvaluationNet {
+            conv1: Conv2d::new(1, 16, 3, 1, 1, Init::PytorchDefault, rng)?,
+            conv2: Conv2d::new(16, 32, 3, 1, 1, Init::PytorchDefault, rng)?,
+            fc1: Linear::new(32, 32, Init::PytorchDefault, rng)?,
+            fc2: Linear::new(32, 1, Init::PytorchDefault, rng)?,
+            image: WeightImageConfig::default(),
+        })
+    }
+
+    /// Binds the parameters; `trainable = false` binds them as constants (a frozen ENN, whose
+    /// branch of the tape then costs no backward work beyond what the input needs).
+    pub fn bind<'a>(&'a self, tape: &mut Tape<'a>, trainable: bool) -> EnnVars {
+        EnnVars {
+            conv1: self.conv1.bind(tape, trainable),
+            conv2: self.conv2.bind(tape, trainable),
+            fc1: self.fc1.bind(tape, trainable),
+            fc2: self.fc2.bind(tape, trainable),
+        }
+    }
+
+    /// Records the forward pass of `image` (n, 1, h, w).
+    pub fn forward(&self, tape: &mut Tape<'_>, vars: &EnnVars, image: Var) -> Result<EnnOutput> {
+        let d = tape.value(image).dims();
+        if d.len() != 4 || d[1] != 1 || d[2] < 2 || d[3] < 2 {
+            return Err(Error::shape(
+                "EvaluationNet::forward",
+                "an image (n, 1, h, w) with h, w >= 2",
+                format!("{d:?}"),
+            ));
+        }
+        let n = d[0];
+        let c1 = self.conv1.forward(tape, vars.conv1, image)?;
+        let a1 = tape.relu(c1);
+        let p1 = tape.max_pool2d(a1, 2, 2)?;
+        let c2 = self.conv2.forward(tape, vars.conv2, p1)?;
+        let last_conv = tape.relu(c2);
+        let pooled = tape.global_avg_pool(last_conv)?; // (n, 32)
+        let h = Linear::forward(tape, vars.fc1, pooled)?;
+        let h = tape.relu(h);
+        let logit = Linear::forward(tape, vars.fc2, h)?; // (n, 1)
+        debug_assert_eq!(tape.value(logit).dims(), &[n, 1]);
+        let score = tape.sigmoid(logit);
+        Ok(EnnOutput {
+            score,
+            logit,
+            last_conv,
+        })
+    }
+
+    /// Predicted accuracy of the MLP whose first weight matrix is `w1` (frozen ENN, no gradient).
+    pub fn score(&self, w1: &Tensor) -> Result<f32> {
+        let mut tape = Tape::with_capacity(24);
+        let vars = self.bind(&mut tape, false);
+        let w = tape.constant_ref(w1);
+        let img = weight_image_with(&mut tape, w, &self.image)?;
+        let out = self.forward(&mut tape, &vars, img)?;
+        tape.item(out.score)
+    }
+
+    /// Scores of a batch of images (n, 1, h, w) in one forward pass.
+    pub fn score_images(&self, images: &Tensor) -> Result<Vec<f32>> {
+        let mut tape = Tape::with_capacity(24);
+        let vars = self.bind(&mut tape, false);
+        let x = tape.constant_ref(images);
+        let out = self.forward(&mut tape, &vars, x)?;
+        Ok(tape.value(out.score).data().to_vec())
+    }
+
+    /// Scores of K candidate W1s (same shape) in one batched forward pass.
+    pub fn score_many(&self, w1s: &[&Tensor]) -> Result<Vec<f32>> {
+        self.score_images(&weight_images(w1s, &self.image)?)
+    }
+
+    /// The score and `∂score/∂W1`, through the resize, with the ENN frozen.
+    pub fn score_and_grad_w1(&self, w1: &Tensor) -> Result<(f32, Tensor)> {
+        let mut tape = Tape::with_capacity(24);
+        let vars = self.bind(&mut tape, false);
+        let w = tape.param(w1);
+        let img = weight_image_with(&mut tape, w, &self.image)?;
+        let out = self.forward(&mut tape, &vars, img)?;
+        let score = tape.item(out.score)?;
+        let mut g = tape.backward(out.score)?;
+        let grad = g
+            .take(w)
+            .ok_or_else(|| Error::invalid("EvaluationNet::score_and_grad_w1", "no gradient"))?;
+        Ok((score, grad))
+    }
+
+    /// Parameters in a fixed order: conv1 (w, b), conv2 (w, b), fc1 (w, b), fc2 (w, b).
+    pub fn params(&self) -> Vec<&Tensor> {
+        vec![
+            &self.conv1.weight,
+            &self.conv1.bias,
+            &self.conv2.weight,
+            &self.conv2.bias,
+            &self.fc1.weight,
+            &self.fc1.bias,
+            &self.fc2.weight,
+            &self.fc2.bias,
+        ]
+    }
+
+    /// Mutable parameters in [`EvaluationNet::params`] order.
+    pub fn params_mut(&mut self) -> Vec<&mut Tensor> {
+        vec![
+            &mut self.conv1.weight,
+            &mut self.conv1.bias,
+            &mut self.conv2.weight,
+            &mut self.conv2.bias,
+            &mut self.fc1.weight,
+            &mut self.fc1.bias,
+            &mut self.fc2.weight,
+            &mut self.fc2.bias,
+        ]
+    }
+
+    /// The leaves of a bound ENN in [`EvaluationNet::params`] order.
+    pub fn vars_in_order(vars: &EnnVars) -> [Var; 8] {
+        [
+            vars.conv1.weight,
+            vars.conv1.bias,
+            vars.conv2.weight,
+            vars.conv2.bias,
+            vars.fc1.weight,
+            vars.fc1.bias,
+            vars.fc2.weight,
+            vars.fc2.bias,
+        ]
+    }
+
+    /// `("conv1.weight", W), …` in [`EvaluationNet::params`] order (for a weights file).
+    pub fn named_params(&self) -> Vec<(String, &Tensor)> {
+        NAMES
+            .iter()
+            .map(|n| n.to_string())
+            .zip(self.params())
+            .collect()
+    }
+
+    /// Rebuilds an ENN from named tensors (any order; every name exactly once, shapes as
+    /// [`EvaluationNet::new`] makes them). The image configuration is the default.
+    pub fn from_named(tensors: Vec<(String, Tensor)>) -> Result<EvaluationNet> {
+        let mut slots: [Option<Tensor>; 8] = Default::default();
+        for (name, t) in tensors {
+            let i = NAMES.iter().position(|n| *n == name).ok_or_else(|| {
+                Error::invalid(
+                    "EvaluationNet::from_named",
+                    format!("unknown tensor {name:?}"),
+                )
+            })?;
+            if slots[i].replace(t).is_some() {
+                return Err(Error::invalid(
+                    "EvaluationNet::from_named",
+                    format!("tensor {name:?} given twice"),
+                ));
+            }
+        }
+        let expected: [&[usize]; 8] = [
+            &[16, 1, 3, 3],
+            &[16],
+            &[32, 16, 3, 3],
+            &[32],
+            &[32, 32],
+            &[32],
+            &[1, 32],
+            &[1],
+        ];
+        let mut it = Vec::with_capacity(8);
+        for (i, slot) in slots.into_iter().enumerate() {
+            let t = slot.ok_or_else(|| {
+                Error::invalid(
+                    "EvaluationNet::from_named",
+                    format!("missing tensor {:?}", NAMES[i]),
+                )
+            })?;
+            t.expect_dims("EvaluationNet::from_named", expected[i])?;
+            it.push(t);
+        }
+        let mut it = it.into_iter();
+        let mut next = || it.next().expect("eight tensors checked above");
+        let conv = |weight, bias| Conv2d {
+            weight,
+            bias,
+            stride: 1,
+            pad: 1,
+        };
+        Ok(EvaluationNet {
+            conv1: conv(next(), next()),
+            conv2: conv(next(), next()),
+            fc1: Linear {
+                weight: next(),
+                bias: next(),
+            },
+            fc2: Linear {
+                weight: next(),
+                bias: next(),
+            },
+            image: WeightImageConfig::default(),
+        })
+    }
+}
