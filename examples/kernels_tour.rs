@@ -36,18 +36,21 @@ fn max_abs_diff(x: &[f32], y: &[f32]) -> f32 {
         .fold(0.0, f32::max)
 }
 
-fn main() -> Result<()> {
-    let n: usize = match std::env::args().nth(1) {
-        Some(s) => s
-            .parse()
-            .map_err(|_| Error::Usage("kernels_tour [N]".into()))?,
-        None => 256,
-    };
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("error: {e}"); // Display: the message says what to fix
+        std::process::exit(2);
+    }
+}
+
+fn run() -> Result<()> {
+    let usage = |_| Error::Usage("kernels_tour [N]".into());
+    let n: usize = std::env::args()
+        .nth(1)
+        .map_or(Ok(256), |s| s.parse().map_err(usage))?;
     let names: Vec<&str> = isa::supported().into_iter().map(Isa::name).collect();
-    println!(
-        "supported ISAs: {names:?}; selected: {}",
-        isa::selected().name()
-    );
+    let selected = isa::selected().name();
+    println!("supported ISAs: {names:?}; selected: {selected} (GI_ISA)");
     println!("thread budget: {} (GI_NUM_THREADS)", isa::num_threads());
 
     let mut rng = StdRng::seed_from_u64(1);
@@ -80,11 +83,8 @@ fn main() -> Result<()> {
         for &th in &threads {
             let mut c = vec![f32::NAN; n * n]; // beta = 0: C is write-only, NaN must not leak
             let t = median_secs(reps, || sgemm_with(isa, th, &g, a.data(), b.data(), &mut c));
-            row(
-                &format!("sgemm {} x{th}", isa.name()),
-                t,
-                max_abs_diff(&c, &c_ref),
-            );
+            let name = format!("sgemm {} x{th}", isa.name());
+            row(&name, t, max_abs_diff(&c, &c_ref));
         }
     }
     // The reference accumulates in f64, sgemm in f32 (FMA where available): the difference

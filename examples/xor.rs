@@ -10,7 +10,14 @@ use grad_instructor::nn::{loss, Activation, Init, Mlp, Sgd};
 use grad_instructor::{Error, Result, Tape, Tensor};
 use rand::{rngs::StdRng, SeedableRng};
 
-fn main() -> Result<()> {
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("error: {e}"); // Display: the message says what to fix
+        std::process::exit(2);
+    }
+}
+
+fn run() -> Result<()> {
     let (mut steps, mut seed) = (500usize, 22u64);
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let usage = || Error::Usage("xor [--steps N] [--seed S]".into());

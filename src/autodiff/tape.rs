@@ -21,9 +21,15 @@
 //! `+=` is the multivariable chain rule: a value used by several nodes gets one term per use,
 //! and by the time the sweep reaches it every consumer (a later node) has contributed.
 //!
-//! Example, `f = x·y + x` at x = 3, y = 2. Forward: `%2 = mul(%0, %1) = 6`,
-//! `%3 = add(%2, %0) = 9`. Reverse: `%3̄ = 1`; add gives `%2̄ += 1`, `x̄ += 1`; mul gives
-//! `x̄ += y·%2̄ = 2`, `ȳ += x·%2̄ = 3`. So `∂f/∂x = 1 + 2 = 3 = y + 1` and `∂f/∂y = 3 = x`.
+//! Example, `f = x·y + x` at x = 3, y = 2 (x is used twice):
+//!
+//! ```text
+//! forward           value    reverse, last node first (g[i] = ∂f/∂%i; all start at 0)
+//! %0 = x              3      g[3] = 1                                  (the root)
+//! %1 = y              2      at %3 = add(%2, %0):  g[2] += g[3] = 1    g[0] += g[3] = 1
+//! %2 = mul(%0, %1)    6      at %2 = mul(%0, %1):  g[0] += %1·g[2] = 2  g[1] += %0·g[2] = 3
+//! %3 = add(%2, %0)    9      so ∂f/∂x = g[0] = 1 + 2 = y + 1,  ∂f/∂y = g[1] = 3 = x
+//! ```
 //!
 //! Why reverse mode: one sweep yields the gradient with respect to *every* input for a small
 //! constant multiple of the forward cost (the "cheap gradient principle"), whereas forward
