@@ -365,18 +365,14 @@ impl Op {
             }),
             Op::Unary { kind, a } => {
                 let (x, y) = (val(a).data(), out.data());
-                tape.accumulate(grads, a, |da| {
-                    for i in 0..da.len() {
-                        let local = match kind {
-                            UnaryKind::Relu => (x[i] > 0.0) as u8 as f32, // 0 at the kink, as PyTorch
-                            UnaryKind::Sigmoid => y[i] * (1.0 - y[i]),    // σ' = σ(1 − σ)
-                            UnaryKind::Tanh => 1.0 - y[i] * y[i],         // tanh' = 1 − tanh²
-                            UnaryKind::Exp => y[i],                       // (eˣ)' = eˣ
-                            UnaryKind::Log => 1.0 / x[i],                 // (ln x)' = 1/x
-                            UnaryKind::Abs => sign(x[i]),                 // |x|' = sign x (0 at 0)
-                        };
-                        da[i] += gd[i] * local;
-                    }
+                // One monomorphized loop per kind (the match hoisted out) so each vectorizes.
+                tape.accumulate(grads, a, |da| match kind {
+                    UnaryKind::Relu => chain(da, gd, x, y, |x, _| (x > 0.0) as u8 as f32), // 0 at the kink, as PyTorch
+                    UnaryKind::Sigmoid => chain(da, gd, x, y, |_, y| y * (1.0 - y)), // σ' = σ(1 − σ)
+                    UnaryKind::Tanh => chain(da, gd, x, y, |_, y| 1.0 - y * y), // tanh' = 1 − tanh²
+                    UnaryKind::Exp => chain(da, gd, x, y, |_, y| y),            // (eˣ)' = eˣ
+                    UnaryKind::Log => chain(da, gd, x, y, |x, _| 1.0 / x),      // (ln x)' = 1/x
+                    UnaryKind::Abs => chain(da, gd, x, y, |x, _| sign(x)), // |x|' = sign x (0 at 0)
                 });
             }
             Op::SumAll { a } => {
@@ -484,6 +480,16 @@ fn add_into(dst: &mut [f32], src: &[f32]) {
     dst.iter_mut().zip(src).for_each(|(d, &s)| *d += s);
 }
 
+/// `da[i] += g[i] · f'(x[i], y[i])`: the chain rule for a pointwise op, given its local
+/// derivative in terms of its input x and output y.
+#[inline(always)]
+fn chain(da: &mut [f32], g: &[f32], x: &[f32], y: &[f32], local: impl Fn(f32, f32) -> f32) {
+    for (((d, &gi), &xi), &yi) in da.iter_mut().zip(g).zip(x).zip(y) {
+        *d += gi * local(xi, yi);
+    }
+}
+
+#[inline(always)]
 fn sign(x: f32) -> f32 {
     if x > 0.0 {
         1.0

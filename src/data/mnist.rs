@@ -3,6 +3,7 @@
 
 use super::idx::{read_idx_file, IdxArray};
 use crate::error::{Error, Result};
+use crate::tensor::Tensor;
 use rand::Rng;
 use std::path::{Path, PathBuf};
 
@@ -275,8 +276,10 @@ pub struct Batcher {
     cursor: usize,
     batch_size: usize,
     dim: usize,
-    /// `batch_size × dim` gathered images, reused for every batch.
-    x: Vec<f32>,
+    /// `len × dim` gathered images, reused for every batch: a tensor, so the training loop
+    /// can bind it on the tape without another copy (reshaped, not reallocated, for the
+    /// shorter last batch).
+    x: Tensor,
     /// `batch_size` gathered labels.
     labels: Vec<u32>,
 }
@@ -291,7 +294,7 @@ impl Batcher {
             cursor: 0,
             batch_size,
             dim,
-            x: vec![0.0; cap * dim],
+            x: Tensor::from_vec(vec![0.0; cap * dim], &[cap, dim]).expect("cap * dim elements"),
             labels: vec![0; cap],
         }
     }
@@ -334,13 +337,21 @@ impl Batcher {
         let end = (self.cursor + self.batch_size).min(self.order.len());
         let len = end - self.cursor;
         let dim = self.dim;
+        if self.x.dims()[0] != len {
+            // Resize within the existing capacity (only the last batch of an epoch differs).
+            let mut buf = std::mem::replace(&mut self.x, Tensor::scalar(0.0)).into_vec();
+            buf.resize(len * dim, 0.0);
+            self.x = Tensor::from_vec(buf, &[len, dim]).expect("len * dim elements");
+        }
+        let x = self.x.data_mut();
         for (slot, &i) in self.order[self.cursor..end].iter().enumerate() {
-            self.x[slot * dim..(slot + 1) * dim].copy_from_slice(ds.image(i));
+            x[slot * dim..(slot + 1) * dim].copy_from_slice(ds.image(i));
             self.labels[slot] = ds.labels[i];
         }
         self.cursor = end;
         Some(Batch {
-            x: &self.x[..len * dim],
+            x: self.x.data(),
+            tensor: &self.x,
             labels: &self.labels[..len],
             len,
         })
@@ -352,6 +363,8 @@ impl Batcher {
 pub struct Batch<'a> {
     /// `len × dim` images, row-major.
     pub x: &'a [f32],
+    /// The same images as a `[len, dim]` tensor.
+    pub tensor: &'a Tensor,
     /// `len` labels.
     pub labels: &'a [u32],
     /// Examples in this batch (`batch_size`, or fewer for the last one).

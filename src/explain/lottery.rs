@@ -151,8 +151,7 @@ fn finetune(
             if step == cfg.steps {
                 break;
             }
-            let x = Tensor::from_vec(batch.x.to_vec(), &[batch.len, train.dim])?;
-            let (_, grads) = mlp.loss_and_grads(&x, batch.labels, 0.0)?;
+            let (_, grads) = mlp.loss_and_grads(batch.tensor, batch.labels, 0.0)?;
             let refs: Vec<&Tensor> = grads.iter().collect();
             sgd.step(&mut mlp.params_mut(), &refs)?;
             apply_mask(&mut mlp.layers[0].weight, mask)?;

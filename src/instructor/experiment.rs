@@ -209,7 +209,6 @@ pub fn run_arm(
         le: cfg.le,
         l1: 0.0,
     };
-    let mut x = Tensor::zeros(&[cfg.batch, train.dim])?;
     let mut step = 0usize;
     let mut grad_norms = Vec::new();
     let mut last_epoch_loss = 0.0;
@@ -219,13 +218,10 @@ pub fn run_arm(
         let mut loss_sum = 0.0f64;
         let mut batches = 0usize;
         while let Some(batch) = batcher.next_batch(train) {
-            if x.dims()[0] != batch.len {
-                x = Tensor::zeros(&[batch.len, train.dim])?;
-            }
-            x.data_mut().copy_from_slice(batch.x);
+            let x = batch.tensor;
             let loss = match (arm, enn) {
                 (Arm::GradInstructor, Some(enn)) => {
-                    let stats = universal_step(&mut mlp, enn, &x, batch.labels, &universal, 1.0)?;
+                    let stats = universal_step(&mut mlp, enn, x, batch.labels, &universal, 1.0)?;
                     if cfg.log_every > 0 && step.is_multiple_of(cfg.log_every) {
                         grad_norms.push(GradNormRecord {
                             step,
@@ -237,7 +233,7 @@ pub fn run_arm(
                     stats.loss
                 }
                 _ => {
-                    let (loss, grads) = mlp.loss_and_grads(&x, batch.labels, l1)?;
+                    let (loss, grads) = mlp.loss_and_grads(x, batch.labels, l1)?;
                     if !loss.is_finite() || grads.iter().any(|g| !g.all_finite()) {
                         let what = if loss.is_finite() { "gradient" } else { "loss" };
                         return Err(Error::NonFinite {

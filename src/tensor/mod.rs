@@ -207,7 +207,10 @@ impl Tensor {
 
     /// Whether every element is finite (no NaN, no infinity).
     pub fn all_finite(&self) -> bool {
-        self.data.iter().all(|x| x.is_finite())
+        // Branch-free within a chunk so the compiler vectorizes it; stop between chunks.
+        self.data
+            .chunks(1024)
+            .all(|c| c.iter().fold(true, |ok, x| ok & x.is_finite()))
     }
 
     /// The rows and columns of a matrix, or a shape error naming `op`.

@@ -145,7 +145,17 @@ impl Tensor {
 
     /// Sum of all elements (accumulated in f64 for accuracy).
     pub fn sum_all(&self) -> f32 {
-        self.data.iter().map(|&x| x as f64).sum::<f64>() as f32
+        // Eight independent f64 partial sums, combined at the end: the same order on every
+        // run (deterministic), and no single 4-cycle add chain, so it vectorizes.
+        let mut lanes = [0.0f64; 8];
+        let chunks = self.data.chunks_exact(8);
+        let tail: f64 = chunks.remainder().iter().map(|&x| x as f64).sum();
+        for c in chunks {
+            for (l, &x) in lanes.iter_mut().zip(c) {
+                *l += x as f64;
+            }
+        }
+        (lanes.iter().sum::<f64>() + tail) as f32
     }
 
     /// Mean of all elements.
