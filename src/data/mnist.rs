@@ -339,7 +339,9 @@ impl Batcher {
         let dim = self.dim;
         if self.x.dims()[0] != len {
             // Resize within the existing capacity (only the last batch of an epoch differs).
-            let mut buf = std::mem::replace(&mut self.x, Tensor::scalar(0.0)).into_vec();
+            // The placeholder is an empty Vec: no allocation.
+            let empty = Tensor::from_vec(Vec::new(), &[0]).expect("an empty tensor");
+            let mut buf = std::mem::replace(&mut self.x, empty).into_vec();
             buf.resize(len * dim, 0.0);
             self.x = Tensor::from_vec(buf, &[len, dim]).expect("len * dim elements");
         }
