@@ -473,3 +473,30 @@ fn train_enn_rejects_bad_config_and_mismatched_data() {
     assert_eq!(EnnRule::parse("reinforce").unwrap(), EnnRule::Reinforce);
     assert!(matches!(EnnRule::parse("ppo"), Err(Error::Usage(_))));
 }
+
+#[test]
+fn antialiased_image_spreads_the_enn_gradient_over_w1_and_matches_the_batched_path() {
+    let mut rng = StdRng::seed_from_u64(111);
+    let w = Tensor::uniform(&[100, 784], -0.036, 0.036, &mut rng).unwrap();
+    let mut e = enn(112);
+    let nonzero = |e: &EvaluationNet| {
+        let (_, g) = e.score_and_grad_w1(&w).unwrap();
+        g.data().iter().filter(|&&v| v != 0.0).count() as f64 / g.numel() as f64
+    };
+    // Plain bilinear: at most 4 taps per output pixel, 4·15·117 / 78 400 < 9 %.
+    let plain = nonzero(&e);
+    assert!(plain <= 4.0 * 15.0 * 117.0 / 78400.0, "{plain}");
+    e.image.antialias = true;
+    // 6×6 blocks cover 96 × 780 of the 100 × 784 entries (95.5 %); the 16×130 → 15×117
+    // bilinear step reads nearly every block.
+    let aa = nonzero(&e);
+    assert!(aa > 0.9, "{aa}");
+    let mut tape = Tape::new();
+    let v = tape.constant_ref(&w);
+    let img = weight_image_with(&mut tape, v, &e.image).unwrap();
+    assert_eq!(tape.value(img).dims(), &[1, 1, 15, 117]);
+    let batch = weight_images(&[&w, &w], &e.image).unwrap();
+    // Same kernels and order on both paths: bit-identical.
+    assert_eq!(&batch.data()[..15 * 117], tape.value(img).data());
+    assert_eq!(&batch.data()[15 * 117..], tape.value(img).data());
+}
