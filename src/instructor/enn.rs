@@ -1,5 +1,5 @@
 //! The Evaluation Neural Network (ENN): a small CNN that looks at the image of a target MLP's
-//! first weight matrix (see [`weight_image`](super::weight_image)) and predicts how well that
+//! first weight matrix (see [`weight_image`](mod@super::weight_image)) and predicts how well that
 //! MLP will perform, as a number in [0, 1].
 //!
 //! Architecture (our reconstruction; the paper's text gives none):

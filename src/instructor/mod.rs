@@ -1,7 +1,7 @@
 //! Grad-Instructor: the Evaluation Neural Network (ENN), universal backpropagation, and the
 //! rules that train the ENN (REINFORCE, Monte-Carlo value regression).
 //!
-//! * [`weight_image`]: W1 → a small one-channel image (resize by 0.15, fixed gain).
+//! * [`weight_image`](mod@weight_image): W1 → a small one-channel image (resize by 0.15, fixed gain).
 //! * [`enn`]: the ENN, `EvaluationNet`, and its score and gradient with respect to W1.
 //! * [`universal`]: one SGD step of the MLP plus the ENN's ascent term on W1.
 //! * [`reinforce`]: episodes of MLP training with ENN-guided decisions; REINFORCE update and
