@@ -3,6 +3,21 @@
 //! Every public function whose outcome depends on its input (shapes, files, flags) returns
 //! [`Result<T>`]. Each variant says *what* went wrong and *where* (the operation, the file and
 //! byte offset, the training step), so that the message printed by an example is enough to act on.
+//!
+//! The policy: bad input is an [`Error`], never a panic. Panics are reserved for programming
+//! errors *inside* the crate (a kernel handed slices that disagree with its dimensions, which
+//! the tensor layer has already ruled out). The enum is `#[non_exhaustive]`, so a `match` on
+//! it needs a `_` arm; match on the variant to react, print it (`Display`) to report.
+//!
+//! ```
+//! use grad_instructor::{Error, Tensor};
+//! let err = Tensor::from_vec(vec![1.0; 5], &[2, 3]).unwrap_err();
+//! assert!(matches!(err, Error::Shape { op: "Tensor::from_vec", .. }));
+//! assert_eq!(
+//!     err.to_string(),
+//!     "Tensor::from_vec: shape mismatch: expected 6 elements for shape [2, 3], found 5 elements"
+//! );
+//! ```
 
 use std::fmt;
 use std::path::PathBuf;

@@ -329,6 +329,26 @@ fn grad_bilinear_resize_matches_finite_difference() {
 }
 
 #[test]
+fn grad_nearest_and_area_resize_match_finite_difference() {
+    // Both are linear maps (a selection, a window average): the adjoint must match exactly
+    // what finite differences of the forward see.
+    let mut rng = StdRng::seed_from_u64(12);
+    for mode in [ResizeMode::Nearest, ResizeMode::Area] {
+        for (h, w, to) in [
+            (10, 20, ResizeTo::Scale(0.3)),
+            (7, 9, ResizeTo::Size(3, 4)),
+            (3, 4, ResizeTo::Size(5, 7)),
+        ] {
+            let x = rand_tensor(&mut rng, &[h, w]);
+            assert_grads(&format!("resize {mode:?} {h}x{w} {to:?}"), &[x], |t, v| {
+                let y = t.resize(v[0], mode, to)?;
+                project(t, y)
+            });
+        }
+    }
+}
+
+#[test]
 fn grad_of_intermediate_and_input_are_readable() {
     // Grad-CAM needs ∂score/∂(feature map) and the ENN needs ∂score/∂(input image).
     let mut rng = StdRng::seed_from_u64(11);

@@ -2,9 +2,13 @@
 
 use grad_instructor::kernels::conv::{
     col2im_add, conv2d_backward_bias, conv2d_backward_input, conv2d_backward_input_reference,
-    conv2d_backward_weight, conv2d_backward_weight_reference, conv2d_forward,
-    conv2d_forward_reference, im2col, Conv2dGeometry,
+    conv2d_backward_input_with, conv2d_backward_weight, conv2d_backward_weight_reference,
+    conv2d_backward_weight_with, conv2d_forward, conv2d_forward_reference, conv2d_forward_with,
+    im2col, Conv2dGeometry, ConvGemm,
 };
+
+/// Every engine is tested directly, whatever `Auto` would pick for the shape.
+const ENGINES: [ConvGemm; 3] = [ConvGemm::Sgemm, ConvGemm::Direct, ConvGemm::Auto];
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -78,25 +82,30 @@ fn conv2d_fast_matches_reference_exactly_on_small_integers_random_geometries() {
         let use_bias = case_no % 2 == 0;
         let b = use_bias.then_some(bias.as_slice());
 
-        // NaN canary: the forward overwrites every element.
-        let mut y_fast = vec![f32::NAN; g.output_len()];
-        let mut y_ref = vec![0.0; g.output_len()];
-        conv2d_forward(&g, &x, &wt, b, &mut y_fast);
-        conv2d_forward_reference(&g, &x, &wt, b, &mut y_ref);
-        assert_exact(&y_fast, &y_ref, "forward", &case);
-
-        // Backward products accumulate: start both from the same nonzero buffer.
         let start_dx = small_ints(&mut rng, g.input_len());
-        let (mut dx_fast, mut dx_ref) = (start_dx.clone(), start_dx);
-        conv2d_backward_input(&g, &dy, &wt, &mut dx_fast);
-        conv2d_backward_input_reference(&g, &dy, &wt, &mut dx_ref);
-        assert_exact(&dx_fast, &dx_ref, "backward_input", &case);
-
         let start_dw = small_ints(&mut rng, g.weight_len());
-        let (mut dw_fast, mut dw_ref) = (start_dw.clone(), start_dw);
-        conv2d_backward_weight(&g, &x, &dy, &mut dw_fast);
-        conv2d_backward_weight_reference(&g, &x, &dy, &mut dw_ref);
-        assert_exact(&dw_fast, &dw_ref, "backward_weight", &case);
+        for engine in ENGINES {
+            let ecase = format!("{case}, {engine:?}");
+            // NaN canary: the forward overwrites every element.
+            let mut y_fast = vec![f32::NAN; g.output_len()];
+            let mut y_ref = vec![0.0; g.output_len()];
+            conv2d_forward_with(engine, &g, &x, &wt, b, &mut y_fast);
+            conv2d_forward_reference(&g, &x, &wt, b, &mut y_ref);
+            assert_exact(&y_fast, &y_ref, "forward", &ecase);
+
+            // Backward products accumulate: start both from the same nonzero buffer.
+            let start_dx = start_dx.clone();
+            let (mut dx_fast, mut dx_ref) = (start_dx.clone(), start_dx);
+            conv2d_backward_input_with(engine, &g, &dy, &wt, &mut dx_fast);
+            conv2d_backward_input_reference(&g, &dy, &wt, &mut dx_ref);
+            assert_exact(&dx_fast, &dx_ref, "backward_input", &ecase);
+
+            let start_dw = start_dw.clone();
+            let (mut dw_fast, mut dw_ref) = (start_dw.clone(), start_dw);
+            conv2d_backward_weight_with(engine, &g, &x, &dy, &mut dw_fast);
+            conv2d_backward_weight_reference(&g, &x, &dy, &mut dw_ref);
+            assert_exact(&dw_fast, &dw_ref, "backward_weight", &ecase);
+        }
     }
 }
 
@@ -125,24 +134,26 @@ fn conv2d_fast_matches_reference_on_uniform_inputs_enn_and_mnist_shapes() {
         let wt = uniform(&mut rng, g.weight_len());
         let bias = uniform(&mut rng, c_out);
         let dy = uniform(&mut rng, g.output_len());
-        let mut y = vec![f32::NAN; g.output_len()];
-        let mut y_ref = vec![0.0; g.output_len()];
-        conv2d_forward(&g, &x, &wt, Some(&bias), &mut y);
-        conv2d_forward_reference(&g, &x, &wt, Some(&bias), &mut y_ref);
-        // The reference sums in f64; f32 sums of at most 144 terms of size < 1 (forward and
-        // input gradient) or 2*28*28 terms (weight gradient) lose at most ~k * 2^-24 * sum|t|,
-        // below 1e-4 absolute for forward / input and 1e-3 for the weight gradient.
-        assert_close(&y, &y_ref, 1e-5, 1e-4, "forward");
-        let mut dx = vec![0.0; g.input_len()];
-        let mut dx_ref = vec![0.0; g.input_len()];
-        conv2d_backward_input(&g, &dy, &wt, &mut dx);
-        conv2d_backward_input_reference(&g, &dy, &wt, &mut dx_ref);
-        assert_close(&dx, &dx_ref, 1e-5, 1e-4, "backward_input");
-        let mut dw = vec![0.0; g.weight_len()];
-        let mut dw_ref = vec![0.0; g.weight_len()];
-        conv2d_backward_weight(&g, &x, &dy, &mut dw);
-        conv2d_backward_weight_reference(&g, &x, &dy, &mut dw_ref);
-        assert_close(&dw, &dw_ref, 1e-5, 1e-3, "backward_weight");
+        for engine in ENGINES {
+            let mut y = vec![f32::NAN; g.output_len()];
+            let mut y_ref = vec![0.0; g.output_len()];
+            conv2d_forward_with(engine, &g, &x, &wt, Some(&bias), &mut y);
+            conv2d_forward_reference(&g, &x, &wt, Some(&bias), &mut y_ref);
+            // The reference sums in f64; f32 sums of at most 144 terms of size < 1 (forward and
+            // input gradient) or 2*28*28 terms (weight gradient) lose at most ~k * 2^-24 * sum|t|,
+            // below 1e-4 absolute for forward / input and 1e-3 for the weight gradient.
+            assert_close(&y, &y_ref, 1e-5, 1e-4, "forward");
+            let mut dx = vec![0.0; g.input_len()];
+            let mut dx_ref = vec![0.0; g.input_len()];
+            conv2d_backward_input_with(engine, &g, &dy, &wt, &mut dx);
+            conv2d_backward_input_reference(&g, &dy, &wt, &mut dx_ref);
+            assert_close(&dx, &dx_ref, 1e-5, 1e-4, "backward_input");
+            let mut dw = vec![0.0; g.weight_len()];
+            let mut dw_ref = vec![0.0; g.weight_len()];
+            conv2d_backward_weight_with(engine, &g, &x, &dy, &mut dw);
+            conv2d_backward_weight_reference(&g, &x, &dy, &mut dw_ref);
+            assert_close(&dw, &dw_ref, 1e-5, 1e-3, "backward_weight");
+        }
     }
 }
 

@@ -2,12 +2,14 @@
 //!
 //! Ids: `conv2d_fwd_bwd/<n>x<c_in>x<h>x<w>_k<c_out>x<kh>x<kw>` (one iteration = forward,
 //! input gradient and weight gradient; throughput = 3 * 2 * macs flops) and
-//! `resize/<mode>/<h>x<w>_s<scale>` (forward + adjoint).
+//! `resize/<h>x<w>_s<scale>` (bilinear forward + adjoint; nearest and area as
+//! `resize/<mode>_<h>x<w>_s<scale>`).
 //! PyTorch baseline for the same conv shapes: benches/compare/conv_torch.py.
 
 use criterion::{black_box, BenchmarkId, Criterion, Throughput};
 use grad_instructor::kernels::conv::{
-    conv2d_backward_input, conv2d_backward_weight, conv2d_forward, Conv2dGeometry,
+    conv2d_backward_input_with, conv2d_backward_weight_with, conv2d_forward_with, Conv2dGeometry,
+    ConvGemm,
 };
 use grad_instructor::kernels::resize::{resize, resize_adjoint, ResizeGeometry, ResizeMode};
 use rand::rngs::StdRng;
@@ -29,42 +31,50 @@ fn uniform(rng: &mut StdRng, len: usize) -> Vec<f32> {
 /// Registers the conv2d and resize benchmarks.
 pub fn bench(c: &mut Criterion) {
     let mut rng = StdRng::seed_from_u64(1);
-    let mut group = c.benchmark_group("conv2d_fwd_bwd");
-    group
-        .measurement_time(Duration::from_secs(2))
-        .warm_up_time(Duration::from_millis(500))
-        .sample_size(20);
-    for (n, c_in, h, w, c_out) in CONV_SHAPES {
-        let g = Conv2dGeometry {
-            n,
-            c_in,
-            h,
-            w,
-            c_out,
-            kh: 3,
-            kw: 3,
-            stride: 1,
-            pad: 1,
-        };
-        let x = uniform(&mut rng, g.input_len());
-        let wt = uniform(&mut rng, g.weight_len());
-        let bias = uniform(&mut rng, c_out);
-        let dy = uniform(&mut rng, g.output_len());
-        let mut y = vec![0.0; g.output_len()];
-        let mut dx = vec![0.0; g.input_len()];
-        let mut dw = vec![0.0; g.weight_len()];
-        group.throughput(Throughput::Elements(3 * 2 * g.macs() as u64));
-        let id = format!("{n}x{c_in}x{h}x{w}_k{c_out}x{}x{}", g.kh, g.kw);
-        group.bench_function(BenchmarkId::from_parameter(id), |b| {
-            b.iter(|| {
-                conv2d_forward(&g, black_box(&x), &wt, Some(&bias), &mut y);
-                conv2d_backward_input(&g, black_box(&dy), &wt, &mut dx);
-                conv2d_backward_weight(&g, &x, &dy, &mut dw);
-                black_box((&y, &dx, &dw));
-            })
-        });
+    // `conv2d_fwd_bwd` is the dispatching path (ConvGemm::Auto); the `_sgemm` and `_direct`
+    // groups force one product engine each, for comparison within the same run.
+    for (group_name, engine) in [
+        ("conv2d_fwd_bwd", ConvGemm::Auto),
+        ("conv2d_fwd_bwd_sgemm", ConvGemm::Sgemm),
+        ("conv2d_fwd_bwd_direct", ConvGemm::Direct),
+    ] {
+        let mut group = c.benchmark_group(group_name);
+        group
+            .measurement_time(Duration::from_secs(2))
+            .warm_up_time(Duration::from_millis(500))
+            .sample_size(20);
+        for (n, c_in, h, w, c_out) in CONV_SHAPES {
+            let g = Conv2dGeometry {
+                n,
+                c_in,
+                h,
+                w,
+                c_out,
+                kh: 3,
+                kw: 3,
+                stride: 1,
+                pad: 1,
+            };
+            let x = uniform(&mut rng, g.input_len());
+            let wt = uniform(&mut rng, g.weight_len());
+            let bias = uniform(&mut rng, c_out);
+            let dy = uniform(&mut rng, g.output_len());
+            let mut y = vec![0.0; g.output_len()];
+            let mut dx = vec![0.0; g.input_len()];
+            let mut dw = vec![0.0; g.weight_len()];
+            group.throughput(Throughput::Elements(3 * 2 * g.macs() as u64));
+            let id = format!("{n}x{c_in}x{h}x{w}_k{c_out}x{}x{}", g.kh, g.kw);
+            group.bench_function(BenchmarkId::from_parameter(id), |b| {
+                b.iter(|| {
+                    conv2d_forward_with(engine, &g, black_box(&x), &wt, Some(&bias), &mut y);
+                    conv2d_backward_input_with(engine, &g, black_box(&dy), &wt, &mut dx);
+                    conv2d_backward_weight_with(engine, &g, &x, &dy, &mut dw);
+                    black_box((&y, &dx, &dw));
+                })
+            });
+        }
+        group.finish();
     }
-    group.finish();
 
     let mut group = c.benchmark_group("resize");
     group
@@ -83,7 +93,11 @@ pub fn bench(c: &mut Criterion) {
         (ResizeMode::Nearest, "nearest"),
         (ResizeMode::Area, "area"),
     ] {
-        let id = format!("{name}/{h}x{w}_s{scale}");
+        // Bilinear (the ENN's mode) carries the plain id; the other modes are prefixed.
+        let id = match mode {
+            ResizeMode::Bilinear => format!("{h}x{w}_s{scale}"),
+            _ => format!("{name}_{h}x{w}_s{scale}"),
+        };
         group.bench_function(BenchmarkId::from_parameter(id), |b| {
             b.iter(|| {
                 resize(mode, &g, black_box(&x), &mut y);

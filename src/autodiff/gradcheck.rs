@@ -33,7 +33,24 @@ impl GradCheck {
 /// Compares `∂f/∂inputs` from the tape with central differences of step `h`.
 ///
 /// `f` records a computation on the tape from the given leaf variables (one per input, each
-/// requiring a gradient) and returns a one-element root.
+/// requiring a gradient) and returns a one-element root. It is called once for the tape's
+/// gradient and twice per input element for the differences, so keep inputs small.
+///
+/// ```
+/// use grad_instructor::autodiff::gradcheck::check_gradients;
+/// use grad_instructor::Tensor;
+/// # fn main() -> grad_instructor::Result<()> {
+/// let x = Tensor::from_vec(vec![0.3, -0.7, 1.1], &[3])?;
+/// // f(x) = Σ tanh(x) ⊙ x, a smooth function whose gradient uses the tanh rule and reuse of x.
+/// let report = check_gradients(&[x], 1e-2, 1e-3, 1e-2, |tape, v| {
+///     let t = tape.tanh(v[0]);
+///     let p = tape.mul(t, v[0])?;
+///     Ok(tape.sum(p))
+/// })?;
+/// assert!(report.passed(), "{report:?}");
+/// assert_eq!(report.checked, 3);
+/// # Ok(()) }
+/// ```
 pub fn check_gradients(
     inputs: &[Tensor],
     h: f32,

@@ -1,5 +1,9 @@
 //! Reverse-mode automatic differentiation on a tape (a Wengert list).
 //!
+//! Reverse mode computes the gradient of one scalar (a loss, a score) with respect to every
+//! value it depends on, in one backward sweep over the operations recorded during the forward
+//! pass (Wengert 1964; Griewank & Walther, *Evaluating Derivatives*, 2008).
+//!
 //! Read [`tape`] first: it explains the list, the reverse sweep and the chain rule it applies.
 //! [`ops`] holds every operation's forward pass and backward rule side by side.
 //! [`gradcheck`] compares the tape's gradients with central finite differences.

@@ -1,7 +1,67 @@
 //! Every differentiable operation: its forward (a method on [`Tape`]) and its backward rule
-//! (an arm of [`Op::backward`]). Each backward arm states the derivative it applies.
+//! (an arm of the private `Op::backward`, below in this file). Each backward arm states the
+//! derivative it applies next to the code.
 //!
-//! Notation: `g` is the adjoint of the op's output (`∂root/∂y`), shaped like `y`.
+//! Notation: `g` (ḡ) is the adjoint of the op's output (`∂root/∂y`), shaped like `y`; each
+//! rule *adds* its term into the inputs' adjoints (see [`super::tape`] for why `+=`).
+//!
+//! ## The backward rules
+//!
+//! | forward | adjoint contributions |
+//! |---|---|
+//! | `Y = A B` (A m×k, B k×n) | `Ā += Ȳ Bᵀ`, `B̄ += Aᵀ Ȳ` (transposes are kernel flags, never copies) |
+//! | `a + b`, `a − b` | `ā += ḡ`, `b̄ += ±ḡ` |
+//! | `a ⊙ b` | `ā += ḡ ⊙ b`, `b̄ += ḡ ⊙ a` |
+//! | `a / b` | `ā += ḡ / b`, `b̄ −= ḡ ⊙ a / b²` |
+//! | `b` a row broadcast over rows | `b̄` gets the column sums of the term above |
+//! | `a + s`, `s · a` | `ā += ḡ`, `ā += s ḡ` |
+//! | `relu(x)` | `x̄ += ḡ ⊙ [x > 0]` (0 at the kink, as PyTorch) |
+//! | `σ(x)`, `tanh(x)` | `x̄ += ḡ ⊙ y(1 − y)`, `x̄ += ḡ ⊙ (1 − y²)` (from the saved output y) |
+//! | `eˣ`, `ln x`, `abs x` | `x̄ += ḡ ⊙ y`, `x̄ += ḡ / x`, `x̄ += ḡ ⊙ sign x` |
+//! | `Σ x`, `mean x` | `x̄ += ḡ` (resp. `ḡ / N`) in every element |
+//! | sum / mean along an axis | ḡ broadcast back along that axis (÷ its length for the mean) |
+//! | `mean (a − t)²` | `ā += 2ḡ(a − t)/N`, `t̄ −= 2ḡ(a − t)/N` |
+//! | reshape | `x̄ += ḡ` (same flat order) |
+//! | conv2d | `x̄ += ` the transposed convolution of ḡ by W, `W̄ += ` ḡ correlated with x, `b̄ += Σ ḡ` |
+//! | max pool | ḡ goes to the window's argmax (saved in the forward pass) |
+//! | average pool, global average pool | ḡ / (window size) to every element of the window |
+//! | resize (linear map R) | `x̄ += Rᵀ ḡ`, the kernel's adjoint |
+//!
+//! Matmul, from `Y_ij = Σ_p A_ip B_pj`: `∂root/∂A_ip = Σ_j Ȳ_ij B_pj = (Ȳ Bᵀ)_ip`, and
+//! likewise for B.
+//!
+//! ## Softmax cross-entropy, fused
+//!
+//! For logits z (B × C) and labels y, `p_b = softmax(z_b)` and `L = (1/B) Σ_b −log p_b[y_b]`.
+//! Since `−log p_b[y] = −z_y + log Σ_c e^{z_c}`, its derivative in `z_c` is
+//! `−[c = y] + e^{z_c} / Σ e = p_c − onehot(y)_c`, so
+//!
+//! ```text
+//! ∂L/∂z_b = (p_b − onehot(y_b)) / B
+//! ```
+//!
+//! The forward pass uses the log-sum-exp trick: with `m = max_c z_c`,
+//! `log Σ_c e^{z_c} = m + log Σ_c e^{z_c − m}`. Every exponent is ≤ 0 (no overflow) and one
+//! term is exactly 1 (the sum is ≥ 1, its log is finite), so the loss is finite for any finite
+//! logits, where `log(softmax(z))` computed naively would give `log 0 = −∞`. Fusing also means
+//! the backward rule reads the saved `p` instead of differentiating through exp, sum and log.
+//!
+//! ```
+//! use grad_instructor::{Tape, Tensor};
+//! # fn main() -> grad_instructor::Result<()> {
+//! let mut tape = Tape::new();
+//! let z = tape.leaf(Tensor::from_vec(vec![0.0, 0.0, 1000.0, 0.0], &[2, 2])?, true);
+//! let loss = tape.softmax_cross_entropy(z, &[0, 0])?;
+//! // Row 0: p = (½, ½), −log ½ = ln 2. Row 1: label 0 has p ≈ 1, −log p ≈ 0 (no overflow).
+//! assert!((tape.item(loss)? - std::f32::consts::LN_2 / 2.0).abs() < 1e-6);
+//! let g = tape.backward(loss)?;
+//! // (p − onehot)/B with B = 2: row 0 (½ − 1, ½)/2, row 1 ≈ (0, 0).
+//! assert_eq!(g.get(z).unwrap().data(), &[-0.25, 0.25, 0.0, 0.0]);
+//! # Ok(()) }
+//! ```
+//!
+//! Each rule is checked against central finite differences in `tests/autodiff_gradcheck.rs`
+//! (with [`super::gradcheck`]).
 
 use super::tape::{Tape, Var};
 use crate::error::{Error, Result};
@@ -413,10 +473,7 @@ impl Op {
             }
             Op::Resize { x, geom, mode } => {
                 // A resize is linear, y = R x, so ∂x = Rᵀ ḡ: the kernel's adjoint.
-                tape.accumulate(grads, x, |dx| match mode {
-                    ResizeMode::Bilinear => resize::resize_bilinear_adjoint(&geom, gd, dx),
-                    _ => resize_adjoint_other(mode, &geom, gd, dx),
-                });
+                tape.accumulate(grads, x, |dx| resize::resize_adjoint(mode, &geom, gd, dx));
             }
         }
         Ok(())
@@ -435,11 +492,6 @@ fn sign(x: f32) -> f32 {
     } else {
         0.0
     }
-}
-
-/// Nearest and area modes: routed to the kernels' dispatcher once they exist.
-fn resize_adjoint_other(_mode: ResizeMode, g: &ResizeGeometry, grad_out: &[f32], dx: &mut [f32]) {
-    resize::resize_bilinear_adjoint(g, grad_out, dx)
 }
 
 /// Forward passes: each validates shapes, computes the value, and records the node.
@@ -801,14 +853,8 @@ impl Tape<'_> {
         let r = out_dims.len();
         out_dims[r - 2] = geom.out_h;
         out_dims[r - 1] = geom.out_w;
-        if mode != ResizeMode::Bilinear {
-            return Err(Error::invalid(
-                "resize",
-                "only bilinear is differentiable on the tape so far",
-            ));
-        }
         let mut y = Tensor::zeros(&out_dims)?;
-        resize::resize_bilinear(&geom, self.value(x).data(), y.data_mut());
+        resize::resize(mode, &geom, self.value(x).data(), y.data_mut());
         Ok(self.push(Op::Resize { x, geom, mode }, y))
     }
 }

@@ -1,23 +1,50 @@
 //! The tape: a Wengert list of recorded operations, and the reverse sweep over it.
 //!
-//! Every operation appends one [`Node`] holding its result and an [`Op`] that names its inputs
-//! and keeps what its backward rule needs. Inputs always exist before the node that reads
-//! them, so the creation order is already a topological order, and walking the list
-//! backwards visits every node after all of its consumers: no graph search, no recursion.
+//! Every operation appends one node holding its result and an `Op` (see [`super::ops`]) that
+//! names its inputs by [`Var`] and keeps what its backward rule needs. Inputs always exist
+//! before the node that reads them, so the creation order is already a topological order,
+//! and walking the list backwards visits every node after all of its consumers: no graph
+//! search, no recursion. [`Tape`] implements `Display`, one line per node
+//! (`%3 = matmul(%1, %2)  [2, 3]`); `examples/tape_tour.rs` prints one.
 //!
-//! Reverse mode applies the chain rule from the output down. With `ḡ(v) = ∂root/∂v` (the
-//! *adjoint* of v) and a node `y = f(x₁, …, x_n)`,
+//! ## The chain rule, as the reverse sweep applies it
+//!
+//! Write `v̄ = ∂root/∂v` (the *adjoint* of v, shaped like v). The root's adjoint is 1. For a
+//! node `y = f(x₁, …, x_n)` the sweep, on reaching y, adds one term per input:
 //!
 //! ```text
-//! ḡ(x_i) += ḡ(y) · ∂f/∂x_i        (a vector-Jacobian product, one per input)
+//! x̄_i += J_iᵀ ȳ        J_i = ∂y/∂x_i, the Jacobian of the node with respect to input i
 //! ```
 //!
-//! The `+=` is what makes a value used twice correct: each use contributes its term.
+//! a vector-Jacobian product that each backward rule computes without forming J (for
+//! elementwise ops J is diagonal, `x̄ += ȳ ⊙ f'(x)`; for `Y = A B` it is `Ā += Ȳ Bᵀ`). The
+//! `+=` is the multivariable chain rule: a value used by several nodes gets one term per use,
+//! and by the time the sweep reaches it every consumer (a later node) has contributed.
+//!
+//! Example, `f = x·y + x` at x = 3, y = 2 (x is used twice):
+//!
+//! ```text
+//! forward           value    reverse, last node first (g[i] = ∂f/∂%i; all start at 0)
+//! %0 = x              3      g[3] = 1                                  (the root)
+//! %1 = y              2      at %3 = add(%2, %0):  g[2] += g[3] = 1    g[0] += g[3] = 1
+//! %2 = mul(%0, %1)    6      at %2 = mul(%0, %1):  g[0] += %1·g[2] = 2  g[1] += %0·g[2] = 3
+//! %3 = add(%2, %0)    9      so ∂f/∂x = g[0] = 1 + 2 = y + 1,  ∂f/∂y = g[1] = 3 = x
+//! ```
+//!
+//! Why reverse mode: one sweep yields the gradient with respect to *every* input for a small
+//! constant multiple of the forward cost (the "cheap gradient principle"), whereas forward
+//! mode needs one sweep per input. A loss has one output and ~10⁵ parameters.
+//!
+//! ## Who owns what
 //!
 //! Parameters live outside the tape. A training step binds them as borrowed leaves
-//! ([`Tape::param`]), runs forward and [`Tape::backward`], reads the returned [`Gradients`],
-//! drops the tape, and then updates the parameters. Nothing survives the step, so the tape
-//! cannot grow across steps.
+//! ([`Tape::param`]), runs forward and [`Tape::backward`], reads the returned [`Gradients`]
+//! (owned by the caller, independent of the tape), drops the tape, and then updates the
+//! parameters. Nothing survives the step, so the tape cannot grow across steps.
+//!
+//! References: R. E. Wengert, "A simple automatic derivative evaluation program", Comm. ACM
+//! 7(8), 1964; A. Griewank and A. Walther, *Evaluating Derivatives*, 2nd ed., SIAM 2008
+//! (chapter 3 for the reverse mode, chapter 4 for its cost).
 
 use super::ops::Op;
 use crate::error::{Error, Result};
@@ -178,6 +205,25 @@ impl<'a> Tape<'a> {
     ///
     /// `root` must hold exactly one element (a loss or a score); its adjoint starts at 1.
     /// The tape is not modified, so `backward` may be called again for another root.
+    /// Adjoints of intermediate nodes are kept too (Grad-CAM reads a feature map's).
+    ///
+    /// A value used twice receives both contributions. With `f = x·x + x`,
+    /// `∂f/∂x = 2x + 1`:
+    ///
+    /// ```
+    /// use grad_instructor::{Tape, Tensor};
+    /// # fn main() -> grad_instructor::Result<()> {
+    /// let mut tape = Tape::new();
+    /// let x = tape.leaf(Tensor::from_vec(vec![3.0], &[1])?, true);
+    /// let xx = tape.mul(x, x)?;
+    /// let f = tape.add(xx, x)?;
+    /// let root = tape.sum(f); // a one-element root
+    /// let grads = tape.backward(root)?;
+    /// assert_eq!(grads.get(x).unwrap().data(), &[7.0]); // 2·3 + 1
+    /// assert_eq!(grads.get(xx).unwrap().data(), &[1.0]); // intermediate adjoints are kept
+    /// assert!(tape.backward(f).is_ok()); // f has one element too; the tape is unchanged
+    /// # Ok(()) }
+    /// ```
     pub fn backward(&self, root: Var) -> Result<Gradients> {
         let root_value = self.value(root);
         if root_value.numel() != 1 {
@@ -221,6 +267,25 @@ impl<'a> Tape<'a> {
     }
 }
 
+/// One line per node, `%i = op(inputs)  shape`; leaves say whether they take a gradient.
+///
+/// ```
+/// use grad_instructor::{Tape, Tensor};
+/// # fn main() -> grad_instructor::Result<()> {
+/// let (w, x) = (Tensor::ones(&[2, 3])?, Tensor::ones(&[3, 1])?);
+/// let mut tape = Tape::new();
+/// let (wv, xv) = (tape.param(&w), tape.constant_ref(&x));
+/// let y = tape.matmul(wv, xv)?;
+/// tape.sum(y);
+/// let expected = "\
+/// %0 = leaf (grad)  [2, 3]
+/// %1 = leaf  [3, 1]
+/// %2 = matmul(%0, %1)  [2, 1]
+/// %3 = sum(%2)  []
+/// ";
+/// assert_eq!(tape.to_string(), expected);
+/// # Ok(()) }
+/// ```
 impl fmt::Display for Tape<'_> {
     /// One line per node: `%3 = matmul(%1, %2)  [2, 3]`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

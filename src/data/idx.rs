@@ -16,7 +16,7 @@
 //!
 //! Hostile input: the declared size is capped ([`MAX_IDX_BYTES`]) before anything is
 //! allocated, and the data is read in growing chunks, so a header that declares a gigabyte
-//! over a ten-byte file allocates about a megabyte, not a gigabyte. Every malformed case is an
+//! over a ten-byte file allocates 64 KiB, not a gigabyte. Every malformed case is an
 //! [`Error::Format`] naming the file, the byte offset in the (decompressed) stream, and what
 //! was expected versus found.
 
@@ -37,7 +37,7 @@ pub const IDX_TYPE_U8: u8 = 0x08;
 
 /// First chunk of the data buffer; it then at most doubles, capped at the declared size, so
 /// the allocation is never more than about twice the bytes actually present plus this.
-const FIRST_CHUNK: usize = 1 << 20;
+const FIRST_CHUNK: usize = 1 << 16;
 
 /// A decoded IDX file: dimensions (outermost first) and the u8 elements, row-major.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -11,6 +11,8 @@
 //! alone), and `bp`, `l1` and `gi` share the initial weights, so per-seed differences are
 //! paired comparisons.
 
+use super::enn::EvaluationNet;
+use super::universal::{universal_step, UniversalConfig};
 use crate::data::{Batcher, Dataset};
 use crate::error::{Error, Result};
 use crate::nn::{Activation, Init, Mlp, Sgd};
@@ -50,7 +52,9 @@ impl Arm {
             "l1" => Ok(Arm::L1),
             "he" => Ok(Arm::He),
             "gi" | "grad-instructor" => Ok(Arm::GradInstructor),
-            other => Err(Error::Usage(format!("unknown arm {other:?} (bp, l1, he, gi)"))),
+            other => Err(Error::Usage(format!(
+                "unknown arm {other:?} (bp, l1, he, gi)"
+            ))),
         }
     }
 
@@ -96,7 +100,7 @@ impl Default for TrainConfig {
             lr: 0.01,
             batch: 64,
             l1_lambda: 1e-4,
-            le: 0.0,
+            le: super::universal::DEFAULT_LE,
             log_every: 10,
         }
     }
@@ -152,8 +156,17 @@ fn shuffle_seed(seed: u64) -> u64 {
 
 /// The initial network of an arm for a seed. `bp`, `l1` and `gi` draw identical weights.
 pub fn initial_mlp(arm: Arm, seed: u64, cfg: &TrainConfig) -> Result<Mlp> {
-    let init = if arm == Arm::He { Init::He } else { Init::PytorchDefault };
-    Mlp::new(&cfg.sizes, cfg.activation, init, &mut StdRng::seed_from_u64(seed))
+    let init = if arm == Arm::He {
+        Init::He
+    } else {
+        Init::PytorchDefault
+    };
+    Mlp::new(
+        &cfg.sizes,
+        cfg.activation,
+        init,
+        &mut StdRng::seed_from_u64(seed),
+    )
 }
 
 /// Trains one arm from one seed and evaluates it. `enn` is required by the `gi` arm.
@@ -164,17 +177,26 @@ pub fn run_arm(
     cfg: &TrainConfig,
     train: &Dataset,
     test: &Dataset,
-    enn: Option<&()>,
+    enn: Option<&EvaluationNet>,
     mut progress: impl FnMut(usize, f64),
 ) -> Result<RunResult> {
     if cfg.batch == 0 || cfg.epochs == 0 {
-        return Err(Error::invalid("run_arm", "batch and epochs must be positive"));
+        return Err(Error::invalid(
+            "run_arm",
+            "batch and epochs must be positive",
+        ));
     }
     if train.dim != cfg.sizes[0] {
-        return Err(Error::shape("run_arm", format!("{} inputs per image", cfg.sizes[0]), format!("{}", train.dim)));
+        return Err(Error::shape(
+            "run_arm",
+            format!("{} inputs per image", cfg.sizes[0]),
+            format!("{}", train.dim),
+        ));
     }
     let enn = match (arm, enn) {
-        (Arm::GradInstructor, None) => return Err(Error::invalid("run_arm", "the gi arm needs a trained ENN")),
+        (Arm::GradInstructor, None) => {
+            return Err(Error::invalid("run_arm", "the gi arm needs a trained ENN"))
+        }
         (_, e) => e,
     };
     let mut mlp = initial_mlp(arm, seed, cfg)?;
@@ -182,6 +204,11 @@ pub fn run_arm(
     let mut order_rng = StdRng::seed_from_u64(shuffle_seed(seed));
     let mut batcher = Batcher::new(train.len(), cfg.batch, train.dim);
     let l1 = if arm == Arm::L1 { cfg.l1_lambda } else { 0.0 };
+    let universal = UniversalConfig {
+        lr: cfg.lr,
+        le: cfg.le,
+        l1: 0.0,
+    };
     let mut x = Tensor::zeros(&[cfg.batch, train.dim])?;
     let mut step = 0usize;
     let mut grad_norms = Vec::new();
@@ -197,12 +224,27 @@ pub fn run_arm(
             }
             x.data_mut().copy_from_slice(batch.x);
             let loss = match (arm, enn) {
-                (Arm::GradInstructor, Some(_)) => return Err(Error::invalid("run_arm", "gi arm pending")),
+                (Arm::GradInstructor, Some(enn)) => {
+                    let stats = universal_step(&mut mlp, enn, &x, batch.labels, &universal, 1.0)?;
+                    if cfg.log_every > 0 && step.is_multiple_of(cfg.log_every) {
+                        grad_norms.push(GradNormRecord {
+                            step,
+                            loss_term: stats.loss_term_norm,
+                            enn_term: stats.enn_term_norm,
+                            score: stats.score,
+                        });
+                    }
+                    stats.loss
+                }
                 _ => {
                     let (loss, grads) = mlp.loss_and_grads(&x, batch.labels, l1)?;
                     if !loss.is_finite() || grads.iter().any(|g| !g.all_finite()) {
                         let what = if loss.is_finite() { "gradient" } else { "loss" };
-                        return Err(Error::NonFinite { run: format!("{} seed {seed}", arm.name()), step, what: what.into() });
+                        return Err(Error::NonFinite {
+                            run: format!("{} seed {seed}", arm.name()),
+                            step,
+                            what: what.into(),
+                        });
                     }
                     let refs: Vec<&Tensor> = grads.iter().collect();
                     sgd.step(&mut mlp.params_mut(), &refs)?;
@@ -219,5 +261,15 @@ pub fn run_arm(
     let train_secs = started.elapsed().as_secs_f64();
     let test_acc = mlp.accuracy(&test.images, &test.labels)?;
     let train_acc = mlp.accuracy(&train.images, &train.labels)?;
-    Ok(RunResult { arm, seed, test_acc, train_acc, last_epoch_loss, train_secs, steps: step, grad_norms, mlp })
+    Ok(RunResult {
+        arm,
+        seed,
+        test_acc,
+        train_acc,
+        last_epoch_loss,
+        train_secs,
+        steps: step,
+        grad_norms,
+        mlp,
+    })
 }

@@ -109,6 +109,92 @@ pub fn num_threads() -> usize {
     })
 }
 
+/// Independent FMA chains in [`fma_peak_probe`].
+pub const FMA_PROBE_CHAINS: usize = 12;
+
+/// Runs `FMA_PROBE_CHAINS` independent FMA chains of `isa`'s full vector width in registers for
+/// `iters` iterations and returns `(checksum, flops)`; the bench divides flops by time to
+/// state the core's FMA peak. Twelve chains cover the FMA latency (4 cycles) times the number
+/// of pipes (2 × 256-bit on Zen 4) with room to spare. `None` when `isa` is unsupported or has
+/// no probe (portable, NEON).
+pub fn fma_peak_probe(isa: Isa, iters: usize) -> Option<(f32, usize)> {
+    if !isa.is_supported() {
+        return None;
+    }
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => {
+            // SAFETY: AVX-512F support was checked just above.
+            let sum = unsafe { fma_probe_avx512(iters) };
+            Some((sum, iters * FMA_PROBE_CHAINS * 16 * 2))
+        }
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2Fma => {
+            // SAFETY: AVX2 and FMA support was checked just above.
+            let sum = unsafe { fma_probe_avx2(iters) };
+            Some((sum, iters * FMA_PROBE_CHAINS * 8 * 2))
+        }
+        _ => None,
+    }
+}
+
+/// `acc = acc * x + y` on 12 independent zmm registers; x < 1 keeps the values bounded.
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn fma_probe_avx512(iters: usize) -> f32 {
+    use std::arch::x86_64::*;
+    // Opaque operands, distinct per chain: constant ones would let the compiler fold the loop.
+    let x = _mm512_set1_ps(std::hint::black_box(0.999_9));
+    let y = _mm512_set1_ps(std::hint::black_box(1e-4));
+    let mut acc = [_mm512_setzero_ps(); FMA_PROBE_CHAINS];
+    for (i, a) in acc.iter_mut().enumerate() {
+        *a = _mm512_set1_ps(std::hint::black_box(i as f32));
+    }
+    for _ in 0..iters {
+        for a in acc.iter_mut() {
+            *a = _mm512_fmadd_ps(*a, x, y);
+        }
+    }
+    let mut total = 0.0;
+    for a in acc {
+        total += _mm512_reduce_add_ps(a);
+    }
+    total
+}
+
+/// `acc = acc * x + y` on 12 independent ymm registers.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn fma_probe_avx2(iters: usize) -> f32 {
+    use std::arch::x86_64::*;
+    // Opaque operands, distinct per chain: constant ones would let the compiler fold the loop.
+    let x = _mm256_set1_ps(std::hint::black_box(0.999_9));
+    let y = _mm256_set1_ps(std::hint::black_box(1e-4));
+    let mut acc = [_mm256_setzero_ps(); FMA_PROBE_CHAINS];
+    for (i, a) in acc.iter_mut().enumerate() {
+        *a = _mm256_set1_ps(std::hint::black_box(i as f32));
+    }
+    for _ in 0..iters {
+        for a in acc.iter_mut() {
+            *a = _mm256_fmadd_ps(*a, x, y);
+        }
+    }
+    let mut lanes = [0.0f32; 8];
+    let mut total = 0.0;
+    for a in acc {
+        // SAFETY: `lanes` holds 8 floats.
+        unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), a) };
+        total += lanes.iter().sum::<f32>();
+    }
+    total
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

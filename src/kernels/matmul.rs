@@ -181,8 +181,6 @@ const MC: usize = 3072;
 const DIRECT_MAX_MACS: usize = 16 * 1024;
 /// A thread is only worth spawning (tens of µs) for at least this many multiply-adds.
 const MIN_MACS_PER_THREAD: usize = 2 << 20;
-/// Largest MR×NR tile of any kernel (bounds the stack buffer for clipped stores).
-const MAX_TILE: usize = 16 * 64;
 
 // ---------------------------------------------------------------------------------------------
 // Strided views.
@@ -257,6 +255,10 @@ impl MatMut {
 /// The few vector operations the microkernel needs. Implementations are `#[inline(always)]`
 /// so that, inlined into a `#[target_feature]` entry point, they compile to single
 /// instructions of that ISA.
+///
+/// # Safety
+/// Every method may only run on a CPU with the implementation's instruction set, and pointer
+/// arguments must be valid for `LANES` floats.
 trait Simd {
     type V: Copy;
     const LANES: usize;
@@ -268,6 +270,29 @@ trait Simd {
     unsafe fn mul_add(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
     unsafe fn mul(a: Self::V, b: Self::V) -> Self::V;
     unsafe fn add(a: Self::V, b: Self::V) -> Self::V;
+    /// Loads the first `n < LANES` floats at `p`, other lanes zero (only `n` are read).
+    #[inline(always)]
+    unsafe fn load_first(p: *const f32, n: usize) -> Self::V {
+        let mut tmp = [0.0f32; 16];
+        // SAFETY: the caller passes n < LANES <= 16 readable floats.
+        unsafe {
+            std::ptr::copy_nonoverlapping(p, tmp.as_mut_ptr(), n);
+            Self::load(tmp.as_ptr())
+        }
+    }
+    /// Stores the first `n < LANES` lanes of `v` at `p` (only `n` floats are written).
+    #[inline(always)]
+    unsafe fn store_first(p: *mut f32, v: Self::V, n: usize) {
+        let mut tmp = [0.0f32; 16];
+        // SAFETY: tmp holds LANES <= 16 floats; the caller passes n writable floats.
+        unsafe {
+            Self::store(tmp.as_mut_ptr(), v);
+            std::ptr::copy_nonoverlapping(tmp.as_ptr(), p, n);
+        }
+    }
+    /// Hint that the cache line holding `p` will be read soon (no-op where not implemented).
+    #[inline(always)]
+    unsafe fn prefetch(_p: *const f32) {}
 }
 
 /// Where one microkernel call writes: an `rows × cols` corner (clipped at the matrix edge)
@@ -297,6 +322,18 @@ unsafe fn microkernel_body<S: Simd, const MR: usize, const NV: usize>(
     unsafe {
         let lanes = S::LANES;
         let nr = NV * lanes;
+        // Fetch the C tile while the reduction runs, so the final update does not stall on it.
+        // (Along C's unit stride: the tile's rows, or its columns for a C^T tile.)
+        let (runs, run_len, run_stride) = if t.c.cs == 1 {
+            (t.rows, t.cols, t.c.rs)
+        } else {
+            (t.cols, t.rows, t.c.cs)
+        };
+        for q in 0..runs {
+            let run = t.c.ptr.wrapping_add(q * run_stride);
+            S::prefetch(run);
+            S::prefetch(run.wrapping_add(run_len - 1));
+        }
         let mut acc = [[S::zero(); NV]; MR];
         let mut ap = a;
         let mut bp = b;
@@ -320,45 +357,73 @@ unsafe fn microkernel_body<S: Simd, const MR: usize, const NV: usize>(
 
         let va = S::splat(t.alpha);
         let vb = S::splat(t.beta);
-        if t.rows == MR && t.cols == nr && t.c.cs == 1 {
-            // Full tile with contiguous rows: vector read-modify-write of C.
-            for (r, row) in acc.iter().enumerate() {
+        if t.c.cs == 1 {
+            // Rows of C contiguous: vector read-modify-write, the last vector of a clipped
+            // tile through a partial (masked where the ISA has masks) load and store.
+            for (r, row) in acc.iter().enumerate().take(t.rows) {
                 for (v, &x) in row.iter().enumerate() {
-                    // SAFETY: r < MR = rows and v*lanes + lanes <= NR = cols: inside the tile.
-                    let cp = t.c.ptr.add(r * t.c.rs + v * lanes);
+                    let j = v * lanes;
+                    if j >= t.cols {
+                        break;
+                    }
+                    let count = lanes.min(t.cols - j);
+                    // SAFETY: r < rows and j + count <= cols: inside the tile.
+                    let cp = t.c.ptr.add(r * t.c.rs + j);
                     let ax = S::mul(va, x);
+                    let old = || {
+                        if count == lanes {
+                            S::load(cp)
+                        } else {
+                            S::load_first(cp, count)
+                        }
+                    };
                     let out = if t.beta == 0.0 {
                         ax
                     } else if t.beta == 1.0 {
-                        S::add(ax, S::load(cp))
+                        S::add(ax, old())
                     } else {
-                        S::add(ax, S::mul(vb, S::load(cp)))
+                        S::add(ax, S::mul(vb, old()))
                     };
-                    S::store(cp, out);
+                    if count == lanes {
+                        S::store(cp, out);
+                    } else {
+                        S::store_first(cp, out, count);
+                    }
                 }
             }
         } else {
-            // Clipped or strided tile: spill to the stack, then update the valid corner with the
-            // same operations (mul, then add) as above, so every element rounds identically.
-            let mut buf = [0.0f32; MAX_TILE];
-            for (r, row) in acc.iter().enumerate() {
-                for (v, &x) in row.iter().enumerate() {
-                    // SAFETY: r * nr + v * lanes + lanes <= MR * NR <= MAX_TILE.
-                    S::store(buf.as_mut_ptr().add(r * nr + v * lanes), x);
-                }
-            }
-            for r in 0..t.rows {
+            // Strided tile (a block of C^T): read the accumulators as floats (`acc` is MR rows of NV
+            // vectors of LANES f32 lanes, contiguous: element (r, j) at index r * NR + j), and
+            // update the valid corner with the same operations (mul, then add) as above, so
+            // every element rounds identically.
+            // SAFETY: every `S::V` is LANES f32 lanes with no padding (__m256, __m512,
+            // float32x4_t, [f32; 4]), so `acc` is exactly MR * NR initialized floats.
+            let buf = std::slice::from_raw_parts(acc.as_ptr() as *const f32, MR * nr);
+            // Walk C along its unit stride: rows of the tile normally, columns when the tile
+            // is a block of C^T (swapped plan), where each tile column is a run of C's row.
+            let update = |r: usize, j: usize| {
+                // SAFETY: r < rows and j < cols: inside the tile (caller's contract).
+                let cp = t.c.ptr.add(r * t.c.rs + j * t.c.cs);
+                let ax = t.alpha * buf[r * nr + j];
+                *cp = if t.beta == 0.0 {
+                    ax
+                } else if t.beta == 1.0 {
+                    ax + *cp
+                } else {
+                    ax + t.beta * *cp
+                };
+            };
+            if t.c.rs == 1 {
                 for j in 0..t.cols {
-                    // SAFETY: r < rows and j < cols: inside the tile (caller's contract).
-                    let cp = t.c.ptr.add(r * t.c.rs + j * t.c.cs);
-                    let ax = t.alpha * buf[r * nr + j];
-                    *cp = if t.beta == 0.0 {
-                        ax
-                    } else if t.beta == 1.0 {
-                        ax + *cp
-                    } else {
-                        ax + t.beta * *cp
-                    };
+                    for r in 0..t.rows {
+                        update(r, j);
+                    }
+                }
+            } else {
+                for r in 0..t.rows {
+                    for j in 0..t.cols {
+                        update(r, j);
+                    }
                 }
             }
         }
@@ -392,7 +457,7 @@ impl Simd for Portable {
     }
     #[inline(always)]
     unsafe fn load(p: *const f32) -> Self::V {
-        // SAFETY: the caller upholds this function's `# Safety` contract.
+        // SAFETY: the `Simd` contract: the pointer is valid for LANES floats.
         unsafe {
             // SAFETY: the caller passes a pointer to 4 readable floats.
             (p as *const [f32; 4]).read_unaligned()
@@ -400,7 +465,7 @@ impl Simd for Portable {
     }
     #[inline(always)]
     unsafe fn store(p: *mut f32, v: Self::V) {
-        // SAFETY: the caller upholds this function's `# Safety` contract.
+        // SAFETY: the `Simd` contract: the pointer is valid for LANES floats.
         unsafe {
             // SAFETY: the caller passes a pointer to 4 writable floats.
             (p as *mut [f32; 4]).write_unaligned(v)
@@ -460,17 +525,17 @@ mod x86 {
         const LANES: usize = 8;
         #[inline(always)]
         unsafe fn zero() -> __m256 {
-            // SAFETY: the caller upholds this function's `# Safety` contract.
+            // SAFETY: the `Simd` contract (ISA present, pointer valid for LANES floats).
             unsafe { _mm256_setzero_ps() }
         }
         #[inline(always)]
         unsafe fn splat(x: f32) -> __m256 {
-            // SAFETY: the caller upholds this function's `# Safety` contract.
+            // SAFETY: the `Simd` contract (ISA present, pointer valid for LANES floats).
             unsafe { _mm256_set1_ps(x) }
         }
         #[inline(always)]
         unsafe fn load(p: *const f32) -> __m256 {
-            // SAFETY: the caller upholds this function's `# Safety` contract.
+            // SAFETY: the `Simd` contract (ISA present, pointer valid for LANES floats).
             unsafe {
                 // SAFETY: the caller passes a pointer to 8 readable floats.
                 _mm256_loadu_ps(p)
@@ -478,7 +543,7 @@ mod x86 {
         }
         #[inline(always)]
         unsafe fn store(p: *mut f32, v: __m256) {
-            // SAFETY: the caller upholds this function's `# Safety` contract.
+            // SAFETY: the `Simd` contract (ISA present, pointer valid for LANES floats).
             unsafe {
                 // SAFETY: the caller passes a pointer to 8 writable floats.
                 _mm256_storeu_ps(p, v)
@@ -486,17 +551,22 @@ mod x86 {
         }
         #[inline(always)]
         unsafe fn mul_add(a: __m256, b: __m256, c: __m256) -> __m256 {
-            // SAFETY: the caller upholds this function's `# Safety` contract.
+            // SAFETY: the `Simd` contract (ISA present, pointer valid for LANES floats).
             unsafe { _mm256_fmadd_ps(a, b, c) }
         }
         #[inline(always)]
         unsafe fn mul(a: __m256, b: __m256) -> __m256 {
-            // SAFETY: the caller upholds this function's `# Safety` contract.
+            // SAFETY: the `Simd` contract (ISA present, pointer valid for LANES floats).
             unsafe { _mm256_mul_ps(a, b) }
         }
         #[inline(always)]
+        unsafe fn prefetch(p: *const f32) {
+            // A hint only: prefetching any address is safe.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(p as *const i8) }
+        }
+        #[inline(always)]
         unsafe fn add(a: __m256, b: __m256) -> __m256 {
-            // SAFETY: the caller upholds this function's `# Safety` contract.
+            // SAFETY: the `Simd` contract (ISA present, pointer valid for LANES floats).
             unsafe { _mm256_add_ps(a, b) }
         }
     }
@@ -509,17 +579,17 @@ mod x86 {
         const LANES: usize = 16;
         #[inline(always)]
         unsafe fn zero() -> __m512 {
-            // SAFETY: the caller upholds this function's `# Safety` contract.
+            // SAFETY: the `Simd` contract (ISA present, pointer valid for LANES floats).
             unsafe { _mm512_setzero_ps() }
         }
         #[inline(always)]
         unsafe fn splat(x: f32) -> __m512 {
-            // SAFETY: the caller upholds this function's `# Safety` contract.
+            // SAFETY: the `Simd` contract (ISA present, pointer valid for LANES floats).
             unsafe { _mm512_set1_ps(x) }
         }
         #[inline(always)]
         unsafe fn load(p: *const f32) -> __m512 {
-            // SAFETY: the caller upholds this function's `# Safety` contract.
+            // SAFETY: the `Simd` contract (ISA present, pointer valid for LANES floats).
             unsafe {
                 // SAFETY: the caller passes a pointer to 16 readable floats.
                 _mm512_loadu_ps(p)
@@ -527,7 +597,7 @@ mod x86 {
         }
         #[inline(always)]
         unsafe fn store(p: *mut f32, v: __m512) {
-            // SAFETY: the caller upholds this function's `# Safety` contract.
+            // SAFETY: the `Simd` contract (ISA present, pointer valid for LANES floats).
             unsafe {
                 // SAFETY: the caller passes a pointer to 16 writable floats.
                 _mm512_storeu_ps(p, v)
@@ -535,17 +605,33 @@ mod x86 {
         }
         #[inline(always)]
         unsafe fn mul_add(a: __m512, b: __m512, c: __m512) -> __m512 {
-            // SAFETY: the caller upholds this function's `# Safety` contract.
+            // SAFETY: the `Simd` contract (ISA present, pointer valid for LANES floats).
             unsafe { _mm512_fmadd_ps(a, b, c) }
         }
         #[inline(always)]
         unsafe fn mul(a: __m512, b: __m512) -> __m512 {
-            // SAFETY: the caller upholds this function's `# Safety` contract.
+            // SAFETY: the `Simd` contract (ISA present, pointer valid for LANES floats).
             unsafe { _mm512_mul_ps(a, b) }
         }
         #[inline(always)]
+        unsafe fn prefetch(p: *const f32) {
+            // A hint only: prefetching any address is safe.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(p as *const i8) }
+        }
+        #[inline(always)]
+        unsafe fn load_first(p: *const f32, n: usize) -> __m512 {
+            // SAFETY: the mask enables exactly the first n lanes, so only p[..n] is read;
+            // masked-off lanes never fault.
+            unsafe { _mm512_maskz_loadu_ps(((1u32 << n) - 1) as u16, p) }
+        }
+        #[inline(always)]
+        unsafe fn store_first(p: *mut f32, v: __m512, n: usize) {
+            // SAFETY: the mask enables exactly the first n lanes, so only p[..n] is written.
+            unsafe { _mm512_mask_storeu_ps(p, ((1u32 << n) - 1) as u16, v) }
+        }
+        #[inline(always)]
         unsafe fn add(a: __m512, b: __m512) -> __m512 {
-            // SAFETY: the caller upholds this function's `# Safety` contract.
+            // SAFETY: the `Simd` contract (ISA present, pointer valid for LANES floats).
             unsafe { _mm512_add_ps(a, b) }
         }
     }
@@ -591,6 +677,66 @@ mod x86 {
     pub(super) static KERNELS_AVX512: [Kernel; 5] =
         kernel_menu!(microkernel_avx512, 32, [12, 10, 8, 6, 4]);
 
+    /// AVX [`super::TransposeFn`]: 8×8 blocks transposed in registers (unpack, shuffle,
+    /// 128-bit permute), the ragged right and bottom edges element by element.
+    ///
+    /// # Safety
+    /// As [`super::transpose_strip_scalar`]; the CPU must support AVX.
+    #[target_feature(enable = "avx")]
+    pub(super) unsafe fn transpose_strip_avx(
+        src: *const f32,
+        ss: usize,
+        w: usize,
+        kc: usize,
+        dst: *mut f32,
+        ds: usize,
+    ) {
+        // SAFETY: blocks cover r0..r0+8 <= w and p0..p0+8 <= kc; the rest is delegated with
+        // sub-strips inside the same bounds (the caller's contract).
+        unsafe {
+            let (w8, k8) = (w / 8 * 8, kc / 8 * 8);
+            for r0 in (0..w8).step_by(8) {
+                let s = src.add(r0 * ss);
+                for p0 in (0..k8).step_by(8) {
+                    let row = |i: usize| _mm256_loadu_ps(s.add(i * ss + p0));
+                    let (x0, x1, x2, x3) = (row(0), row(1), row(2), row(3));
+                    let (x4, x5, x6, x7) = (row(4), row(5), row(6), row(7));
+                    // Interleave pairs of rows, then pairs of pairs: each 128-bit lane ends up
+                    // holding 4 consecutive rows of one column.
+                    let t0 = _mm256_unpacklo_ps(x0, x1);
+                    let t1 = _mm256_unpackhi_ps(x0, x1);
+                    let t2 = _mm256_unpacklo_ps(x2, x3);
+                    let t3 = _mm256_unpackhi_ps(x2, x3);
+                    let t4 = _mm256_unpacklo_ps(x4, x5);
+                    let t5 = _mm256_unpackhi_ps(x4, x5);
+                    let t6 = _mm256_unpacklo_ps(x6, x7);
+                    let t7 = _mm256_unpackhi_ps(x6, x7);
+                    let u0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+                    let u1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+                    let u2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+                    let u3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+                    let u4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+                    let u5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+                    let u6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+                    let u7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+                    let d = dst.add(p0 * ds + r0);
+                    _mm256_storeu_ps(d, _mm256_permute2f128_ps::<0x20>(u0, u4));
+                    _mm256_storeu_ps(d.add(ds), _mm256_permute2f128_ps::<0x20>(u1, u5));
+                    _mm256_storeu_ps(d.add(2 * ds), _mm256_permute2f128_ps::<0x20>(u2, u6));
+                    _mm256_storeu_ps(d.add(3 * ds), _mm256_permute2f128_ps::<0x20>(u3, u7));
+                    _mm256_storeu_ps(d.add(4 * ds), _mm256_permute2f128_ps::<0x31>(u0, u4));
+                    _mm256_storeu_ps(d.add(5 * ds), _mm256_permute2f128_ps::<0x31>(u1, u5));
+                    _mm256_storeu_ps(d.add(6 * ds), _mm256_permute2f128_ps::<0x31>(u2, u6));
+                    _mm256_storeu_ps(d.add(7 * ds), _mm256_permute2f128_ps::<0x31>(u3, u7));
+                }
+                // p in k8..kc for these 8 rows.
+                super::transpose_strip_scalar(s.add(k8), ss, 8, kc - k8, dst.add(k8 * ds + r0), ds);
+            }
+            // Rows w8..w, all p.
+            super::transpose_strip_scalar(src.add(w8 * ss), ss, w - w8, kc, dst.add(w8), ds);
+        }
+    }
+
     /// `direct_body` compiled for AVX2 + FMA.
     ///
     /// # Safety
@@ -623,17 +769,17 @@ mod arm {
         const LANES: usize = 4;
         #[inline(always)]
         unsafe fn zero() -> float32x4_t {
-            // SAFETY: the caller upholds this function's `# Safety` contract.
+            // SAFETY: the `Simd` contract (ISA present, pointer valid for LANES floats).
             unsafe { vdupq_n_f32(0.0) }
         }
         #[inline(always)]
         unsafe fn splat(x: f32) -> float32x4_t {
-            // SAFETY: the caller upholds this function's `# Safety` contract.
+            // SAFETY: the `Simd` contract (ISA present, pointer valid for LANES floats).
             unsafe { vdupq_n_f32(x) }
         }
         #[inline(always)]
         unsafe fn load(p: *const f32) -> float32x4_t {
-            // SAFETY: the caller upholds this function's `# Safety` contract.
+            // SAFETY: the `Simd` contract (ISA present, pointer valid for LANES floats).
             unsafe {
                 // SAFETY: the caller passes a pointer to 4 readable floats.
                 vld1q_f32(p)
@@ -641,7 +787,7 @@ mod arm {
         }
         #[inline(always)]
         unsafe fn store(p: *mut f32, v: float32x4_t) {
-            // SAFETY: the caller upholds this function's `# Safety` contract.
+            // SAFETY: the `Simd` contract (ISA present, pointer valid for LANES floats).
             unsafe {
                 // SAFETY: the caller passes a pointer to 4 writable floats.
                 vst1q_f32(p, v)
@@ -649,7 +795,7 @@ mod arm {
         }
         #[inline(always)]
         unsafe fn mul_add(a: float32x4_t, b: float32x4_t, c: float32x4_t) -> float32x4_t {
-            // SAFETY: the caller upholds this function's `# Safety` contract.
+            // SAFETY: the `Simd` contract (ISA present, pointer valid for LANES floats).
             unsafe {
                 // vfmaq_f32(c, a, b) = c + a * b, fused.
                 vfmaq_f32(c, a, b)
@@ -657,12 +803,12 @@ mod arm {
         }
         #[inline(always)]
         unsafe fn mul(a: float32x4_t, b: float32x4_t) -> float32x4_t {
-            // SAFETY: the caller upholds this function's `# Safety` contract.
+            // SAFETY: the `Simd` contract (ISA present, pointer valid for LANES floats).
             unsafe { vmulq_f32(a, b) }
         }
         #[inline(always)]
         unsafe fn add(a: float32x4_t, b: float32x4_t) -> float32x4_t {
-            // SAFETY: the caller upholds this function's `# Safety` contract.
+            // SAFETY: the `Simd` contract (ISA present, pointer valid for LANES floats).
             unsafe { vaddq_f32(a, b) }
         }
     }
@@ -724,19 +870,22 @@ struct Plan {
     swapped: bool,
 }
 
-/// Picks the orientation and MR that waste the least work on zero padding. The cost is the
-/// padded tile area times `(1 + 1/MR)` (a small MR loads B more often per FMA); the swapped
-/// orientation pays 3% more for its strided C stores. Depends only on the shape, so the plan
-/// (and hence every result bit) is the same for any thread count.
-fn plan(isa: Isa, m: usize, n: usize) -> Plan {
+/// Picks the orientation and MR that waste the least work. The cost is the padded tile area
+/// (zero padding is computed like real work), times `1 + 1/MR` (a small MR loads B more often
+/// per FMA), times `1 + store/kc` for the C update each KC chunk ends with: about 2 vector
+/// operations per vector of C normally, but ~16 (one per element) when swapped, because C^T
+/// tiles are written element by element. Depends only on the shape, so the plan (and hence
+/// every result bit) is the same for any thread count.
+fn plan(isa: Isa, m: usize, n: usize, k: usize) -> Plan {
+    let kc = k.min(KC) as f64;
     let mut best: Option<(f64, Plan)> = None;
     for swapped in [false, true] {
         let (rows, cols) = if swapped { (n, m) } else { (m, n) };
+        let store = if swapped { 16.0 } else { 2.0 };
         for kernel in kernel_menu(isa) {
             let padded = (rows.div_ceil(kernel.mr) * kernel.mr) as f64
                 * (cols.div_ceil(kernel.nr) * kernel.nr) as f64;
-            let penalty = if swapped { 1.03 } else { 1.0 };
-            let cost = padded * (1.0 + 1.0 / kernel.mr as f64) * penalty;
+            let cost = padded * (1.0 + 1.0 / kernel.mr as f64) * (1.0 + store / kc);
             if best.as_ref().is_none_or(|(c, _)| cost < *c) {
                 best = Some((cost, Plan { kernel, swapped }));
             }
@@ -778,13 +927,83 @@ fn aligned_region(v: &mut Vec<f32>, len: usize) -> *mut f32 {
     unsafe { p.add(shift) }
 }
 
+/// A transposing copy of a strip: `dst[p*ds + r] = src[r*ss + p]` for `r < w`, `p < kc`.
+///
+/// Packing a row-major A into MR-row panels, or a transposed operand into NR-column panels,
+/// is such a transpose; done element by element it costs more than a small product itself.
+type TransposeFn = unsafe fn(*const f32, usize, usize, usize, *mut f32, usize);
+
+/// Element-by-element [`TransposeFn`], four source rows at a time (four read streams).
+///
+/// # Safety
+/// `src[r*ss + p]` readable and `dst[p*ds + r]` writable for `r < w`, `p < kc`.
+unsafe fn transpose_strip_scalar(
+    src: *const f32,
+    ss: usize,
+    w: usize,
+    kc: usize,
+    dst: *mut f32,
+    ds: usize,
+) {
+    // SAFETY: every index below has r < w and p < kc (the caller's contract).
+    unsafe {
+        let mut r = 0;
+        while r + 4 <= w {
+            let s0 = src.add(r * ss);
+            let (s1, s2, s3) = (s0.add(ss), s0.add(2 * ss), s0.add(3 * ss));
+            for p in 0..kc {
+                let dp = dst.add(p * ds + r);
+                *dp = *s0.add(p);
+                *dp.add(1) = *s1.add(p);
+                *dp.add(2) = *s2.add(p);
+                *dp.add(3) = *s3.add(p);
+            }
+            r += 4;
+        }
+        for r in r..w {
+            let s = src.add(r * ss);
+            for p in 0..kc {
+                *dst.add(p * ds + r) = *s.add(p);
+            }
+        }
+    }
+}
+
+/// `dst[..len] = src[..len]` and `dst[len..width] = 0`, as inline 8-float moves: a memcpy
+/// call per packed row of 10 to 32 floats would cost more than the copy itself.
+///
+/// # Safety
+/// `src[..len]` readable, `dst[..width]` writable, `len <= width`.
+#[inline(always)]
+unsafe fn copy_padded(src: *const f32, dst: *mut f32, len: usize, width: usize) {
+    // SAFETY: every access has index < len (reads) or < width (writes).
+    unsafe {
+        let mut i = 0;
+        while i + 8 <= len {
+            let x = (src.add(i) as *const [f32; 8]).read_unaligned();
+            (dst.add(i) as *mut [f32; 8]).write_unaligned(x);
+            i += 8;
+        }
+        while i < len {
+            *dst.add(i) = *src.add(i);
+            i += 1;
+        }
+        while i < width {
+            *dst.add(i) = 0.0;
+            i += 1;
+        }
+    }
+}
+
 /// Packs the `rows × kc` block of `a` into MR-row micro-panels: panel q holds
 /// `dst[q*MR*kc + p*MR + r] = a(q*MR + r, p)`, rows past `rows` zero.
 ///
 /// # Safety
-/// `a` views at least `rows × kc` elements; `dst` holds `ceil(rows/MR)*MR*kc` floats.
-unsafe fn pack_a(mr: usize, a: MatRef, rows: usize, kc: usize, dst: *mut f32) {
-    // SAFETY: the caller upholds this function's `# Safety` contract.
+/// `a` views at least `rows × kc` elements, with `rs == 1` or `cs == 1`; `dst` holds
+/// `ceil(rows/MR)*MR*kc` floats.
+unsafe fn pack_a(tr: TransposeFn, mr: usize, a: MatRef, rows: usize, kc: usize, dst: *mut f32) {
+    // SAFETY: the caller upholds this function's `# Safety` contract; panel q spans
+    // dst[q*mr*kc .. (q+1)*mr*kc] and reads rows i0..i0+h < rows.
     unsafe {
         for (q, i0) in (0..rows).step_by(mr).enumerate() {
             let d = dst.add(q * mr * kc);
@@ -792,22 +1011,15 @@ unsafe fn pack_a(mr: usize, a: MatRef, rows: usize, kc: usize, dst: *mut f32) {
             if a.rs == 1 {
                 // Column p of the panel is contiguous in the source.
                 for p in 0..kc {
-                    let s = a.ptr.add(i0 + p * a.cs);
-                    let dp = d.add(p * mr);
-                    std::ptr::copy_nonoverlapping(s, dp, h);
-                    std::ptr::write_bytes(dp.add(h), 0, mr - h);
+                    copy_padded(a.ptr.add(i0 + p * a.cs), d.add(p * mr), h, mr);
                 }
             } else {
-                // Each source row (contiguous when cs == 1) scatters with stride MR.
-                for r in 0..h {
-                    let s = a.ptr.add((i0 + r) * a.rs);
+                // Rows contiguous (cs == 1): a transpose into the panel.
+                debug_assert_eq!(a.cs, 1);
+                tr(a.ptr.add(i0 * a.rs), a.rs, h, kc, d, mr);
+                if h < mr {
                     for p in 0..kc {
-                        *d.add(p * mr + r) = *s.add(p * a.cs);
-                    }
-                }
-                for r in h..mr {
-                    for p in 0..kc {
-                        *d.add(p * mr + r) = 0.0;
+                        std::ptr::write_bytes(d.add(p * mr + h), 0, mr - h);
                     }
                 }
             }
@@ -819,9 +1031,11 @@ unsafe fn pack_a(mr: usize, a: MatRef, rows: usize, kc: usize, dst: *mut f32) {
 /// `dst[q*NR*kc + p*NR + j] = b(p, q*NR + j)`, columns past `cols` zero.
 ///
 /// # Safety
-/// `b` views at least `kc × cols` elements; `dst` holds `ceil(cols/NR)*NR*kc` floats.
-unsafe fn pack_b(nr: usize, b: MatRef, kc: usize, cols: usize, dst: *mut f32) {
-    // SAFETY: the caller upholds this function's `# Safety` contract.
+/// `b` views at least `kc × cols` elements, with `rs == 1` or `cs == 1`; `dst` holds
+/// `ceil(cols/NR)*NR*kc` floats.
+unsafe fn pack_b(tr: TransposeFn, nr: usize, b: MatRef, kc: usize, cols: usize, dst: *mut f32) {
+    // SAFETY: the caller upholds this function's `# Safety` contract; panel q spans
+    // dst[q*nr*kc .. (q+1)*nr*kc] and reads columns j0..j0+w < cols.
     unsafe {
         for (q, j0) in (0..cols).step_by(nr).enumerate() {
             let d = dst.add(q * nr * kc);
@@ -829,36 +1043,12 @@ unsafe fn pack_b(nr: usize, b: MatRef, kc: usize, cols: usize, dst: *mut f32) {
             if b.cs == 1 {
                 // Row p of the panel is contiguous in the source.
                 for p in 0..kc {
-                    let s = b.ptr.add(p * b.rs + j0);
-                    let dp = d.add(p * nr);
-                    std::ptr::copy_nonoverlapping(s, dp, w);
-                    std::ptr::write_bytes(dp.add(w), 0, nr - w);
+                    copy_padded(b.ptr.add(p * b.rs + j0), d.add(p * nr), w, nr);
                 }
             } else {
-                // Transposing copy: each source column (contiguous when rs == 1) scatters with
-                // stride NR, four columns at a time to keep four read streams going.
-                let mut j = 0;
-                while j + 4 <= w {
-                    let s0 = b.ptr.add((j0 + j) * b.cs);
-                    let s1 = s0.add(b.cs);
-                    let s2 = s1.add(b.cs);
-                    let s3 = s2.add(b.cs);
-                    for p in 0..kc {
-                        let dp = d.add(p * nr + j);
-                        let o = p * b.rs;
-                        *dp = *s0.add(o);
-                        *dp.add(1) = *s1.add(o);
-                        *dp.add(2) = *s2.add(o);
-                        *dp.add(3) = *s3.add(o);
-                    }
-                    j += 4;
-                }
-                for jj in j..w {
-                    let s = b.ptr.add((j0 + jj) * b.cs);
-                    for p in 0..kc {
-                        *d.add(p * nr + jj) = *s.add(p * b.rs);
-                    }
-                }
+                // Columns contiguous (rs == 1): a transpose into the panel.
+                debug_assert_eq!(b.rs, 1);
+                tr(b.ptr.add(j0 * b.cs), b.cs, w, kc, d, nr);
                 if w < nr {
                     for p in 0..kc {
                         std::ptr::write_bytes(d.add(p * nr + w), 0, nr - w);
@@ -877,6 +1067,7 @@ unsafe fn pack_b(nr: usize, b: MatRef, kc: usize, cols: usize, dst: *mut f32) {
 #[allow(clippy::too_many_arguments)]
 unsafe fn blocked(
     kernel: &Kernel,
+    tr: TransposeFn,
     (m, k, n): (usize, usize, usize),
     a: MatRef,
     b: MatRef,
@@ -900,10 +1091,10 @@ unsafe fn blocked(
                 let kc = kc_max.min(k - pc);
                 // Chunks after the first add to what the earlier chunks wrote.
                 let beta_here = if pc == 0 { beta } else { 1.0 };
-                pack_a(mr, a.at(ic, pc), mc, kc, a_pack);
+                pack_a(tr, mr, a.at(ic, pc), mc, kc, a_pack);
                 for jc in (0..n).step_by(nc_max) {
                     let nc = nc_max.min(n - jc);
-                    pack_b(nr, b.at(pc, jc), kc, nc, b_pack);
+                    pack_b(tr, nr, b.at(pc, jc), kc, nc, b_pack);
                     for ir in (0..mc).step_by(mr) {
                         // SAFETY: panel ir/mr of the packed A block (mr*kc floats).
                         let ap = a_pack.add(ir * kc);
@@ -961,7 +1152,7 @@ fn packed(isa: Isa, threads: usize, g: &Gemm, a: &[f32], b: &[f32], c: &mut [f32
         rs: n,
         cs: 1,
     };
-    let plan = plan(isa, m, n);
+    let plan = plan(isa, m, n, k);
     // C^T (n×m) = op(B)^T (n×k) * op(A)^T (k×m): the same memory with swapped strides.
     let (rows, cols, av, bv, cv) = if plan.swapped {
         let ct = MatMut {
@@ -974,6 +1165,11 @@ fn packed(isa: Isa, threads: usize, g: &Gemm, a: &[f32], b: &[f32], c: &mut [f32
         (m, n, av, bv, cv)
     };
     let kernel = plan.kernel;
+    let tr: TransposeFn = match isa {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 | Isa::Avx2Fma => x86::transpose_strip_avx,
+        _ => transpose_strip_scalar,
+    };
     let threads = threads.min(g.macs() / MIN_MACS_PER_THREAD).max(1);
 
     // Split the larger dimension into `threads` runs of whole micro-tiles.
@@ -1000,7 +1196,7 @@ fn packed(isa: Isa, threads: usize, g: &Gemm, a: &[f32], b: &[f32], c: &mut [f32
             } else {
                 ((rows, k, hi - lo), av, bv.at(0, lo), cv.at(0, lo))
             };
-            with_pack_bufs(|bufs| blocked(kernel, dims, a_t, b_t, c_t, g.alpha, g.beta, bufs));
+            with_pack_bufs(|bufs| blocked(kernel, tr, dims, a_t, b_t, c_t, g.alpha, g.beta, bufs));
         }
     };
     if threads == 1 {

@@ -63,7 +63,8 @@ pub fn max_pool2d_forward(
                 for u in 0..g.k {
                     for v in 0..g.k {
                         let idx = (i * g.stride + u) * g.w + j * g.stride + v;
-                        // `!(a <= b)` rather than `a > b` so a NaN candidate wins.
+                        // A NaN candidate replaces a non-NaN best (`>` alone is false for
+                        // NaN), so NaN propagates like PyTorch's max_pool2d.
                         if plane[idx] > plane[best]
                             || (plane[idx].is_nan() && !plane[best].is_nan())
                         {

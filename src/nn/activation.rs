@@ -1,4 +1,7 @@
 //! Pointwise activations as a value, so that model sizes and nonlinearity are configurable.
+//!
+//! Derivatives (applied by the tape's backward rules, written in terms of the output y where
+//! that is cheaper): `relu' = [x > 0]`, `σ' = σ(1 − σ)`, `tanh' = 1 − tanh²`, `identity' = 1`.
 
 use crate::autodiff::{Tape, Var};
 use crate::error::{Error, Result};
@@ -28,6 +31,12 @@ impl Activation {
     }
 
     /// The activation applied to one value (inference without a tape).
+    ///
+    /// ```
+    /// use grad_instructor::nn::Activation;
+    /// assert_eq!(Activation::Relu.eval(-2.0), 0.0);
+    /// assert_eq!(Activation::Sigmoid.eval(0.0), 0.5);
+    /// ```
     pub fn eval(self, x: f32) -> f32 {
         match self {
             Activation::Relu => x.max(0.0),
@@ -37,7 +46,14 @@ impl Activation {
         }
     }
 
-    /// Parses `relu|sigmoid|tanh|identity`.
+    /// Parses `relu|sigmoid|tanh|identity` (also `none` for identity), as on the command line.
+    ///
+    /// ```
+    /// use grad_instructor::nn::Activation;
+    /// assert_eq!(Activation::parse("tanh").unwrap(), Activation::Tanh);
+    /// assert_eq!(Activation::parse("none").unwrap(), Activation::Identity);
+    /// assert!(Activation::parse("gelu").is_err()); // an Error::InvalidArgument naming the choices
+    /// ```
     pub fn parse(s: &str) -> Result<Activation> {
         match s {
             "relu" => Ok(Activation::Relu),

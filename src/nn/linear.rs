@@ -1,5 +1,9 @@
 //! Fully connected layer `y = x Wᵀ + b`, with W stored (out × in) like PyTorch's `nn.Linear`.
 //! The transpose is a flag on the matmul, never a copy.
+//!
+//! For a batch x (B × in) and output adjoint Ȳ (B × out), the tape's matmul and broadcast-add
+//! rules give `W̄ = Ȳᵀ x` (out × in), `x̄ = Ȳ W` (B × in) and `b̄ = Σ_rows Ȳ`: the bias gradient
+//! is summed over the batch, the weight gradient is a sum of per-example outer products.
 
 use super::init::Init;
 use crate::autodiff::{Tape, Var};
@@ -59,6 +63,27 @@ impl Linear {
     }
 
     /// Records `x Wᵀ + b` for x (batch × in).
+    ///
+    /// ```
+    /// use grad_instructor::nn::Linear;
+    /// use grad_instructor::{Tape, Tensor};
+    /// # fn main() -> grad_instructor::Result<()> {
+    /// let layer = Linear {
+    ///     weight: Tensor::from_vec(vec![1., 2., 3., 4., 5., 6.], &[3, 2])?, // 2 in, 3 out
+    ///     bias: Tensor::from_vec(vec![0.5, 0., -0.5], &[3])?,
+    /// };
+    /// let x = Tensor::from_vec(vec![1., 1.], &[1, 2])?;
+    /// let mut tape = Tape::new();
+    /// let vars = layer.bind(&mut tape, true);
+    /// let xv = tape.constant_ref(&x);
+    /// let y = Linear::forward(&mut tape, vars, xv)?;
+    /// assert_eq!(tape.value(y).data(), &[3.5, 7.0, 10.5]);
+    /// let root = tape.sum(y);
+    /// let g = tape.backward(root)?;
+    /// assert_eq!(g.get(vars.weight).unwrap().data(), &[1.; 6]); // W̄ = Ȳᵀ x with Ȳ = 1
+    /// assert_eq!(g.get(vars.bias).unwrap().data(), &[1.; 3]);
+    /// # Ok(()) }
+    /// ```
     pub fn forward(tape: &mut Tape<'_>, vars: LinearVars, x: Var) -> Result<Var> {
         let xw = tape.matmul_t(x, false, vars.weight, true)?;
         tape.add(xw, vars.bias)

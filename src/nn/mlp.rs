@@ -1,5 +1,8 @@
 //! A multilayer perceptron: `Linear → act → … → Linear` (no activation after the last layer;
 //! its outputs are logits). The paper's target network is 784-100-10 with ReLU.
+//!
+//! Two forward paths: [`Mlp::forward`] records on a tape (training; gradients follow), and
+//! [`Mlp::logits`] runs on plain tensors (evaluation; no tape, no saved values).
 
 use super::activation::Activation;
 use super::init::Init;
@@ -66,6 +69,23 @@ impl Mlp {
     /// One forward + backward of mean softmax cross-entropy on a batch, plus an optional L1
     /// penalty `λ Σ |W|` on the weight matrices (not the biases). Returns the loss (including
     /// the penalty) and the gradients in the order of [`Mlp::params`]. `x` is (batch × inputs).
+    ///
+    /// The tape lives only inside this call; the returned gradients are owned by the caller.
+    ///
+    /// ```
+    /// use grad_instructor::nn::{Activation, Init, Mlp};
+    /// use grad_instructor::Tensor;
+    /// use rand::{rngs::StdRng, SeedableRng};
+    /// # fn main() -> grad_instructor::Result<()> {
+    /// let mut rng = StdRng::seed_from_u64(7);
+    /// let mlp = Mlp::new(&[4, 3, 2], Activation::Relu, Init::PytorchDefault, &mut rng)?;
+    /// let x = Tensor::ones(&[5, 4])?; // a batch of 5
+    /// let (loss, grads) = mlp.loss_and_grads(&x, &[0, 1, 0, 1, 1], 0.0)?;
+    /// assert!(loss > 0.0);
+    /// let shapes: Vec<&[usize]> = grads.iter().map(|g| g.dims()).collect();
+    /// assert_eq!(shapes, [&[3, 4][..], &[3], &[2, 3], &[2]]); // w0, b0, w1, b1
+    /// # Ok(()) }
+    /// ```
     pub fn loss_and_grads(
         &self,
         x: &Tensor,

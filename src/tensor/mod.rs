@@ -3,6 +3,28 @@
 //! This layer validates shapes (returning [`Error::Shape`]) and then calls the raw-slice
 //! kernels in [`crate::kernels`]. It knows nothing about gradients: the tape in
 //! [`crate::autodiff`] records which tensor ops ran and applies their backward rules.
+//!
+//! ## Layout
+//!
+//! A tensor of dimensions `[d0, d1, d2]` stores element `(i, j, k)` at flat index
+//! `(i·d1 + j)·d2 + k` (row-major: the last index varies fastest). Images are NCHW
+//! (batch, channel, height, width), as in PyTorch. There are no strides and no views: every
+//! tensor owns one dense `Vec<f32>`. That keeps every kernel a loop over a slice; the one
+//! place a view would pay, the transposes of backpropagation (`dW = dYᵀ X`), is handled by a
+//! flag on the matrix product ([`Tensor::matmul_t`]) that the kernel reads directly.
+//!
+//! Broadcasting is limited to what the models need: a row vector over the last axis
+//! ([`Tensor::add_row`], the bias add).
+//!
+//! ```
+//! use grad_instructor::Tensor;
+//! # fn main() -> grad_instructor::Result<()> {
+//! let a = Tensor::from_vec(vec![1., 2., 3., 4., 5., 6.], &[2, 3])?; // [[1, 2, 3], [4, 5, 6]]
+//! assert_eq!(a.dims(), &[2, 3]);
+//! assert_eq!(a.data()[1 * 3 + 2], 6.0); // element (1, 2)
+//! assert_eq!(a.sum_axis(0)?.data(), &[5., 7., 9.]); // column sums
+//! # Ok(()) }
+//! ```
 
 mod ops;
 mod random;
@@ -21,7 +43,15 @@ pub struct Tensor {
 }
 
 impl Tensor {
-    /// A tensor from data and dimensions; error if `data.len()` is not the product of `dims`.
+    /// A tensor from row-major data and dimensions; error if `data.len()` is not the product of
+    /// `dims` or the rank exceeds [`MAX_RANK`].
+    ///
+    /// ```
+    /// use grad_instructor::{Error, Tensor};
+    /// let m = Tensor::from_vec(vec![1., 2., 3., 4.], &[2, 2]).unwrap();
+    /// assert_eq!(m.dims(), &[2, 2]);
+    /// assert!(matches!(Tensor::from_vec(vec![1., 2., 3.], &[2, 2]), Err(Error::Shape { .. })));
+    /// ```
     pub fn from_vec(data: Vec<f32>, dims: &[usize]) -> Result<Tensor> {
         let shape = Shape::new(dims)?;
         if shape.numel() != data.len() {
@@ -135,6 +165,18 @@ impl Tensor {
     }
 
     /// Same data, new dimensions (no copy: the buffer moves). Error if the counts differ.
+    ///
+    /// Row-major order is preserved, so reshaping never moves an element within the buffer.
+    ///
+    /// ```
+    /// use grad_instructor::Tensor;
+    /// # fn main() -> grad_instructor::Result<()> {
+    /// let v = Tensor::from_vec(vec![1., 2., 3., 4., 5., 6.], &[6])?;
+    /// let m = v.reshape(&[2, 3])?; // [[1, 2, 3], [4, 5, 6]]
+    /// assert_eq!(m.data()[1 * 3], 4.0); // element (1, 0)
+    /// assert!(m.reshape(&[4]).is_err()); // 6 elements do not fit 4
+    /// # Ok(()) }
+    /// ```
     pub fn reshape(self, dims: &[usize]) -> Result<Tensor> {
         let shape = Shape::new(dims)?;
         if shape.numel() != self.data.len() {

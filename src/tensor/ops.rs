@@ -1,4 +1,9 @@
 //! Elementwise ops, reductions, broadcasting and matrix products on [`Tensor`].
+//!
+//! Each method checks shapes and returns a new tensor (the `_`-suffixed ones work in place).
+//! Sums over all elements accumulate in f64, so a loss averaged over a large batch does not
+//! lose the small terms. Matrix products go to the dispatching kernel
+//! [`sgemm`](crate::kernels::matmul::sgemm); everything else is a plain loop.
 
 use super::Tensor;
 use crate::error::{Error, Result};
@@ -129,8 +134,11 @@ impl Tensor {
             ));
         }
         let mut out = self.clone();
-        for chunk in out.data.chunks_exact_mut(n) {
-            chunk.iter_mut().zip(&row.data).for_each(|(a, &b)| *a += b);
+        // n == 0: the tensor is empty and there is nothing to add (chunks of 0 would panic).
+        if n > 0 {
+            for chunk in out.data.chunks_exact_mut(n) {
+                chunk.iter_mut().zip(&row.data).for_each(|(a, &b)| *a += b);
+            }
         }
         Ok(out)
     }
@@ -171,6 +179,11 @@ impl Tensor {
     ) -> Result<Tensor> {
         let (outer, len, inner) = self.check_axis(op, axis)?;
         let mut out = vec![init; outer * inner];
+        // An empty output needs no loop; looping anyway costs outer * len steps, unbounded
+        // when a zero dimension hides huge ones (e.g. [2^40, 2^20, 0]).
+        if out.is_empty() {
+            return Tensor::from_vec(out, &self.reduced_dims(axis));
+        }
         for o in 0..outer {
             for i in 0..len {
                 let src = &self.data[(o * len + i) * inner..(o * len + i + 1) * inner];
@@ -233,6 +246,18 @@ impl Tensor {
 
     /// Matrix product `op(self) * op(other)`, where `op` transposes when the flag is set
     /// (without copying: the kernel reads the stored layout).
+    ///
+    /// `op(self)` must be m×k and `op(other)` k×n; the result is m×n. A linear layer stores
+    /// its weight W as (out × in) and computes `x Wᵀ` as `x.matmul_t(false, &w, true)`.
+    ///
+    /// ```
+    /// use grad_instructor::Tensor;
+    /// # fn main() -> grad_instructor::Result<()> {
+    /// let x = Tensor::from_vec(vec![1., 2.], &[1, 2])?;
+    /// let w = Tensor::from_vec(vec![1., 0., 0., 1., 1., 1.], &[3, 2])?; // 3 outputs, 2 inputs
+    /// assert_eq!(x.matmul_t(false, &w, true)?.data(), &[1., 2., 3.]); // x Wᵀ, 1×3
+    /// # Ok(()) }
+    /// ```
     pub fn matmul_t(&self, trans_a: bool, other: &Tensor, trans_b: bool) -> Result<Tensor> {
         let (ar, ac) = self.matrix_dims("matmul")?;
         let (br, bc) = other.matrix_dims("matmul")?;
@@ -255,7 +280,19 @@ impl Tensor {
         Ok(out)
     }
 
-    /// Matrix product `self * other`.
+    /// Matrix product `self * other`: `C[i][j] = Σ_p A[i][p] · B[p][j]`, A m×k, B k×n.
+    ///
+    /// ```
+    /// use grad_instructor::Tensor;
+    /// # fn main() -> grad_instructor::Result<()> {
+    /// let a = Tensor::from_vec(vec![1., 2., 3., 4., 5., 6.], &[2, 3])?;
+    /// let b = Tensor::from_vec(vec![1., 0., 2., -1., 3., 1.], &[3, 2])?;
+    /// let c = a.matmul(&b)?; // row 0: [1·1 + 2·2 + 3·3, 1·0 − 2·1 + 3·1]
+    /// assert_eq!(c.dims(), &[2, 2]);
+    /// assert_eq!(c.data(), &[14., 1., 32., 1.]);
+    /// assert!(a.matmul(&a).is_err()); // 2×3 · 2×3: inner dimensions differ
+    /// # Ok(()) }
+    /// ```
     pub fn matmul(&self, other: &Tensor) -> Result<Tensor> {
         self.matmul_t(false, other, false)
     }

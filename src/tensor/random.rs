@@ -1,5 +1,10 @@
 //! Seeded random numbers. `rand` supplies uniform bits; the normal distribution is drawn here
 //! with the Box–Muller transform, so the crate needs no other random-number crate.
+//!
+//! Box–Muller (1958): for independent u1, u2 uniform on (0, 1], the polar pair
+//! `R = √(−2 ln u1)`, `Θ = 2π u2` has the density of a standard 2-D Gaussian written in polar
+//! coordinates (R² is exponential with mean 2, Θ uniform), so `R cos Θ` and `R sin Θ` are two
+//! independent N(0, 1) samples.
 
 use rand::Rng;
 

@@ -77,7 +77,15 @@ impl Shape {
     }
 
     /// Splits the shape around `axis` into `(outer, len, inner)` element counts, so that
-    /// element `(o, i, r)` lives at flat index `(o * len + i) * inner + r`.
+    /// element `(o, i, r)` lives at flat index `(o * len + i) * inner + r`. Every reduction
+    /// along an axis (and its backward rule) is a loop over this triple.
+    ///
+    /// ```
+    /// use grad_instructor::Shape;
+    /// let s = Shape::new(&[2, 3, 4]).unwrap();
+    /// assert_eq!(s.split_at_axis(1), (2, 3, 4));
+    /// assert_eq!(s.split_at_axis(0), (1, 2, 12));
+    /// ```
     pub fn split_at_axis(&self, axis: usize) -> (usize, usize, usize) {
         let d = self.dims();
         (

@@ -1,6 +1,15 @@
-//! Adam (Kingma & Ba 2015), as `torch.optim.Adam`:
-//! `m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²;  p ← p − η m̂ / (√v̂ + ε)` with the bias
-//! corrections `m̂ = m/(1−β₁ᵗ)`, `v̂ = v/(1−β₂ᵗ)`; weight decay adds `λp` to g.
+//! Adam (Kingma & Ba, "Adam: A Method for Stochastic Optimization", ICLR 2015), as
+//! `torch.optim.Adam`:
+//!
+//! ```text
+//! m ← β₁m + (1−β₁)g;   v ← β₂v + (1−β₂)g²;   p ← p − η m̂ / (√v̂ + ε)
+//! m̂ = m/(1−β₁ᵗ),  v̂ = v/(1−β₂ᵗ)          (bias corrections; t counts steps from 1)
+//! ```
+//!
+//! Weight decay adds `λp` to g (L2, not AdamW's decoupled decay). m and v start at 0, so
+//! without the corrections the first steps would be shrunk by factors (1−β₁) and √(1−β₂).
+//! With them the first step is `η g/(|g| + ε)`: about η in the direction of −sign g, whatever
+//! the gradient's scale. That scale invariance is Adam's point.
 
 use super::check_pairs;
 use crate::error::Result;
@@ -43,6 +52,20 @@ impl Adam {
     }
 
     /// One update of `params` by `grads` (same order and shapes).
+    ///
+    /// ```
+    /// use grad_instructor::nn::Adam;
+    /// use grad_instructor::Tensor;
+    /// # fn main() -> grad_instructor::Result<()> {
+    /// let mut p = Tensor::from_vec(vec![1.0, 1.0], &[2])?;
+    /// let g = Tensor::from_vec(vec![1e-3, -50.0], &[2])?; // very different scales
+    /// Adam::new(0.1).step(&mut [&mut p], &[&g])?;
+    /// // The first step moves each coordinate by ≈ η = 0.1 against its gradient's sign
+    /// // (ε = 1e-8 against |g| ≥ 1e-3 changes it by at most 1e-5 relative; f32 rounding of
+    /// // the bias corrections adds ~1e-7).
+    /// assert!((p.data()[0] - 0.9).abs() < 1e-5 && (p.data()[1] - 1.1).abs() < 1e-5);
+    /// # Ok(()) }
+    /// ```
     pub fn step(&mut self, params: &mut [&mut Tensor], grads: &[&Tensor]) -> Result<()> {
         check_pairs("Adam::step", params, grads)?;
         if self.m.is_empty() {

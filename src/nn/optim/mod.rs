@@ -1,4 +1,9 @@
 //! Optimizers. One step is one function over (parameters, gradients), in the same order.
+//!
+//! An optimizer never sees the tape: it receives the gradients the caller took out of
+//! [`Gradients`](crate::Gradients), and updates the parameters in place. Its state (SGD's
+//! velocity, Adam's moments) is indexed by position, so the parameter order must not change
+//! between steps.
 
 mod adam;
 mod sgd;

@@ -1,5 +1,10 @@
 //! Stochastic gradient descent with optional momentum and weight decay, as `torch.optim.SGD`:
 //! `d = g + λ p;  v ← μ v + d (v = d on the first step);  p ← p − η v` (plain: `p ← p − η d`).
+//!
+//! g is the mini-batch gradient, an unbiased estimate of the full-data gradient; λp is the
+//! gradient of the L2 penalty `(λ/2)‖p‖²`; momentum μ averages past directions so that
+//! consistent components add up (a step size of `η/(1−μ)` on a steady gradient) while
+//! oscillating ones cancel.
 
 use super::check_pairs;
 use crate::error::Result;
@@ -39,6 +44,17 @@ impl Sgd {
     }
 
     /// One update of `params` by `grads` (same order and shapes).
+    ///
+    /// ```
+    /// use grad_instructor::nn::Sgd;
+    /// use grad_instructor::Tensor;
+    /// # fn main() -> grad_instructor::Result<()> {
+    /// let mut p = Tensor::from_vec(vec![1.0, -2.0], &[2])?;
+    /// let g = Tensor::from_vec(vec![0.5, 0.5], &[2])?;
+    /// Sgd::new(0.25).step(&mut [&mut p], &[&g])?; // p − 0.25 g, both values exact in binary
+    /// assert_eq!(p.data(), &[0.875, -2.125]);
+    /// # Ok(()) }
+    /// ```
     pub fn step(&mut self, params: &mut [&mut Tensor], grads: &[&Tensor]) -> Result<()> {
         check_pairs("Sgd::step", params, grads)?;
         let first = self.velocity.is_empty() && self.momentum != 0.0;

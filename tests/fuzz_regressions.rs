@@ -1,0 +1,30 @@
+//! Inputs the fuzz targets (fuzz/fuzz_targets/) found crashing, replayed as plain tests so
+//! they stay fixed. Each test names the target and the input it came from.
+
+use grad_instructor::Tensor;
+
+/// `tensor` target, input `d5 00 00 00 00 01 00 00 01 00`: a `[0, 0, 0]` tensor plus a `[0]`
+/// row. The lengths agree (both 0), and `add_row` then asked for chunks of size 0, which
+/// panics. An empty tensor plus an empty row is the empty tensor.
+#[test]
+fn add_row_with_zero_length_last_axis_is_ok_not_a_panic() {
+    let a = Tensor::from_vec(vec![], &[0, 0, 0]).unwrap();
+    let row = Tensor::from_vec(vec![], &[0]).unwrap();
+    let out = a.add_row(&row).unwrap();
+    assert_eq!(out.dims(), &[0, 0, 0]);
+    // Nonzero leading axes, zero last axis: still empty, still fine.
+    let b = Tensor::from_vec(vec![], &[3, 0]).unwrap();
+    assert_eq!(b.add_row(&row).unwrap().dims(), &[3, 0]);
+}
+
+/// `tensor` target, timeout input (base64 `Av////////8TAAAA//////////wAAAAAAAAAAAA0AAAAAAAGAAECXQ==`):
+/// `sum_axis` over an empty tensor whose zero dimension is the innermost looped over
+/// `outer * len` (about 2^60) empty rows. The output is empty, so it returns at once.
+#[test]
+fn sum_axis_of_empty_tensor_with_huge_dims_returns_at_once() {
+    let huge = 1usize << 40;
+    let a = Tensor::from_vec(vec![], &[huge, 1 << 20, 0]).unwrap();
+    let s = a.sum_axis(1).unwrap();
+    assert_eq!(s.dims(), &[huge, 0]);
+    assert_eq!(a.max_axis(0).unwrap().dims(), &[1 << 20, 0]);
+}
