@@ -500,3 +500,43 @@ fn antialiased_image_spreads_the_enn_gradient_over_w1_and_matches_the_batched_pa
     assert_eq!(&batch.data()[..15 * 117], tape.value(img).data());
     assert_eq!(&batch.data()[15 * 117..], tape.value(img).data());
 }
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Cost of the ENN term: a universal step against a plain SGD step (784-100-10, batch 64),
+/// interleaved so that both see the same machine load; medians of 400 steps. Prints only.
+#[test]
+#[ignore = "a timing measurement, run with --ignored --nocapture"]
+fn universal_step_overhead_over_plain_sgd() {
+    use std::time::Instant;
+    let mut rng = StdRng::seed_from_u64(121);
+    let e = enn(122);
+    let mut net = mlp(&[784, 100, 10], 123);
+    let cfg = UniversalConfig::default();
+    let (mut plain, mut universal, mut enn_only) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..400 {
+        let (x, y) = random_batch(64, 784, 10, &mut rng);
+        let t = Instant::now();
+        let (_, grads) = net.loss_and_grads(&x, &y, 0.0).unwrap();
+        let refs: Vec<&Tensor> = grads.iter().collect();
+        Sgd::new(cfg.lr).step(&mut net.params_mut(), &refs).unwrap();
+        plain.push(t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        universal_step(&mut net, &e, &x, &y, &cfg, 1.0).unwrap();
+        universal.push(t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        e.score_and_grad_w1(&net.layers[0].weight).unwrap();
+        enn_only.push(t.elapsed().as_secs_f64());
+    }
+    let (p, u, s) = (median(plain), median(universal), median(enn_only));
+    println!(
+        "plain SGD step {:.3} ms, universal step {:.3} ms (+{:.0} %), ENN score+grad alone {:.3} ms",
+        p * 1e3,
+        u * 1e3,
+        (u / p - 1.0) * 100.0,
+        s * 1e3
+    );
+}
