@@ -19,6 +19,18 @@
 //! fresh ENN and for an ENN trained by [`train_enn`](super::reinforce::train_enn); see
 //! [`DEFAULT_LE`] for the figures and the choice.
 
+//!
+//! ## Cost
+//!
+//! `cargo test --release --test instructor -- --ignored --nocapture universal_step_overhead`
+//! (784-100-10, batch 64, medians of 400 interleaved steps, load average ≈ 1.4 on the 2-core
+//! machine): plain SGD step 0.31–0.38 ms, universal step 0.65–0.83 ms (+108–120 %) with
+//! `GI_NUM_THREADS=1`; 0.60 vs 1.09 ms (+83 %) with the default two threads. The ENN's score
+//! and W1 gradient alone take 0.26–0.39 ms: the second convolution's forward and
+//! input-gradient GEMMs (32×144×406 each, 3.7 M multiply-adds against the MLP step's 15 M),
+//! the max-pool forward (~14 % of the ENN's time in `perf`), and the tape's zero-filled
+//! adjoints. The target of < 50 % extra is not met with the current kernels.
+
 use super::enn::EvaluationNet;
 use crate::error::{Error, Result};
 use crate::nn::Mlp;
