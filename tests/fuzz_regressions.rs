@@ -28,3 +28,22 @@ fn sum_axis_of_empty_tensor_with_huge_dims_returns_at_once() {
     assert_eq!(s.dims(), &[huge, 0]);
     assert_eq!(a.max_axis(0).unwrap().dims(), &[1 << 20, 0]);
 }
+
+/// `tensor` target, timeout input (base64 `Av////////8BgwAAAgAAAAEBAr4FAgH+//////+CXwU=`):
+/// a product with a huge but empty operand (`[2^40, 0]` times `[0, 0]`) made the kernel walk
+/// 2^40 empty rows. An empty or k = 0 product is now answered without the kernel.
+#[test]
+fn matmul_with_empty_operands_and_huge_dims_returns_at_once() {
+    let huge = 1usize << 40;
+    let a = Tensor::from_vec(vec![], &[huge, 0]).unwrap();
+    let b = Tensor::from_vec(vec![], &[0, 0]).unwrap();
+    assert_eq!(a.matmul(&b).unwrap().dims(), &[huge, 0]);
+    // k = 0 with a real output: all zeros, as the sum over an empty k says.
+    let a = Tensor::from_vec(vec![], &[2, 0]).unwrap();
+    let b = Tensor::from_vec(vec![], &[0, 3]).unwrap();
+    assert_eq!(a.matmul(&b).unwrap().data(), &[0.0; 6]);
+    // Transposed: [0, 2^40]^T is 2^40 x 0, times [0, 0].
+    let at = Tensor::from_vec(vec![], &[0, huge]).unwrap();
+    let e = Tensor::from_vec(vec![], &[0, 0]).unwrap();
+    assert_eq!(at.matmul_t(true, &e, false).unwrap().dims(), &[huge, 0]);
+}

@@ -454,3 +454,75 @@ fn every_truncation_and_single_byte_corruption_gives_a_result_not_a_panic() {
     }
     assert!(errors > 0);
 }
+
+// ---- interop with the reference implementation, when it is installed ----
+
+/// Runs `python3 -c code args..`; `None` when python3 or its `safetensors` and `numpy`
+/// packages are missing (the test then says so and checks nothing else).
+fn python(code: &str, args: &[&Path]) -> Option<std::process::Output> {
+    let probe = std::process::Command::new("python3")
+        .args(["-c", "import safetensors.numpy, numpy"])
+        .output()
+        .ok()?;
+    if !probe.status.success() {
+        eprintln!("python3 with safetensors and numpy not available: interop not checked");
+        return None;
+    }
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(code)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "python failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(out)
+}
+
+#[test]
+fn files_match_the_python_reference_in_both_directions() {
+    let dir = temp_path("interop").parent().unwrap().to_path_buf();
+    std::fs::create_dir_all(&dir).unwrap();
+    let ours = dir.join("ours.safetensors");
+    let theirs = dir.join("theirs.safetensors");
+    let w = t(
+        &[
+            1.0,
+            -0.0,
+            f32::from_bits(0x7fc0_0001),
+            2.5,
+            f32::INFINITY,
+            -3.0,
+        ],
+        &[2, 3],
+    );
+    let b = t(&[0.25], &[]);
+    save(&ours, &[("w", &w), ("b", &b)], &[("format", "pt")]).unwrap();
+    // Python reads our file, checks it bit for bit, and writes the same tensors itself.
+    let code = r#"
+import sys, numpy as np
+from safetensors.numpy import load_file, save_file
+ours, theirs = sys.argv[1], sys.argv[2]
+t = load_file(ours)
+assert t["w"].dtype == np.float32 and t["w"].shape == (2, 3), t["w"]
+bits = t["w"].view(np.uint32).ravel().tolist()
+assert bits == [0x3f800000, 0x80000000, 0x7fc00001, 0x40200000, 0x7f800000, 0xc0400000], bits
+assert t["b"].shape == () and t["b"] == np.float32(0.25)
+save_file({"w": t["w"], "b": t["b"]}, theirs, metadata={"format": "pt"})
+"#;
+    if python(code, &[&ours, &theirs]).is_none() {
+        return;
+    }
+    // We read theirs, and (all tensors F32) the bytes are identical to ours.
+    let back = load(&theirs).unwrap();
+    assert_eq!(bits(back.get("w").unwrap()), bits(&w));
+    assert_eq!(back.meta("format"), Some("pt"));
+    assert_eq!(
+        std::fs::read(&theirs).unwrap(),
+        std::fs::read(&ours).unwrap()
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -161,8 +161,9 @@ pub fn sgemm_with(isa: Isa, threads: usize, g: &Gemm, a: &[f32], b: &[f32], c: &
 //   registers); per k step it loads 2 vectors and broadcasts 12 scalars for 24 FMAs, well under
 //   the two loads per cycle the core sustains. AVX2 uses 6×16 (12 ymm accumulators of 16
 //   registers). Smaller MR variants exist so that a small m (or n, when transposed) pads less.
-// * KC = 384: the A micro-panel (MR×KC×4 B = 18 KiB at MR = 12) stays in L1d while the kernel
-//   sweeps the B block; KC also sets how often a C tile is reloaded (once per KC chunk).
+// * KC = 384: the A micro-panel (MR×KC×4 B = 18 KiB at MR = 12) fits L1d and is reused by every
+//   B micro-panel of the block (partly from L2: each 48 KiB B micro-panel streams past it); KC
+//   also sets how often a C tile is reloaded (once per KC chunk).
 //   K is cut into equal chunks of at most KC (784 -> 2×392), so no chunk is tiny.
 // * NC = 480 (a multiple of every NR): the packed B block KC×NC×4 B = 720 KiB fits in the
 //   1 MiB L2 and is reused by every A micro-panel of the MC block.

@@ -271,6 +271,11 @@ impl Tensor {
             ));
         }
         let mut out = Tensor::zeros(&[m, n])?;
+        // Nothing to multiply: the product is empty, or (k = 0) all zeros. Skipping the kernel
+        // keeps the work bounded by element counts when a zero dimension hides a huge one.
+        if out.numel() == 0 || k == 0 {
+            return Ok(out);
+        }
         let g = Gemm {
             trans_a,
             trans_b,
