@@ -19,7 +19,52 @@
 //!
 //! `θ ← θ + η_E (R − b) Σ_t ∇θ log π(k_t)`, b the running mean of previous rewards (the first
 //! episode has b = R, so no update). On the tape this is the minimization of the surrogate
-//! `(R − b) · Σ_t CE(E(cand_t)/τ, k_t)` with Adam, since `CE = −log π(k_t)`.
+//! `(R − b) · Σ_t CE(E(cand_t)/τ, k_t)` with Adam, since `CE = −log π(k_t)`. With
+//! `normalize_advantage`, `R − b` is divided by the running standard deviation of R.
+//!
+//! ## What we measured (MNIST, and why the defaults are what they are)
+//!
+//! 50 000 training / 10 000 validation images split from MNIST's training set (the reward
+//! uses the first 5 000 validation images; the test set is never touched), 100 episodes of
+//! 200 steps, batch 64, η = 0.01, ENN seed 7. Held-out: 20 fresh episodes (seed 999) with the
+//! trained ENN frozen; "paired ΔR" runs those same 20 episodes with λ_E = 0 and reports the
+//! mean ± sd of R(λ_E) − R(0). Wall time on the shared 2-core machine (load average 6–9; the
+//! same runs need ~25–30 s of CPU time, which is their wall time on an idle machine).
+//!
+//! | rule | branch | τ | λ_E | time | π(×4) first→last quarter | held-out r(E_final, R) | paired ΔR |
+//! |---|---|---|---|---|---|---|---|
+//! | REINFORCE | 1 | 0.05 | 0.25 | 59 s | 0.250 → 0.250 | −0.67 | — |
+//! | REINFORCE | 1 | 1e-4 | 0.05 | 51 s | 0.250 → 0.251 | −0.82 | +0.0004 ± 0.0014 |
+//! | REINFORCE | 10 | 2e-3 | 0.05 | 88 s | 0.254 → 0.259 | −0.78 | −0.0001 ± 0.0040 |
+//! | REINFORCE | 10 | 1e-4 | 0.05 | 61 s | 0.333 → 0.507 | −0.72 | −0.0048 ± 0.0051 |
+//! | REINFORCE | 10 | 1e-4 | 0.01 | 90 s | 0.272 → 0.343 | +0.91 | +0.0000 ± 0.0004 |
+//! | value | 1 | 0.05 | 0.05 | 85 s | (uniform) | +0.89 | −0.0010 ± 0.0018 |
+//! | value | 10 | 1e-4 | 0.05 | 52 s | 0.196 → 0.273 | +0.89 | −0.0089 ± 0.0082 |
+//! | value (defaults) | 10 | 1e-4 | 0.01 | 92–95 s | 0.255 → 0.210 | +0.89 | −0.0031 ± 0.0052 |
+//! | value (defaults), ENN seed 8 | 10 | 1e-4 | 0.01 | 32 s | 0.481 → 0.660 | +0.89 | −0.0011 ± 0.0025 |
+//! | value, antialiased image | 10 | 1e-4 | 0.01 | 75 s | 0.233 → 0.411 | +0.84 | −0.0010 ± 0.0028 |
+//! | value, antialiased image | 10 | 1e-4 | 0.05 | 42 s | 0.229 → 0.310 | +0.83 | −0.0097 ± 0.0087 |
+//!
+//! * With single-step candidates the K next states differ so little that their scores differ
+//!   by ~1e-4: at τ = 0.05 (or even 1e-4) the policy is uniform and REINFORCE has nothing to
+//!   learn from. Ten-step branches and τ = 1e-4 make the choice matter: the policy then learns
+//!   to prefer the largest learning rate (the better choice at η = 0.01 over 200 steps).
+//! * REINFORCE only shapes *differences* of E between the candidates of one decision (the
+//!   softmax ignores a common shift), so E's level across states is never tied to R: its
+//!   held-out correlation with R came out −0.67 … −0.82 in five runs and +0.91 in one (the
+//!   fresh ENN's output happens to move with W1's magnitude, which follows the init scale,
+//!   which drives R; the sign is an accident of initialization). The value rule regresses E
+//!   onto R directly and reaches r ≈ 0.89 on held-out episodes in every run — largely by
+//!   reading the magnitude of W1 (r(E_start, R) is as high as r(E_final, R)).
+//! * The value rule therefore trains the better evaluator and is the default; REINFORCE stays
+//!   available (`EnnRule::Reinforce`) with the settings under which it learns at all.
+//! * Neither ENN made universal backprop better than plain SGD over a 200-step episode; at
+//!   λ_E = 0.01 the value ENN costs 0.1–0.3 points, the REINFORCE ENN changes nothing, and
+//!   λ_E = 0.05 costs ~1 point with or without the antialiased image. Our reading: the value
+//!   ENN is a correlational predictor (W1's magnitude reveals the init scale, which predicts
+//!   R), so ascending its gradient inflates the features it reads without making the MLP
+//!   better.
+//! * Running the same configuration twice gave identical logs (determinism per seed).
 
 use super::enn::EvaluationNet;
 use super::universal::{at_step, universal_step, UniversalConfig};

@@ -12,9 +12,15 @@
 //!   U(±1): values of order one for the ENN's convolutions, while a state whose weights grew
 //!   or shrank still looks bigger or smaller. A per-image normalization would hide exactly the
 //!   magnitude information that separates good from bad initial scales.
+//!
+//! `antialias = true` (off by default) first averages W1 over `k × k` blocks, `k = ⌊1/scale⌋`,
+//! and then resizes bilinearly to the same output size. Every entry of W1 then influences the
+//! image (and receives the ENN's gradient), instead of only the ≤ 4·h·w entries the bilinear
+//! taps read (7 020 of 78 400 for 100 × 784).
 
 use crate::autodiff::{ResizeTo, Tape, Var};
 use crate::error::{Error, Result};
+use crate::kernels::pool::{self, Pool2dGeometry};
 use crate::kernels::resize::{self, ResizeGeometry, ResizeMode};
 use crate::tensor::Tensor;
 
@@ -25,6 +31,8 @@ pub struct WeightImageConfig {
     pub resize_scale: f64,
     /// Fixed multiplier of the resized image; `None` means `√fan_in` (our reconstruction).
     pub gain: Option<f32>,
+    /// Average `⌊1/scale⌋`-blocks before the bilinear resize (see the module docs).
+    pub antialias: bool,
 }
 
 impl Default for WeightImageConfig {
@@ -32,6 +40,7 @@ impl Default for WeightImageConfig {
         WeightImageConfig {
             resize_scale: 0.15,
             gain: None,
+            antialias: false,
         }
     }
 }
@@ -46,6 +55,12 @@ impl WeightImageConfig {
     pub fn image_size(&self, rows: usize, cols: usize) -> Result<(usize, usize)> {
         let g = self.geometry(1, rows, cols)?;
         Ok((g.out_h, g.out_w))
+    }
+
+    /// The averaging block side when antialiasing applies (`None`: plain bilinear).
+    fn block(&self, rows: usize, cols: usize) -> Option<usize> {
+        let k = (1.0 / self.resize_scale).floor() as usize;
+        (self.antialias && k >= 2 && rows >= k && cols >= k).then_some(k)
     }
 
     fn geometry(&self, planes: usize, rows: usize, cols: usize) -> Result<ResizeGeometry> {
@@ -82,7 +97,14 @@ pub fn weight_image(tape: &mut Tape<'_>, w1: Var) -> Result<Var> {
 pub fn weight_image_with(tape: &mut Tape<'_>, w1: Var, cfg: &WeightImageConfig) -> Result<Var> {
     let (rows, cols) = matrix_dims(tape.value(w1))?;
     let (h, w) = cfg.image_size(rows, cols)?;
-    let small = tape.resize(w1, ResizeMode::Bilinear, ResizeTo::Scale(cfg.resize_scale))?;
+    let small = match cfg.block(rows, cols) {
+        Some(k) => {
+            let x = tape.reshape(w1, &[1, 1, rows, cols])?;
+            let pooled = tape.avg_pool2d(x, k, k)?;
+            tape.resize(pooled, ResizeMode::Bilinear, ResizeTo::Size(h, w))?
+        }
+        None => tape.resize(w1, ResizeMode::Bilinear, ResizeTo::Scale(cfg.resize_scale))?,
+    };
     let scaled = tape.mul_scalar(small, cfg.gain_for(cols));
     tape.reshape(scaled, &[1, 1, h, w])
 }
@@ -103,7 +125,22 @@ pub fn weight_images(w1s: &[&Tensor], cfg: &WeightImageConfig) -> Result<Tensor>
     }
     let g = cfg.geometry(k, rows, cols)?;
     let mut out = vec![0.0f32; g.output_len()]; // (K, h, w)
-    resize::resize_bilinear(&g, &stacked, &mut out);
+    match cfg.block(rows, cols) {
+        Some(b) => {
+            let pg = Pool2dGeometry {
+                planes: k,
+                h: rows,
+                w: cols,
+                k: b,
+                stride: b,
+            };
+            let mut pooled = vec![0.0f32; pg.output_len()]; // (K, rows/b, cols/b)
+            pool::avg_pool2d_forward(&pg, &stacked, &mut pooled);
+            let rg = ResizeGeometry::by_size(k, pg.out_h(), pg.out_w(), g.out_h, g.out_w);
+            resize::resize_bilinear(&rg, &pooled, &mut out);
+        }
+        None => resize::resize_bilinear(&g, &stacked, &mut out),
+    }
     let gain = cfg.gain_for(cols);
     out.iter_mut().for_each(|v| *v *= gain);
     Tensor::from_vec(out, &[k, 1, g.out_h, g.out_w])
