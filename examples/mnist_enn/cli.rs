@@ -33,6 +33,9 @@ ENN training (REINFORCE by default):
   --decide-every N     steps between decisions
   --tau X              policy temperature
   --enn-seed S         seed of ENN init and episodes [0]
+  --checkpoint-every N write OUT/enn_checkpoint/ every N episodes and at the end [10]
+  --resume DIR         continue ENN training from DIR/enn_checkpoint/ (same flags as the
+                       interrupted run; --out defaults to DIR)
 Analysis and output:
   --no-explain         skip Grad-CAM pictures and the lottery test
   --predict-enn M      train M ENNs and test which statistic predicts the best one [0]
@@ -53,6 +56,7 @@ pub struct Args {
     pub enn_path: Option<PathBuf>,
     pub enn: ReinforceConfig,
     pub enn_seed: u64,
+    pub resume: Option<PathBuf>,
     pub explain: bool,
     pub predict_enn: usize,
     pub data: Option<PathBuf>,
@@ -83,6 +87,7 @@ pub fn parse() -> Result<Option<Args>, AnyError> {
         enn_path: None,
         enn: ReinforceConfig::default(),
         enn_seed: 0,
+        resume: None,
         explain: true,
         predict_enn: 0,
         data: None,
@@ -121,6 +126,8 @@ pub fn parse() -> Result<Option<Args>, AnyError> {
             Long("decide-every") => a.enn.decide_every = p.value()?.parse()?,
             Long("tau") => a.enn.tau = p.value()?.parse()?,
             Long("enn-seed") => a.enn_seed = p.value()?.parse()?,
+            Long("checkpoint-every") => a.enn.checkpoint_every = p.value()?.parse()?,
+            Long("resume") => a.resume = Some(p.value()?.into()),
             Long("no-explain") => a.explain = false,
             Long("predict-enn") => a.predict_enn = p.value()?.parse()?,
             Long("data") => a.data = Some(p.value()?.into()),
@@ -162,6 +169,12 @@ pub fn parse() -> Result<Option<Args>, AnyError> {
         || !lr_ok
     {
         return Err("--seeds, --epochs, --batch, --hidden and --lr must be positive".into());
+    }
+    if a.resume.is_some() && a.enn_path.is_some() {
+        return Err("--resume continues ENN training; it cannot be combined with --enn".into());
+    }
+    if a.out.is_none() {
+        a.out = a.resume.clone();
     }
     if a.arms.is_empty() {
         return Err("--arms must name at least one of bp, l1, he, gi".into());

@@ -16,10 +16,12 @@ mod output;
 
 use grad_instructor::data::{Dataset, Mnist};
 use grad_instructor::instructor::experiment::{run_arm, Arm, RunResult, TrainConfig};
-use grad_instructor::instructor::{train_enn, EnnData, EpisodeLog, EvaluationNet, ReinforceConfig};
+use grad_instructor::instructor::{
+    train_enn_resumable, EnnData, EpisodeLog, EvaluationNet, ReinforceConfig,
+};
 use grad_instructor::io::safetensors;
 use rand::rngs::StdRng;
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -64,12 +66,30 @@ pub fn train_one_enn(
     seed: u64,
     label: &str,
 ) -> Result<(EvaluationNet, Vec<EpisodeLog>), AnyError> {
+    train_one_enn_checkpointed(cfg, split, seed, label, None, None)
+}
+
+/// [`train_one_enn`] writing checkpoints into `checkpoint_dir` (every
+/// `cfg.checkpoint_every` episodes) and, with `resume_from`, continuing from the checkpoint
+/// there. The ENN's initial weights and the episodes' base seed both come from `seed`.
+pub fn train_one_enn_checkpointed(
+    cfg: &ReinforceConfig,
+    split: &(Dataset, Dataset),
+    seed: u64,
+    label: &str,
+    checkpoint_dir: Option<&Path>,
+    resume_from: Option<&Path>,
+) -> Result<(EvaluationNet, Vec<EpisodeLog>), AnyError> {
     let (tr, val) = split;
     let data = EnnData::new(&tr.images, &tr.labels, &val.images, &val.labels, tr.dim)?;
     let mut rng = StdRng::seed_from_u64(seed);
     let mut enn = EvaluationNet::new(&mut rng)?;
+    let episodes_seed: u64 = rng.gen();
+    if let Some(dir) = resume_from {
+        eprintln!("[{label}] resuming from {}", dir.display());
+    }
     let total = cfg.episodes;
-    let logs = train_enn(&mut enn, cfg, &data, &mut rng, |log| {
+    let on_episode = |log: &EpisodeLog| {
         eprintln!(
             "[{label} {}/{total}] reward {:.4} baseline {:.4} E(final) {:.4} multipliers {:?}",
             log.episode + 1,
@@ -78,7 +98,16 @@ pub fn train_one_enn(
             log.final_score,
             log.chosen_multipliers
         );
-    })?;
+    };
+    let logs = train_enn_resumable(
+        &mut enn,
+        cfg,
+        &data,
+        episodes_seed,
+        checkpoint_dir,
+        resume_from,
+        on_episode,
+    )?;
     Ok((enn, logs))
 }
 
@@ -193,7 +222,15 @@ fn run() -> Result<(), AnyError> {
     } else {
         let t = Instant::now();
         let split = enn_split(&train, a.enn_seed, a.quick)?;
-        let (enn, logs) = train_one_enn(&a.enn, &split, a.enn_seed, "enn")?;
+        let resume_from = a.resume.as_ref().map(|d| d.join("enn_checkpoint"));
+        let (enn, logs) = train_one_enn_checkpointed(
+            &a.enn,
+            &split,
+            a.enn_seed,
+            "enn",
+            Some(&out.join("enn_checkpoint")),
+            resume_from.as_deref(),
+        )?;
         enn_secs = t.elapsed().as_secs_f64();
         let rule = format!("{:?}", a.enn.rule);
         save_enn(

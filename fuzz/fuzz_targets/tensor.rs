@@ -12,24 +12,43 @@
 //! A length byte then says how many elements the data holds (not necessarily the product).
 //! The remaining bytes are op selectors and arguments.
 //!
-//! Known finding, left to the tensor layer's owner: an empty tensor can have huge other
-//! dimensions (`[2^40, 0, 2^40]` holds 0 elements), and `sum_axis` over the zero axis, or
-//! `matmul` with inner dimension 0, then allocates the huge output: allocation failure
-//! (abort), or a `capacity overflow` panic past isize::MAX bytes, instead of an `Err`. Input
+//! Finding (fixed): an empty tensor could have huge other dimensions (`[2^40, 0, 2^40]` holds
+//! 0 elements), and `sum_axis` over the zero axis, or `matmul` with inner dimension 0, then
+//! allocated the huge output: allocation failure (abort), or a `capacity overflow` panic past
+//! isize::MAX bytes, instead of an `Err`. Input
 //! `ff df ff ff ff 04 0a 00 e0 00 00 00 00 00 01 8c 0a 2c 00 00 00 00 00 00 00 f2 fe 05`
-//! reproduces it. So that the rest stays fuzzed, this target skips ops whose output would
-//! exceed `MAX_OUTPUT` elements.
-use grad_instructor::Tensor;
+//! reproduced it. `Shape::new` now bounds the product of the nonzero dimensions and caps the
+//! element count at `MAX_ELEMENTS` (2^32), and every op checks its output shape before
+//! allocating; `tests/fuzz_regressions.rs` replays the input.
+//!
+//! What is still skipped: outputs the library legitimately allows (at most `MAX_ELEMENTS`)
+//! but that exceed this target's memory budget `BUDGET` (libFuzzer reports any malloc above
+//! its `-malloc_limit_mb`, 2 GiB by default, as a crash). Outputs above `MAX_ELEMENTS`, or
+//! whose size overflows, are *not* skipped: those must come back as `Err(Error::Shape)`.
+use grad_instructor::tensor::MAX_ELEMENTS;
+use grad_instructor::{Error, Tensor};
 use libfuzzer_sys::fuzz_target;
 
-/// Largest op output the target lets through (see the known finding above).
-const MAX_OUTPUT: usize = 1 << 24;
+/// Largest op output (elements) the target lets the library allocate: 64 MiB of f32.
+const BUDGET: usize = 1 << 24;
 
-/// Whether the product of `dims` fits in MAX_OUTPUT elements.
-fn small(dims: impl IntoIterator<Item = usize>) -> bool {
+/// Whether an op with output dimensions `dims` should run: either it fits the budget or the
+/// library must reject it (more than MAX_ELEMENTS, or a size that overflows).
+fn runnable(dims: impl IntoIterator<Item = usize>) -> bool {
+    match dims
+        .into_iter()
+        .try_fold(1usize, |acc, d| acc.checked_mul(d))
+    {
+        Some(n) => n <= BUDGET || n > MAX_ELEMENTS,
+        None => true,
+    }
+}
+
+/// An op whose output would hold more than MAX_ELEMENTS must fail with a shape error.
+fn too_big(dims: impl IntoIterator<Item = usize>) -> bool {
     dims.into_iter()
         .try_fold(1usize, |acc, d| acc.checked_mul(d))
-        .is_some_and(|n| n <= MAX_OUTPUT)
+        .is_none_or(|n| n > MAX_ELEMENTS)
 }
 
 struct Bytes<'a>(&'a [u8]);
@@ -76,7 +95,7 @@ fuzz_target!(|input: &[u8]| {
     let c = Tensor::from_vec(xb, &db);
     let (Ok(a), Ok(c)) = (a, c) else { return };
     while let Some(op) = b.byte() {
-        match op % 6 {
+        match op % 7 {
             0 => {
                 if let Some(dims) = b.dims() {
                     if let Ok(r) = a.clone().reshape(&dims) {
@@ -94,8 +113,12 @@ fuzz_target!(|input: &[u8]| {
                 if let ([ar, ac], [br, bc]) = (a.dims(), c.dims()) {
                     let m = if ta { *ac } else { *ar };
                     let n = if tb { *br } else { *bc };
-                    if !small([m, n]) {
+                    if !runnable([m, n]) {
                         continue;
+                    }
+                    let r = a.matmul_t(ta, &c, tb);
+                    if too_big([m, n]) {
+                        assert!(matches!(r, Err(Error::Shape { .. })), "{m}x{n}: {r:?}");
                     }
                 }
                 if let Ok(p) = a.matmul_t(ta, &c, tb) {
@@ -104,12 +127,29 @@ fuzz_target!(|input: &[u8]| {
             }
             4 => {
                 let axis = b.byte().unwrap_or(0) as usize % 6;
-                let rest = a.dims().iter().enumerate().filter(|&(i, _)| i != axis);
-                if !small(rest.map(|(_, &d)| d)) {
+                let rest: Vec<usize> = (a.dims().iter().enumerate())
+                    .filter(|&(i, _)| i != axis)
+                    .map(|(_, &d)| d)
+                    .collect();
+                if !runnable(rest.iter().copied()) {
                     continue;
                 }
-                if let Ok(s) = a.sum_axis(axis) {
-                    assert_eq!(s.dims().len() + 1, a.dims().len());
+                match a.sum_axis(axis) {
+                    Ok(s) => assert_eq!(s.dims().len() + 1, a.dims().len()),
+                    Err(e) => assert!(matches!(e, Error::Shape { .. }), "{e:?}"),
+                }
+                if axis < a.dims().len() && too_big(rest.iter().copied()) {
+                    assert!(a.sum_axis(axis).is_err(), "{:?} axis {axis}", a.dims());
+                }
+            }
+            5 => {
+                // argmax: every index in range; an empty axis is an error, not index 0.
+                let axis = b.byte().unwrap_or(0) as usize % 6;
+                if let Ok(ix) = a.argmax_axis(axis) {
+                    let len = a.dims()[axis];
+                    assert!(ix.iter().all(|&i| i < len), "{:?} axis {axis}", a.dims());
+                } else if axis < a.dims().len() {
+                    assert_eq!(a.dims()[axis], 0, "{:?} axis {axis}", a.dims());
                 }
             }
             _ => {

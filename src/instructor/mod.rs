@@ -7,11 +7,13 @@
 //! * [`reinforce`]: episodes of MLP training with ENN-guided decisions; REINFORCE update and
 //!   the `train_enn` driver for both rules.
 //! * [`value`]: the value rule and its replay buffer.
+//! * [`checkpoint`]: the state of ENN training on disk (one safetensors file), for resuming.
 //! * [`experiment`]: the comparison of training arms (the lead's).
 //!
 //! The paper (arXiv 2406.10559) is available to us only as its abstract; every choice it does
 //! not state is a configuration field whose default is documented as our reconstruction.
 
+pub mod checkpoint;
 pub mod enn;
 pub mod experiment;
 pub mod reinforce;
@@ -21,7 +23,8 @@ pub mod weight_image;
 
 pub use enn::{EnnOutput, EnnVars, EvaluationNet};
 pub use reinforce::{
-    pearson, policy, reinforce_step, train_enn, EnnData, EnnRule, EpisodeLog, ReinforceConfig,
+    episode_seeds, pearson, policy, reinforce_step, train_enn, train_enn_resumable, EnnData,
+    EnnRule, EpisodeLog, ReinforceConfig,
 };
 pub use universal::{at_step, universal_step, StepStats, UniversalConfig, DEFAULT_LE};
 pub use value::{value_update, ReplayBuffer, ValueConfig};

@@ -66,6 +66,7 @@
 //!   better.
 //! * Running the same configuration twice gave identical logs (determinism per seed).
 
+use super::checkpoint::{self, TrainState};
 use super::enn::EvaluationNet;
 use super::universal::{at_step, universal_step, UniversalConfig};
 use super::value::{value_update, ReplayBuffer, ValueConfig};
@@ -76,6 +77,7 @@ use crate::nn::{Activation, Adam, Init, Mlp};
 use crate::tensor::Tensor;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use std::path::Path;
 
 /// Which rule trains the ENN.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -132,6 +134,9 @@ pub struct ReinforceConfig {
     pub normalize_advantage: bool,
     /// The value rule's settings.
     pub value: ValueConfig,
+    /// With a checkpoint folder ([`train_enn_resumable`]): a checkpoint after every this many
+    /// episodes and after the last (0: only after the last).
+    pub checkpoint_every: usize,
 }
 
 impl Default for ReinforceConfig {
@@ -154,6 +159,7 @@ impl Default for ReinforceConfig {
             val_limit: 5000,
             normalize_advantage: true,
             value: ValueConfig::default(),
+            checkpoint_every: 10,
         }
     }
 }
@@ -526,25 +532,143 @@ fn run_episode(
     Ok((log, decisions, states))
 }
 
+/// SplitMix64's output function (Steele, Lea & Flood, "Fast splittable pseudorandom number
+/// generators", OOPSLA 2014): a bijective mix of a 64-bit state.
+fn splitmix64_mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// The two seeds of episode `episode` in a run with base seed `seed`: the episode's own seed
+/// (its MLP, init scale, batches and candidate choices) and the seed of the ENN update after
+/// it (the value rule's replay draws). They are outputs 2e+1 and 2e+2 of the SplitMix64
+/// stream started at `seed`, so all of them are distinct and each is a function of
+/// `(seed, episode)` only: a resumed run needs no RNG state, just the base seed.
+pub fn episode_seeds(seed: u64, episode: usize) -> (u64, u64) {
+    const GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
+    let i = 2 * episode as u64;
+    (
+        splitmix64_mix(seed.wrapping_add(GAMMA.wrapping_mul(i + 1))),
+        splitmix64_mix(seed.wrapping_add(GAMMA.wrapping_mul(i + 2))),
+    )
+}
+
+/// Names the episode in a non-finite error (`"enn-episode"` steps count the episode's MLP
+/// steps, `"enn-training"` steps count the ENN's Adam steps); other errors pass.
+fn in_episode(err: Error, episode: usize) -> Error {
+    match err {
+        Error::NonFinite { run, step, what } => Error::NonFinite {
+            run: format!("{run} (ENN training episode {episode})"),
+            step,
+            what,
+        },
+        e => e,
+    }
+}
+
 /// Trains `enn` for `cfg.episodes` episodes with `cfg.rule`; calls `on_episode` after each
-/// update and returns every log. All randomness comes from `rng` (one seed per episode), so the
-/// same seed gives identical logs on the same machine and ISA.
+/// update and returns every log. The base seed is drawn from `rng` once; every episode's
+/// randomness is derived from it ([`episode_seeds`]), so the same seed gives identical logs on
+/// the same machine and ISA. No checkpoints: see [`train_enn_resumable`].
 pub fn train_enn(
     enn: &mut EvaluationNet,
     cfg: &ReinforceConfig,
     data: &EnnData<'_>,
     rng: &mut impl Rng,
+    on_episode: impl FnMut(&EpisodeLog),
+) -> Result<Vec<EpisodeLog>> {
+    let seed: u64 = rng.gen();
+    train_enn_resumable(enn, cfg, data, seed, None, None, on_episode)
+}
+
+/// [`train_enn`] from a base `seed`, with checkpoints and resumption.
+///
+/// * `checkpoint_dir`: write the state ([`checkpoint`](super::checkpoint)) into this folder
+///   after every `cfg.checkpoint_every` episodes and after the last, each write atomic. A run stopped by an error (e.g.
+///   [`Error::NonFinite`], which names the episode, the step and the quantity) writes nothing
+///   more, so the last good checkpoint stays on disk.
+/// * `resume_from`: continue from the checkpoint in that folder instead of starting fresh. The
+///   checkpoint must come from the same configuration (except `episodes`, which may grow, and
+///   `checkpoint_every`) and the same `seed`; `enn`'s parameters are overwritten with the saved
+///   ones. `on_episode` is called for the new episodes only; the returned logs include the
+///   restored ones. The result is bit-identical to an uninterrupted run with the same seed
+///   (each episode's RNG depends only on `(seed, episode)`).
+pub fn train_enn_resumable(
+    enn: &mut EvaluationNet,
+    cfg: &ReinforceConfig,
+    data: &EnnData<'_>,
+    seed: u64,
+    checkpoint_dir: Option<&Path>,
+    resume_from: Option<&Path>,
     mut on_episode: impl FnMut(&EpisodeLog),
 ) -> Result<Vec<EpisodeLog>> {
     data.validate()?;
     validate_config(cfg)?;
-    let mut adam = Adam::new(cfg.enn_lr);
-    let mut buffer = ReplayBuffer::new(cfg.value.replay_capacity);
-    let (mut reward_sum, mut reward_sq, mut n_rewards) = (0.0f64, 0.0f64, 0usize);
-    let mut logs = Vec::with_capacity(cfg.episodes);
-    for episode in 0..cfg.episodes {
-        let seed: u64 = rng.gen();
-        let (mut log, decisions, states) = run_episode(enn, cfg, data, episode, seed)?;
+    let mut state = match resume_from {
+        Some(dir) => {
+            let s = checkpoint::load(dir, cfg, enn)?;
+            if s.seed != seed {
+                return Err(Error::invalid(
+                    "train_enn_resumable",
+                    format!(
+                        "checkpoint in {} was written by seed {}, this run has seed {seed}",
+                        dir.display(),
+                        s.seed
+                    ),
+                ));
+            }
+            if s.next_episode > cfg.episodes {
+                return Err(Error::invalid(
+                    "train_enn_resumable",
+                    format!(
+                        "checkpoint in {} is past episode {} of a {}-episode run",
+                        dir.display(),
+                        s.next_episode,
+                        cfg.episodes
+                    ),
+                ));
+            }
+            s
+        }
+        None => TrainState {
+            seed,
+            next_episode: 0,
+            enn_params: Vec::new(),
+            adam_t: 0,
+            adam_m: Vec::new(),
+            adam_v: Vec::new(),
+            reward_sum: 0.0,
+            reward_sq: 0.0,
+            n_rewards: 0,
+            replay: Vec::new(),
+            logs: Vec::with_capacity(cfg.episodes),
+        },
+    };
+    let (mut adam, mut buffer) = if resume_from.is_some() {
+        state.restore(enn, cfg)?
+    } else {
+        (
+            Adam::new(cfg.enn_lr),
+            ReplayBuffer::new(cfg.value.replay_capacity),
+        )
+    };
+    let (mut reward_sum, mut reward_sq, mut n_rewards) =
+        (state.reward_sum, state.reward_sq, state.n_rewards);
+    let mut logs = std::mem::take(&mut state.logs);
+    for episode in state.next_episode..cfg.episodes {
+        // A NaN ENN weight can hide from the score (a ReLU maps NaN to 0), and Adam keeps a
+        // NaN parameter NaN; so the parameters are checked directly, once per episode.
+        if let Some(i) = enn.params().iter().position(|p| !p.all_finite()) {
+            return Err(Error::NonFinite {
+                run: format!("enn-training (ENN training episode {episode})"),
+                step: adam.t as usize,
+                what: format!("ENN parameter {i} ({})", enn.named_params()[i].0),
+            });
+        }
+        let (episode_seed, update_seed) = episode_seeds(seed, episode);
+        let (mut log, decisions, states) = run_episode(enn, cfg, data, episode, episode_seed)
+            .map_err(|e| in_episode(e, episode))?;
         let r = log.reward as f64;
         // b = mean of the previous rewards; the first episode is its own baseline.
         let baseline = if n_rewards == 0 {
@@ -572,7 +696,8 @@ pub fn train_enn(
                     k,
                     cfg.tau,
                     advantage as f32,
-                )?
+                )
+                .map_err(|e| in_episode(e, episode))?
             }
             EnnRule::Reinforce => 0.0,
             EnnRule::Value => value_update(
@@ -582,14 +707,46 @@ pub fn train_enn(
                 log.reward,
                 &mut buffer,
                 &cfg.value,
-                rng,
-            )?,
+                &mut StdRng::seed_from_u64(update_seed),
+            )
+            .map_err(|e| in_episode(e, episode))?,
         };
         reward_sum += r;
         reward_sq += r * r;
         n_rewards += 1;
         on_episode(&log);
         logs.push(log);
+        let done = episode + 1;
+        if let Some(dir) = checkpoint_dir {
+            let every = cfg.checkpoint_every;
+            if done == cfg.episodes || (every > 0 && done.is_multiple_of(every)) {
+                // Adam's update rejects non-finite gradients, but a huge step can still
+                // overflow a parameter; such a state is never written over a good one.
+                let finite = |ts: &[Tensor]| ts.iter().all(Tensor::all_finite);
+                let params: Vec<Tensor> = enn.params().into_iter().cloned().collect();
+                if !finite(&params) || !finite(&adam.m) || !finite(&adam.v) {
+                    return Err(Error::NonFinite {
+                        run: format!("enn-training (ENN training episode {episode})"),
+                        step: adam.t as usize,
+                        what: "ENN parameter or Adam moment before a checkpoint".into(),
+                    });
+                }
+                let snapshot = TrainState {
+                    seed,
+                    next_episode: done,
+                    enn_params: params,
+                    adam_t: adam.t,
+                    adam_m: adam.m.clone(),
+                    adam_v: adam.v.clone(),
+                    reward_sum,
+                    reward_sq,
+                    n_rewards,
+                    replay: buffer.pairs().map(|(t, r)| (t.clone(), r)).collect(),
+                    logs: logs.clone(),
+                };
+                checkpoint::save(dir, &snapshot, cfg, enn)?;
+            }
+        }
     }
     Ok(logs)
 }

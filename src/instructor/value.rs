@@ -68,6 +68,11 @@ impl ReplayBuffer {
         self.items.is_empty()
     }
 
+    /// The stored pairs, oldest first (what a checkpoint saves).
+    pub fn pairs(&self) -> impl Iterator<Item = (&Tensor, f32)> {
+        self.items.iter().map(|(t, r)| (t, *r))
+    }
+
     /// Appends a pair, dropping the oldest when full (a no-op at capacity 0).
     pub fn push(&mut self, image: Tensor, reward: f32) {
         if self.capacity == 0 {

@@ -31,7 +31,7 @@ mod random;
 mod shape;
 
 pub use random::{normal_f32, uniform_f32};
-pub use shape::{Shape, MAX_RANK};
+pub use shape::{Shape, MAX_ELEMENTS, MAX_RANK};
 
 use crate::error::{Error, Result};
 

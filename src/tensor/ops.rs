@@ -188,22 +188,26 @@ impl Tensor {
         f: impl Fn(f32, f32) -> f32,
     ) -> Result<Tensor> {
         let (outer, len, inner) = self.check_axis(op, axis)?;
-        let mut out = vec![init; outer * inner];
+        // The output shape is checked (against MAX_ELEMENTS) before its buffer is allocated:
+        // an empty input can ask for a huge output ([2^20, 0, 2^20] summed over axis 1).
+        let out_dims = self.reduced_dims(axis);
+        let mut out = Tensor::full(&out_dims, init)?;
         // An empty output needs no loop; looping anyway costs outer * len steps, unbounded
         // when a zero dimension hides huge ones (e.g. [2^40, 2^20, 0]).
-        if out.is_empty() {
-            return Tensor::from_vec(out, &self.reduced_dims(axis));
+        if out.numel() == 0 {
+            return Ok(out);
         }
+        let out_data = out.data_mut();
         for o in 0..outer {
             for i in 0..len {
                 let src = &self.data[(o * len + i) * inner..(o * len + i + 1) * inner];
-                out[o * inner..(o + 1) * inner]
+                out_data[o * inner..(o + 1) * inner]
                     .iter_mut()
                     .zip(src)
                     .for_each(|(a, &b)| *a = f(*a, b));
             }
         }
-        Tensor::from_vec(out, &self.reduced_dims(axis))
+        Ok(out)
     }
 
     /// Sum along `axis` (that axis is removed).
@@ -228,9 +232,18 @@ impl Tensor {
         })
     }
 
-    /// Index of the maximum along `axis` (first one on ties).
+    /// Index of the maximum along `axis` (first one on ties). An axis of length 0 has no
+    /// maximum: that is an [`Error::Shape`] (returning index 0 would point past the end).
     pub fn argmax_axis(&self, axis: usize) -> Result<Vec<usize>> {
         let (outer, len, inner) = self.check_axis("argmax_axis", axis)?;
+        if len == 0 {
+            return Err(Error::shape(
+                "argmax_axis",
+                format!("axis {axis} of length >= 1"),
+                format!("{:?}", self.dims()),
+            ));
+        }
+        // len >= 1, so outer * inner <= numel <= MAX_ELEMENTS: the allocation is bounded.
         let mut out = vec![0usize; outer * inner];
         for o in 0..outer {
             for r in 0..inner {

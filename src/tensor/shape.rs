@@ -6,6 +6,18 @@ use std::fmt;
 /// Highest rank a [`Shape`] can hold (NCHW needs 4).
 pub const MAX_RANK: usize = 4;
 
+/// Most elements a tensor may hold: 2^32 (16 GiB of f32) on 64-bit targets. A `Vec<f32>`
+/// longer than `isize::MAX` bytes panics with `capacity overflow` and a merely huge one
+/// aborts the process when the allocation fails; capping the count in [`Shape::new`] turns a
+/// hostile or fuzzed shape into an [`Error::Shape`] instead. Far above anything this crate
+/// trains (the largest tensor is MNIST's 47 million pixels). On 32-bit targets the cap is
+/// `isize::MAX / 8`, so that even an 8-byte element type stays below `isize::MAX` bytes.
+pub const MAX_ELEMENTS: usize = if usize::BITS >= 64 {
+    1 << 32
+} else {
+    isize::MAX as usize / 8
+};
+
 /// Dimensions of a row-major tensor, outermost first. Rank 0 is a scalar (one element).
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Shape {
@@ -14,8 +26,23 @@ pub struct Shape {
 }
 
 impl Shape {
-    /// A shape from its dimensions; error if the rank exceeds [`MAX_RANK`] or the element
-    /// count overflows `usize`.
+    /// A shape from its dimensions; an [`Error::Shape`] if the rank exceeds [`MAX_RANK`], if
+    /// the product of the nonzero dimensions overflows `usize`, or if the element count
+    /// exceeds [`MAX_ELEMENTS`].
+    ///
+    /// The second rule matters for empty tensors: `[2^40, 0, 2^40]` holds no element, but
+    /// summing over its zero axis would ask for a `[2^40, 2^40]` output, and every
+    /// `outer`/`inner` product of [`Shape::split_at_axis`] must be computable. With the
+    /// nonzero product bounded, every sub-product of the dimensions fits in `usize`, and every
+    /// output shape an op derives is checked here before its buffer is allocated, so a
+    /// hostile shape is an `Err`, never a `capacity overflow` panic or an allocation abort.
+    ///
+    /// ```
+    /// use grad_instructor::{Error, Shape};
+    /// assert!(Shape::new(&[1 << 40, 0]).is_ok()); // empty, and [2^40] still fits
+    /// assert!(matches!(Shape::new(&[1 << 40, 0, 1 << 40]), Err(Error::Shape { .. })));
+    /// assert!(matches!(Shape::new(&[1 << 20, 1 << 20]), Err(Error::Shape { .. })));
+    /// ```
     pub fn new(dims: &[usize]) -> Result<Shape> {
         if dims.len() > MAX_RANK {
             return Err(Error::shape(
@@ -24,15 +51,27 @@ impl Shape {
                 format!("{dims:?}"),
             ));
         }
-        if dims
+        let nonzero_product = dims
             .iter()
-            .try_fold(1usize, |acc, &d| acc.checked_mul(d))
-            .is_none()
-        {
+            .filter(|&&d| d != 0)
+            .try_fold(1usize, |acc, &d| acc.checked_mul(d));
+        if nonzero_product.is_none() {
             return Err(Error::shape(
                 "Shape::new",
-                "an element count that fits in usize",
+                "dimensions whose nonzero product fits in usize",
                 format!("{dims:?}"),
+            ));
+        }
+        let numel = if dims.contains(&0) {
+            0
+        } else {
+            nonzero_product.unwrap_or(usize::MAX)
+        };
+        if numel > MAX_ELEMENTS {
+            return Err(Error::shape(
+                "Shape::new",
+                format!("at most {MAX_ELEMENTS} elements (MAX_ELEMENTS)"),
+                format!("{dims:?} ({numel} elements)"),
             ));
         }
         let mut s = Shape {

@@ -1,0 +1,588 @@
+//! Robustness of ENN training and of the example's inputs: checkpoints that resume to a
+//! bit-identical result (also after SIGKILL of a child process), non-finite training that
+//! stops with a typed error and leaves the last good checkpoint intact, corrupt or foreign
+//! checkpoints rejected, tensor size limits, and the error paths the `mnist_enn` example
+//! takes on bad input.
+
+use grad_instructor::data::Mnist;
+use grad_instructor::instructor::checkpoint::{self, checkpoint_path, CHECKPOINT_FILE};
+use grad_instructor::instructor::*;
+use grad_instructor::tensor::MAX_ELEMENTS;
+use grad_instructor::{Error, Shape, Tensor};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Environment variable that turns this test binary into the kill test's child process.
+const CHILD_ENV: &str = "GI_ROBUSTNESS_CHILD_DIR";
+
+/// A fresh, empty scratch folder for one test.
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("gi-robust-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Synthetic classification data: one random prototype per class plus uniform noise.
+fn synthetic(n: usize, dim: usize, classes: u32, rng: &mut StdRng) -> (Vec<f32>, Vec<u32>) {
+    let protos: Vec<Vec<f32>> = (0..classes)
+        .map(|_| (0..dim).map(|_| rng.gen_range(0.0..1.0)).collect())
+        .collect();
+    let mut x = Vec::with_capacity(n * dim);
+    let mut y = Vec::with_capacity(n);
+    for _ in 0..n {
+        let c = rng.gen_range(0..classes);
+        y.push(c);
+        x.extend(
+            protos[c as usize]
+                .iter()
+                .map(|p| (p + rng.gen_range(-0.3f32..0.3)).clamp(0.0, 1.0)),
+        );
+    }
+    (x, y)
+}
+
+/// The training and validation data every test here uses (seeded, so parent and child of
+/// the kill test build the same data).
+struct Data {
+    tx: Vec<f32>,
+    ty: Vec<u32>,
+    vx: Vec<f32>,
+    vy: Vec<u32>,
+}
+
+const DIM: usize = 40;
+
+impl Data {
+    fn new() -> Data {
+        let mut rng = StdRng::seed_from_u64(2024);
+        let (tx, ty) = synthetic(200, DIM, 3, &mut rng);
+        let (vx, vy) = synthetic(60, DIM, 3, &mut rng);
+        Data { tx, ty, vx, vy }
+    }
+    fn enn_data(&self) -> EnnData<'_> {
+        EnnData::new(&self.tx, &self.ty, &self.vx, &self.vy, DIM).unwrap()
+    }
+}
+
+/// A few seconds of training: 6 episodes of 24 steps on a 40-20-3 MLP.
+fn config(rule: EnnRule) -> ReinforceConfig {
+    ReinforceConfig {
+        rule,
+        episodes: 6,
+        steps_per_episode: 24,
+        batch: 16,
+        decide_every: 6,
+        branch_steps: 2,
+        hidden: 20,
+        val_limit: 0,
+        value: ValueConfig {
+            record_every: 4,
+            replay_capacity: 16,
+            replay_batch: 4,
+            updates_per_episode: 2,
+        },
+        checkpoint_every: 2,
+        ..ReinforceConfig::default()
+    }
+}
+
+const ENN_SEED: u64 = 72;
+const RUN_SEED: u64 = 5;
+
+fn fresh_enn() -> EvaluationNet {
+    EvaluationNet::new(&mut StdRng::seed_from_u64(ENN_SEED)).unwrap()
+}
+
+/// An uninterrupted run without checkpoints: the reference every resumed run must equal.
+fn uninterrupted(cfg: &ReinforceConfig, data: &Data) -> (EvaluationNet, Vec<EpisodeLog>) {
+    let mut enn = fresh_enn();
+    let logs = train_enn_resumable(
+        &mut enn,
+        cfg,
+        &data.enn_data(),
+        RUN_SEED,
+        None,
+        None,
+        |_| {},
+    )
+    .unwrap();
+    (enn, logs)
+}
+
+/// Bit-for-bit comparison of logs (`PartialEq` on f32 would call two NaNs different and
+/// 0.0 == -0.0 equal; the Debug text shows NaN as NaN and distinguishes the zeros).
+fn assert_same_logs(a: &[EpisodeLog], b: &[EpisodeLog]) {
+    assert_eq!(format!("{a:?}"), format!("{b:?}"));
+}
+
+/// Bit-for-bit comparison of ENN parameters.
+fn assert_same_enn(a: &EvaluationNet, b: &EvaluationNet) {
+    for (x, y) in a.params().into_iter().zip(b.params()) {
+        let bits = |t: &Tensor| t.data().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        assert_eq!(x.dims(), y.dims());
+        assert_eq!(bits(x), bits(y));
+    }
+}
+
+#[test]
+fn resumed_training_is_bit_identical_to_an_uninterrupted_run_under_both_rules() {
+    let data = Data::new();
+    for rule in [EnnRule::Value, EnnRule::Reinforce] {
+        let cfg = config(rule);
+        let (enn_ref, logs_ref) = uninterrupted(&cfg, &data);
+        let dir = scratch(&format!("resume-{rule:?}"));
+        // First half with checkpoints, as if the run stopped after episode 3.
+        let first = ReinforceConfig {
+            episodes: 3,
+            ..cfg.clone()
+        };
+        let mut seen = Vec::new();
+        let mut enn = fresh_enn();
+        let logs_a = train_enn_resumable(
+            &mut enn,
+            &first,
+            &data.enn_data(),
+            RUN_SEED,
+            Some(&dir),
+            None,
+            |l| seen.push(l.episode),
+        )
+        .unwrap();
+        assert_eq!(seen, vec![0, 1, 2]);
+        assert_same_logs(&logs_a, &logs_ref[..3]);
+        // Resume into a *different* ENN (its weights must be overwritten by the checkpoint).
+        let mut resumed = EvaluationNet::new(&mut StdRng::seed_from_u64(999)).unwrap();
+        let mut seen = Vec::new();
+        let logs_b = train_enn_resumable(
+            &mut resumed,
+            &cfg,
+            &data.enn_data(),
+            RUN_SEED,
+            Some(&dir),
+            Some(&dir),
+            |l| seen.push(l.episode),
+        )
+        .unwrap();
+        assert_eq!(seen, vec![3, 4, 5], "{rule:?}: only new episodes reported");
+        assert_same_logs(&logs_b, &logs_ref);
+        assert_same_enn(&resumed, &enn_ref);
+        // The final checkpoint holds the finished run.
+        let state = checkpoint::load(&dir, &cfg, &resumed).unwrap();
+        assert_eq!(state.next_episode, 6);
+        assert_same_logs(&state.logs, &logs_ref);
+        if rule == EnnRule::Value {
+            assert!(!state.replay.is_empty(), "the value rule fills the buffer");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
+#[test]
+fn train_enn_is_train_enn_resumable_with_a_seed_from_the_rng() {
+    let data = Data::new();
+    let cfg = config(EnnRule::Value);
+    let mut enn = fresh_enn();
+    let logs = train_enn(
+        &mut enn,
+        &cfg,
+        &data.enn_data(),
+        &mut StdRng::seed_from_u64(9),
+        |_| {},
+    )
+    .unwrap();
+    let seed: u64 = StdRng::seed_from_u64(9).gen();
+    let mut enn2 = fresh_enn();
+    let logs2 =
+        train_enn_resumable(&mut enn2, &cfg, &data.enn_data(), seed, None, None, |_| {}).unwrap();
+    assert_same_logs(&logs, &logs2);
+    assert_same_enn(&enn, &enn2);
+    // Episode seeds are a function of (seed, episode) only, and distinct.
+    let s: Vec<u64> = (0..6)
+        .flat_map(|e| {
+            let (a, b) = episode_seeds(seed, e);
+            [a, b]
+        })
+        .collect();
+    let mut uniq = s.clone();
+    uniq.sort();
+    uniq.dedup();
+    assert_eq!(uniq.len(), s.len());
+    assert!(logs
+        .iter()
+        .all(|l| l.seed == episode_seeds(seed, l.episode).0));
+}
+
+/// Not a test on its own: the body of the kill test's child process. The parent re-executes
+/// this binary with `CHILD_ENV` set and `--ignored --exact` on this name.
+#[test]
+#[ignore = "child process of kill_and_resume_matches_an_uninterrupted_run"]
+fn kill_test_child_process() {
+    let Some(dir) = std::env::var_os(CHILD_ENV) else {
+        return;
+    };
+    let data = Data::new();
+    let cfg = config(EnnRule::Value);
+    let mut enn = fresh_enn();
+    train_enn_resumable(
+        &mut enn,
+        &cfg,
+        &data.enn_data(),
+        RUN_SEED,
+        Some(Path::new(&dir)),
+        None,
+        // A pause per episode so the parent's SIGKILL lands in the middle of the run
+        // (the pause changes no result; the parent checks that the run was unfinished).
+        |_| std::thread::sleep(Duration::from_millis(400)),
+    )
+    .unwrap();
+}
+
+#[test]
+fn kill_and_resume_matches_an_uninterrupted_run() {
+    let dir = scratch("kill");
+    let exe = std::env::current_exe().unwrap();
+    let mut child = Command::new(exe)
+        .args([
+            "kill_test_child_process",
+            "--exact",
+            "--ignored",
+            "--test-threads=1",
+        ])
+        .env(CHILD_ENV, &dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let ckpt = checkpoint_path(&dir);
+    let started = Instant::now();
+    while !ckpt.exists() {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("child exited ({status}) before writing a checkpoint");
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "no checkpoint after 120 s"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL on Unix: no destructor, no flush, nothing runs.
+    let status = child.wait().unwrap();
+    assert!(
+        !status.success(),
+        "child was killed, not finished: {status}"
+    );
+
+    let data = Data::new();
+    let cfg = config(EnnRule::Value);
+    let mut enn = fresh_enn();
+    let interrupted_at = checkpoint::load(&dir, &cfg, &enn).unwrap().next_episode;
+    assert!(
+        interrupted_at < cfg.episodes,
+        "the kill must interrupt the run (checkpoint at episode {interrupted_at})"
+    );
+    let logs = train_enn_resumable(
+        &mut enn,
+        &cfg,
+        &data.enn_data(),
+        RUN_SEED,
+        Some(&dir),
+        Some(&dir),
+        |_| {},
+    )
+    .unwrap();
+    let (enn_ref, logs_ref) = uninterrupted(&cfg, &data);
+    assert_same_logs(&logs, &logs_ref);
+    assert_same_enn(&enn, &enn_ref);
+    eprintln!(
+        "killed after the checkpoint of episode {interrupted_at}/{}; resumed run bit-identical",
+        cfg.episodes
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn nan_in_training_stops_with_non_finite_and_keeps_the_last_good_checkpoint() {
+    let data = Data::new();
+    let cfg = config(EnnRule::Value);
+    let dir = scratch("nan");
+    let first = ReinforceConfig {
+        episodes: 2,
+        ..cfg.clone()
+    };
+    let mut enn = fresh_enn();
+    train_enn_resumable(
+        &mut enn,
+        &first,
+        &data.enn_data(),
+        RUN_SEED,
+        Some(&dir),
+        None,
+        |_| {},
+    )
+    .unwrap();
+    let good = std::fs::read(checkpoint_path(&dir)).unwrap();
+    // Resume on poisoned data: a NaN in every training image makes the first MLP step of
+    // episode 2 non-finite.
+    let mut poisoned_x = data.tx.clone();
+    for img in poisoned_x.chunks_mut(DIM) {
+        img[0] = f32::NAN;
+    }
+    let poisoned = EnnData::new(&poisoned_x, &data.ty, &data.vx, &data.vy, DIM).unwrap();
+    let err = train_enn_resumable(
+        &mut enn,
+        &cfg,
+        &poisoned,
+        RUN_SEED,
+        Some(&dir),
+        Some(&dir),
+        |_| panic!("no episode may finish"),
+    )
+    .unwrap_err();
+    match &err {
+        Error::NonFinite { run, step, what } => {
+            assert!(run.contains("episode 2"), "{err}");
+            // Step 0 is a decision (decide_every 6): the candidate branches' SGD steps.
+            assert_eq!(*step, 0, "{err}");
+            assert!(what.contains("loss"), "{err}");
+        }
+        e => panic!("expected NonFinite, got {e:?}"),
+    }
+    // The checkpoint is the one written before, byte for byte, and still resumes.
+    assert_eq!(std::fs::read(checkpoint_path(&dir)).unwrap(), good);
+    let leftovers = std::fs::read_dir(&dir).unwrap().count();
+    assert_eq!(leftovers, 1, "only {CHECKPOINT_FILE} in the folder");
+    let mut resumed = fresh_enn();
+    let logs = train_enn_resumable(
+        &mut resumed,
+        &cfg,
+        &data.enn_data(),
+        RUN_SEED,
+        None,
+        Some(&dir),
+        |_| {},
+    )
+    .unwrap();
+    let (enn_ref, logs_ref) = uninterrupted(&cfg, &data);
+    assert_same_logs(&logs, &logs_ref);
+    assert_same_enn(&resumed, &enn_ref);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn poisoned_enn_parameter_is_a_non_finite_error_naming_the_episode() {
+    let data = Data::new();
+    let cfg = config(EnnRule::Reinforce);
+    let dir = scratch("poison");
+    let mut enn = fresh_enn();
+    enn.params_mut()[2].data_mut()[0] = f32::NAN; // conv2 weight
+    let err = train_enn_resumable(
+        &mut enn,
+        &cfg,
+        &data.enn_data(),
+        RUN_SEED,
+        Some(&dir),
+        None,
+        |_| {},
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&err, Error::NonFinite { run, .. } if run.contains("episode 0")),
+        "{err:?}"
+    );
+    assert!(
+        !checkpoint_path(&dir).exists(),
+        "no checkpoint of a bad state"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn checkpoint_of_another_config_or_seed_or_a_corrupt_file_is_rejected() {
+    let data = Data::new();
+    let cfg = ReinforceConfig {
+        episodes: 1,
+        ..config(EnnRule::Value)
+    };
+    let dir = scratch("reject");
+    let mut enn = fresh_enn();
+    train_enn_resumable(
+        &mut enn,
+        &cfg,
+        &data.enn_data(),
+        RUN_SEED,
+        Some(&dir),
+        None,
+        |_| {},
+    )
+    .unwrap();
+    let resume = |cfg: &ReinforceConfig, seed: u64| {
+        let mut e = fresh_enn();
+        train_enn_resumable(
+            &mut e,
+            cfg,
+            &data.enn_data(),
+            seed,
+            None,
+            Some(&dir),
+            |_| {},
+        )
+    };
+    // Another learning rate: a format error saying so.
+    let other = ReinforceConfig {
+        enn_lr: 0.5,
+        ..cfg.clone()
+    };
+    let err = resume(&other, RUN_SEED).unwrap_err();
+    assert!(matches!(err, Error::Format { .. }), "{err:?}");
+    assert!(err.to_string().contains("another configuration"), "{err}");
+    // Another seed.
+    assert!(matches!(
+        resume(&cfg, RUN_SEED + 1),
+        Err(Error::InvalidArgument { .. })
+    ));
+    // Resuming a finished 1-episode run as a 1-episode run does nothing; as a 2-episode run it
+    // runs one more (episodes may grow).
+    assert_eq!(resume(&cfg, RUN_SEED).unwrap().len(), 1);
+    let longer = ReinforceConfig {
+        episodes: 2,
+        ..cfg.clone()
+    };
+    assert_eq!(resume(&longer, RUN_SEED).unwrap().len(), 2);
+    // Every truncation of the file is an error, never a panic.
+    let path = checkpoint_path(&dir);
+    let bytes = std::fs::read(&path).unwrap();
+    for cut in [0, 7, 8, 100, bytes.len() / 2, bytes.len() - 1] {
+        std::fs::write(&path, &bytes[..cut]).unwrap();
+        let err = resume(&longer, RUN_SEED).unwrap_err();
+        assert!(matches!(err, Error::Format { .. }), "cut {cut}: {err:?}");
+    }
+    // A missing checkpoint is an I/O error naming the file.
+    std::fs::remove_file(&path).unwrap();
+    let err = resume(&cfg, RUN_SEED).unwrap_err();
+    assert!(matches!(err, Error::Io { .. }), "{err:?}");
+    assert!(err.to_string().contains(CHECKPOINT_FILE), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn shape_rejects_element_counts_above_max_elements_and_overflowing_dims() {
+    assert_eq!(MAX_ELEMENTS, 1 << 32);
+    assert!(Shape::new(&[1 << 16, 1 << 16]).is_ok()); // exactly 2^32: allowed
+    for dims in [
+        &[(1 << 16) + 1, 1 << 16][..],
+        &[usize::MAX, 2],
+        &[1 << 40, 0, 1 << 40], // empty, but its nonzero dims overflow
+        &[1 << 33],
+    ] {
+        assert!(
+            matches!(Shape::new(dims), Err(Error::Shape { .. })),
+            "{dims:?}"
+        );
+        assert!(Tensor::zeros(dims).is_err(), "{dims:?}");
+    }
+    // Empty tensors with large (but representable) other dims stay valid.
+    assert_eq!(Shape::new(&[1 << 40, 0]).unwrap().numel(), 0);
+    // Ops that would need a huge output return an error before allocating it.
+    let e = Tensor::from_vec(vec![], &[1 << 20, 0, 1 << 20]).unwrap();
+    assert!(matches!(e.sum_axis(1), Err(Error::Shape { .. })));
+    assert!(matches!(e.max_axis(1), Err(Error::Shape { .. })));
+    let a = Tensor::from_vec(vec![], &[1 << 20, 0]).unwrap();
+    let b = Tensor::from_vec(vec![], &[0, 1 << 20]).unwrap();
+    assert!(matches!(a.matmul(&b), Err(Error::Shape { .. })));
+}
+
+#[test]
+fn argmax_over_a_zero_length_axis_is_an_error_not_index_zero() {
+    let t = Tensor::from_vec(vec![], &[3, 0]).unwrap();
+    assert!(matches!(t.argmax_axis(1), Err(Error::Shape { .. })));
+    // Over the other axis the output is empty, which is fine.
+    assert_eq!(t.argmax_axis(0).unwrap(), Vec::<usize>::new());
+    let u = Tensor::from_vec(vec![1.0, 3.0, 2.0], &[1, 3]).unwrap();
+    assert_eq!(u.argmax_axis(1).unwrap(), vec![1]);
+}
+
+// ---- The example's error paths, at the library level (what `mnist_enn` calls first). ----
+
+#[test]
+fn missing_mnist_directory_is_an_error_naming_the_path() {
+    let missing = Path::new("/nonexistent/gi-robustness/mnist");
+    let err = Mnist::locate(Some(missing)).unwrap_err();
+    assert!(
+        err.to_string().contains("/nonexistent/gi-robustness/mnist"),
+        "{err}"
+    );
+    assert!(!err.to_string().contains('\n'), "one line: {err}");
+    let err = Mnist::load(missing).unwrap_err();
+    assert!(matches!(err, Error::Io { .. }), "{err:?}");
+}
+
+#[test]
+fn truncated_idx_file_is_a_format_error_with_path_and_offset() {
+    let dir = scratch("truncated-idx");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist");
+    // Raw (not gzip) files, each cut short: the images after the header and a few rows.
+    let files = [
+        ("train-images-idx3-ubyte", 16 + 3 * 784 + 100),
+        ("train-labels-idx1-ubyte", 8 + 3),
+        ("t10k-images-idx3-ubyte", 16 + 784),
+        ("t10k-labels-idx1-ubyte", 8 + 1),
+    ];
+    for (name, keep) in files {
+        let gz = std::fs::read(src.join(format!("{name}.gz"))).unwrap();
+        let mut raw = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut raw).unwrap();
+        std::fs::write(dir.join(name), &raw[..keep]).unwrap();
+    }
+    assert_eq!(Mnist::locate(Some(&dir)).unwrap(), dir);
+    let err = Mnist::load(&dir).unwrap_err();
+    match &err {
+        Error::Format { path, offset, .. } => {
+            assert!(path.ends_with("train-images-idx3-ubyte"), "{err}");
+            assert!(offset.is_some(), "{err}");
+        }
+        e => panic!("expected a format error, got {e:?}"),
+    }
+    assert!(!err.to_string().contains('\n'), "one line: {err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The example binary itself, if a release build of it exists (this test builds nothing):
+/// a bad flag, a missing data folder and a truncated IDX file each print one `error:` line
+/// on stderr and exit with status 1.
+#[test]
+fn mnist_enn_example_prints_one_line_and_exits_1_on_bad_input() {
+    let exe = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/examples/mnist_enn");
+    if !exe.exists() {
+        eprintln!(
+            "note: {} not built; skipped (cargo build --release --example mnist_enn)",
+            exe.display()
+        );
+        return;
+    }
+    let dir = scratch("example");
+    let truncated = dir.join("mnist");
+    std::fs::create_dir_all(&truncated).unwrap();
+    std::fs::write(truncated.join("train-images-idx3-ubyte"), [0u8, 0, 8, 3, 0]).unwrap();
+    let out_dir = dir.join("out");
+    let cases: [&[&str]; 3] = [
+        &["--no-such-flag"],
+        &["--data", "/nonexistent/gi-robustness/mnist"],
+        &["--data", truncated.to_str().unwrap()],
+    ];
+    for args in cases {
+        let out = Command::new(&exe)
+            .args(args)
+            .args(["--out", out_dir.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
