@@ -47,3 +47,28 @@ fn matmul_with_empty_operands_and_huge_dims_returns_at_once() {
     let e = Tensor::from_vec(vec![], &[0, 0]).unwrap();
     assert_eq!(at.matmul_t(true, &e, false).unwrap().dims(), &[huge, 0]);
 }
+
+/// `tensor` target, input
+/// `ff df ff ff ff 04 0a 00 e0 00 00 00 00 00 01 8c 0a 2c 00 00 00 00 00 00 00 f2 fe 05`
+/// (decoded with the target's byte program of that time, `op % 6`): an empty
+/// `[15, 0xe000_0a04_ffff, 0]` tensor summed over its zero axis asked for a
+/// `[15, 0xe000_0a04_ffff]` output (3.7e15 elements) and aborted on the allocation. The
+/// output shape is now checked against `MAX_ELEMENTS` (2^32) before anything is allocated.
+#[test]
+fn sum_over_zero_axis_with_huge_output_is_a_shape_error_not_an_abort() {
+    use grad_instructor::Error;
+    let a = Tensor::from_vec(vec![], &[15, 0xe000_0a04_ffff, 0]).unwrap();
+    assert!(matches!(a.sum_axis(2), Err(Error::Shape { .. })));
+    assert!(matches!(a.max_axis(2), Err(Error::Shape { .. })));
+    assert!(matches!(a.mean_axis(2), Err(Error::Shape { .. })));
+    // The same with the product as the outlet: [2^20, 0] x [0, 2^20] would be 2^40 zeros.
+    let b = Tensor::from_vec(vec![], &[1 << 20, 0]).unwrap();
+    let c = Tensor::from_vec(vec![], &[0, 1 << 20]).unwrap();
+    assert!(matches!(b.matmul(&c), Err(Error::Shape { .. })));
+    // And the shape from the old header comment: [2^40, 0, 2^40] is now refused outright,
+    // since the product of its nonzero dimensions (2^80) does not fit in usize.
+    assert!(matches!(
+        Tensor::from_vec(vec![], &[1 << 40, 0, 1 << 40]),
+        Err(Error::Shape { .. })
+    ));
+}
