@@ -586,3 +586,67 @@ fn mnist_enn_example_prints_one_line_and_exits_1_on_bad_input() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Writes the seed corpus of the `checkpoint` fuzz target (fuzz/corpus/checkpoint/): the
+/// checkpoints of a 2-episode run under the configuration the target checks against (kept in
+/// sync with `checkpoint_seed_config` in fuzz/fuzz_targets/checkpoint.rs).
+#[test]
+#[ignore = "writes fuzz/corpus/checkpoint; run by hand when the checkpoint format changes"]
+fn write_checkpoint_fuzz_seed_corpus() {
+    let cfg = ReinforceConfig {
+        rule: EnnRule::Value,
+        episodes: 2,
+        steps_per_episode: 8,
+        batch: 4,
+        decide_every: 4,
+        branch_steps: 2,
+        hidden: 16,
+        val_limit: 0,
+        value: ValueConfig {
+            record_every: 4,
+            replay_capacity: 8,
+            replay_batch: 2,
+            updates_per_episode: 1,
+        },
+        checkpoint_every: 1,
+        ..ReinforceConfig::default()
+    };
+    let data = Data::new();
+    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/checkpoint");
+    std::fs::create_dir_all(&out).unwrap();
+    let dir = scratch("corpus");
+    let mut enn = EvaluationNet::new(&mut StdRng::seed_from_u64(1)).unwrap();
+    let mut episode = 0;
+    train_enn_resumable(
+        &mut enn,
+        &cfg,
+        &data.enn_data(),
+        3,
+        Some(&dir),
+        None,
+        |_| {
+            episode += 1;
+        },
+    )
+    .unwrap();
+    // Only the final checkpoint survives in `dir`; also keep one from before any Adam step.
+    std::fs::copy(checkpoint_path(&dir), out.join("after_2_episodes")).unwrap();
+    let first = ReinforceConfig {
+        episodes: 1,
+        ..cfg.clone()
+    };
+    let mut enn = EvaluationNet::new(&mut StdRng::seed_from_u64(1)).unwrap();
+    train_enn_resumable(
+        &mut enn,
+        &first,
+        &data.enn_data(),
+        3,
+        Some(&dir),
+        None,
+        |_| {},
+    )
+    .unwrap();
+    std::fs::copy(checkpoint_path(&dir), out.join("after_1_episode")).unwrap();
+    assert_eq!(episode, 2);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

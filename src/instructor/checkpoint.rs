@@ -289,8 +289,34 @@ pub fn save(
 /// parameter shapes, and the internal consistency of every field.
 pub fn load(dir: &Path, cfg: &ReinforceConfig, enn: &EvaluationNet) -> Result<TrainState> {
     let path = checkpoint_path(dir);
-    let mut w = safetensors::load(&path)?;
-    let bad = |reason: String| Error::format(&path, None, reason);
+    let len = std::fs::metadata(&path)
+        .map_err(|e| Error::io(&path, e))?
+        .len();
+    if len > safetensors::MAX_FILE_BYTES {
+        return Err(Error::format(
+            &path,
+            None,
+            format!(
+                "file is {len} bytes, above the {}-byte limit",
+                safetensors::MAX_FILE_BYTES
+            ),
+        ));
+    }
+    let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+    from_bytes(&bytes, &path, cfg, enn)
+}
+
+/// Parses checkpoint bytes (as [`load`] does after reading the file); `path` names the
+/// source in errors. Any bytes give `Ok` or a typed error, never a panic (fuzz target
+/// `checkpoint`).
+pub fn from_bytes(
+    bytes: &[u8],
+    path: &Path,
+    cfg: &ReinforceConfig,
+    enn: &EvaluationNet,
+) -> Result<TrainState> {
+    let mut w = safetensors::from_bytes(bytes, path)?;
+    let bad = |reason: String| Error::format(path, None, reason);
     let meta = |k: &str| {
         w.meta(k)
             .map(str::to_string)
