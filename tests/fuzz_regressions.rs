@@ -72,3 +72,50 @@ fn sum_over_zero_axis_with_huge_output_is_a_shape_error_not_an_abort() {
         Err(Error::Shape { .. })
     ));
 }
+
+/// `kernels` target, input (base64)
+/// `UOgAAf8tAAEAAAAA0dHR0dHR0dHR0dHR0dHR0dHR0dHR0dHR0dHR0dHR0dEAAOgmAAAAIAAA/w==`:
+/// m = 1, k = 1, n = 16, alpha = beta = 2.5, a = a subnormal (bits 0x0001002d, 9.2e-41),
+/// B ≈ -3.4e10. The small-product path computes fl(alpha * a) first, a subnormal rounded to a
+/// multiple of 2^-149, so its error is absolute (up to 2^-150), and B's 3.4e10 turns it into a
+/// relative error of 3e-6 in C (25 ulp), beyond the target's `(k + 2) 2^-23 Σ|products|`
+/// bound. Not a memory or logic bug (the reference differs only through underflow); the
+/// target's bound now adds `2^-149 Σ_p (|a_ip| + |b_pj|)`, and this test holds every ISA to it.
+#[test]
+fn sgemm_folded_alpha_underflow_stays_within_the_absolute_bound() {
+    use grad_instructor::kernels::isa;
+    use grad_instructor::kernels::matmul::{matmul_reference, sgemm_with, Gemm};
+    let a = [f32::from_bits(0x0001_002d)];
+    let mut b = vec![f32::from_bits(0xd100_0000)];
+    b.extend([f32::from_bits(0xd1d1_d1d1); 7]);
+    b.extend([0x00d1_d1d1, 0x0026_e800, 0x0020_0000, 0x0000_ff00].map(f32::from_bits));
+    b.extend([0.0; 4]);
+    let g = Gemm {
+        alpha: 2.5,
+        beta: 2.5,
+        ..Gemm::new(1, 1, 16)
+    };
+    let mut want = vec![0.0f32; 16];
+    matmul_reference(&g, &a, &b, &mut want);
+    for isa in isa::supported() {
+        for threads in [1, 2] {
+            let mut got = vec![0.0f32; 16];
+            sgemm_with(isa, threads, &g, &a, &b, &mut got);
+            for j in 0..16 {
+                let err = (got[j] as f64 - want[j] as f64).abs();
+                // k + 2 = 3 relative roundings of |alpha a b| (one product, alpha, the
+                // reference's own f32 rounding), plus 2^-149 (|a| + |b_j|) for an underflowed
+                // alpha * a (or alpha * b), plus the smallest normal for the output's rounding.
+                let tol = 3.0 * 2f64.powi(-23) * (2.5 * a[0] as f64 * b[j] as f64).abs()
+                    + 2f64.powi(-149) * (a[0].abs() as f64 + b[j].abs() as f64)
+                    + f32::MIN_POSITIVE as f64;
+                assert!(
+                    err <= tol,
+                    "{isa:?} x{threads} [{j}]: {} vs {}",
+                    got[j],
+                    want[j]
+                );
+            }
+        }
+    }
+}
