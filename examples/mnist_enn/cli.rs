@@ -64,6 +64,23 @@ pub struct Args {
 
 type AnyError = Box<dyn std::error::Error>;
 
+impl Args {
+    /// One line describing the target-network configuration, for logs and the report.
+    pub fn describe(&self) -> String {
+        format!(
+            "MLP {:?}, {} epochs, lr {}, batch {}, seeds {}..{} (shard {}/{})",
+            self.cfg.sizes,
+            self.cfg.epochs,
+            self.cfg.lr,
+            self.cfg.batch,
+            self.seed_start,
+            self.seed_start + self.seeds,
+            self.shard.0,
+            self.shard.1
+        )
+    }
+}
+
 fn list<T>(s: &str, f: impl Fn(&str) -> Result<T, AnyError>) -> Result<Vec<T>, AnyError> {
     s.split(',')
         .filter(|p| !p.trim().is_empty())

@@ -166,18 +166,11 @@ fn run() -> Result<(), AnyError> {
         (mnist.train, mnist.test)
     };
     eprintln!(
-        "MNIST from {}: {} train / {} test images; MLP {:?}, {} epochs, lr {}, batch {}, seeds {}..{}, shard {}/{}, {} jobs",
+        "MNIST from {}: {} train / {} test images; {}; {} jobs",
         dir.display(),
         train.len(),
         test.len(),
-        a.cfg.sizes,
-        a.cfg.epochs,
-        a.cfg.lr,
-        a.cfg.batch,
-        a.seed_start,
-        a.seed_start + a.seeds,
-        a.shard.0,
-        a.shard.1,
+        a.describe(),
         a.jobs
     );
 
