@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 pub struct Timing {
     pub enn_secs: f64,
     pub arms_secs: f64,
+    pub predict_secs: f64,
     pub total_secs: f64,
 }
 
@@ -251,10 +252,11 @@ pub fn write_all(
     println!("\n{} on MNIST", a.describe());
     println!("{}", summary.to_markdown());
     println!(
-        "wall time {:.1} s (ENN training {:.1} s, arms {:.1} s); outputs in {}",
+        "wall time {:.1} s (ENN training {:.1} s, arms {:.1} s, ENN prediction study {:.1} s); outputs in {}",
         timing.total_secs,
         timing.enn_secs,
         timing.arms_secs,
+        timing.predict_secs,
         out.display()
     );
 
@@ -269,7 +271,7 @@ pub fn write_all(
                      "loaded_from": a.enn_path.as_ref().map(|p| p.display().to_string()) },
         },
         "arms": arms_json,
-        "seconds": { "enn_training": timing.enn_secs, "arms": timing.arms_secs, "total": timing.total_secs },
+        "seconds": { "enn_training": timing.enn_secs, "arms": timing.arms_secs, "enn_prediction": timing.predict_secs, "total": timing.total_secs },
     });
     write_json_pretty(&out.join("summary.json"), &summary_json)?;
 
@@ -277,12 +279,13 @@ pub fn write_all(
     r.heading("Run")
         .code(command.to_string())
         .paragraph(format!(
-            "git revision {}; CPU: {}; wall time {:.1} s (ENN training {:.1} s, arms {:.1} s). {}.",
+            "git revision {}; CPU: {}; wall time {:.1} s (ENN training {:.1} s, arms {:.1} s, ENN prediction study {:.1} s). {}.",
             git_revision(),
             cpu_description(),
             timing.total_secs,
             timing.enn_secs,
             timing.arms_secs,
+            timing.predict_secs,
             a.describe()
         ));
     r.heading("Four-arm comparison").table(&summary).paragraph(PAPER).paragraph(
