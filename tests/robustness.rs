@@ -104,7 +104,7 @@ fn uninterrupted(cfg: &ReinforceConfig, data: &Data) -> (EvaluationNet, Vec<Epis
         &mut enn,
         cfg,
         &data.enn_data(),
-        RUN_SEED,
+        &mut StdRng::seed_from_u64(RUN_SEED),
         None,
         None,
         |_| {},
@@ -146,7 +146,7 @@ fn resumed_training_is_bit_identical_to_an_uninterrupted_run_under_both_rules() 
             &mut enn,
             &first,
             &data.enn_data(),
-            RUN_SEED,
+            &mut StdRng::seed_from_u64(RUN_SEED),
             Some(&dir),
             None,
             |l| seen.push(l.episode),
@@ -161,7 +161,7 @@ fn resumed_training_is_bit_identical_to_an_uninterrupted_run_under_both_rules() 
             &mut resumed,
             &cfg,
             &data.enn_data(),
-            RUN_SEED,
+            &mut StdRng::seed_from_u64(RUN_SEED),
             Some(&dir),
             Some(&dir),
             |l| seen.push(l.episode),
@@ -182,38 +182,32 @@ fn resumed_training_is_bit_identical_to_an_uninterrupted_run_under_both_rules() 
 }
 
 #[test]
-fn train_enn_is_train_enn_resumable_with_a_seed_from_the_rng() {
+fn train_enn_and_train_enn_resumable_draw_the_same_random_stream() {
     let data = Data::new();
     let cfg = config(EnnRule::Value);
+    let dir = scratch("same-stream");
     let mut enn = fresh_enn();
-    let logs = train_enn(
-        &mut enn,
+    let mut r1 = StdRng::seed_from_u64(9);
+    let logs = train_enn(&mut enn, &cfg, &data.enn_data(), &mut r1, |_| {}).unwrap();
+    let mut enn2 = fresh_enn();
+    let mut r2 = StdRng::seed_from_u64(9);
+    let logs2 = train_enn_resumable(
+        &mut enn2,
         &cfg,
         &data.enn_data(),
-        &mut StdRng::seed_from_u64(9),
+        &mut r2,
+        Some(&dir),
+        None,
         |_| {},
     )
     .unwrap();
-    let seed: u64 = StdRng::seed_from_u64(9).gen();
-    let mut enn2 = fresh_enn();
-    let logs2 =
-        train_enn_resumable(&mut enn2, &cfg, &data.enn_data(), seed, None, None, |_| {}).unwrap();
     assert_same_logs(&logs, &logs2);
     assert_same_enn(&enn, &enn2);
-    // Episode seeds are a function of (seed, episode) only, and distinct.
-    let s: Vec<u64> = (0..6)
-        .flat_map(|e| {
-            let (a, b) = episode_seeds(seed, e);
-            [a, b]
-        })
-        .collect();
-    let mut uniq = s.clone();
-    uniq.sort();
-    uniq.dedup();
-    assert_eq!(uniq.len(), s.len());
-    assert!(logs
-        .iter()
-        .all(|l| l.seed == episode_seeds(seed, l.episode).0));
+    // Writing checkpoints draws nothing: both RNGs end in the same state.
+    assert_eq!(r1.gen::<u64>(), r2.gen::<u64>());
+    // The first episode's seed is the RNG's first draw (what resuming checks).
+    assert_eq!(logs[0].seed, StdRng::seed_from_u64(9).gen::<u64>());
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// Not a test on its own: the body of the kill test's child process. The parent re-executes
@@ -231,7 +225,7 @@ fn kill_test_child_process() {
         &mut enn,
         &cfg,
         &data.enn_data(),
-        RUN_SEED,
+        &mut StdRng::seed_from_u64(RUN_SEED),
         Some(Path::new(&dir)),
         None,
         // A pause per episode so the parent's SIGKILL lands in the middle of the run
@@ -288,7 +282,7 @@ fn kill_and_resume_matches_an_uninterrupted_run() {
         &mut enn,
         &cfg,
         &data.enn_data(),
-        RUN_SEED,
+        &mut StdRng::seed_from_u64(RUN_SEED),
         Some(&dir),
         Some(&dir),
         |_| {},
@@ -318,7 +312,7 @@ fn nan_in_training_stops_with_non_finite_and_keeps_the_last_good_checkpoint() {
         &mut enn,
         &first,
         &data.enn_data(),
-        RUN_SEED,
+        &mut StdRng::seed_from_u64(RUN_SEED),
         Some(&dir),
         None,
         |_| {},
@@ -336,7 +330,7 @@ fn nan_in_training_stops_with_non_finite_and_keeps_the_last_good_checkpoint() {
         &mut enn,
         &cfg,
         &poisoned,
-        RUN_SEED,
+        &mut StdRng::seed_from_u64(RUN_SEED),
         Some(&dir),
         Some(&dir),
         |_| panic!("no episode may finish"),
@@ -360,7 +354,7 @@ fn nan_in_training_stops_with_non_finite_and_keeps_the_last_good_checkpoint() {
         &mut resumed,
         &cfg,
         &data.enn_data(),
-        RUN_SEED,
+        &mut StdRng::seed_from_u64(RUN_SEED),
         None,
         Some(&dir),
         |_| {},
@@ -383,7 +377,7 @@ fn poisoned_enn_parameter_is_a_non_finite_error_naming_the_episode() {
         &mut enn,
         &cfg,
         &data.enn_data(),
-        RUN_SEED,
+        &mut StdRng::seed_from_u64(RUN_SEED),
         Some(&dir),
         None,
         |_| {},
@@ -413,56 +407,58 @@ fn checkpoint_of_another_config_or_seed_or_a_corrupt_file_is_rejected() {
         &mut enn,
         &cfg,
         &data.enn_data(),
-        RUN_SEED,
+        &mut StdRng::seed_from_u64(RUN_SEED),
         Some(&dir),
         None,
         |_| {},
     )
     .unwrap();
-    let resume = |cfg: &ReinforceConfig, seed: u64| {
+    let resume = |cfg: &ReinforceConfig, rng: &mut StdRng| {
         let mut e = fresh_enn();
-        train_enn_resumable(
-            &mut e,
-            cfg,
-            &data.enn_data(),
-            seed,
-            None,
-            Some(&dir),
-            |_| {},
-        )
+        train_enn_resumable(&mut e, cfg, &data.enn_data(), rng, None, Some(&dir), |_| {})
     };
     // Another learning rate: a format error saying so.
     let other = ReinforceConfig {
         enn_lr: 0.5,
         ..cfg.clone()
     };
-    let err = resume(&other, RUN_SEED).unwrap_err();
+    let err = resume(&other, &mut StdRng::seed_from_u64(RUN_SEED)).unwrap_err();
     assert!(matches!(err, Error::Format { .. }), "{err:?}");
     assert!(err.to_string().contains("another configuration"), "{err}");
-    // Another seed.
+    // Another seed: the RNG does not start where the interrupted run's did.
     assert!(matches!(
-        resume(&cfg, RUN_SEED + 1),
+        resume(&cfg, &mut StdRng::seed_from_u64(RUN_SEED + 1)),
         Err(Error::InvalidArgument { .. })
     ));
     // Resuming a finished 1-episode run as a 1-episode run does nothing; as a 2-episode run it
     // runs one more (episodes may grow).
-    assert_eq!(resume(&cfg, RUN_SEED).unwrap().len(), 1);
+    assert_eq!(
+        resume(&cfg, &mut StdRng::seed_from_u64(RUN_SEED))
+            .unwrap()
+            .len(),
+        1
+    );
     let longer = ReinforceConfig {
         episodes: 2,
         ..cfg.clone()
     };
-    assert_eq!(resume(&longer, RUN_SEED).unwrap().len(), 2);
+    assert_eq!(
+        resume(&longer, &mut StdRng::seed_from_u64(RUN_SEED))
+            .unwrap()
+            .len(),
+        2
+    );
     // Every truncation of the file is an error, never a panic.
     let path = checkpoint_path(&dir);
     let bytes = std::fs::read(&path).unwrap();
     for cut in [0, 7, 8, 100, bytes.len() / 2, bytes.len() - 1] {
         std::fs::write(&path, &bytes[..cut]).unwrap();
-        let err = resume(&longer, RUN_SEED).unwrap_err();
+        let err = resume(&longer, &mut StdRng::seed_from_u64(RUN_SEED)).unwrap_err();
         assert!(matches!(err, Error::Format { .. }), "cut {cut}: {err:?}");
     }
     // A missing checkpoint is an I/O error naming the file.
     std::fs::remove_file(&path).unwrap();
-    let err = resume(&cfg, RUN_SEED).unwrap_err();
+    let err = resume(&cfg, &mut StdRng::seed_from_u64(RUN_SEED)).unwrap_err();
     assert!(matches!(err, Error::Io { .. }), "{err:?}");
     assert!(err.to_string().contains(CHECKPOINT_FILE), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
@@ -621,7 +617,7 @@ fn write_checkpoint_fuzz_seed_corpus() {
         &mut enn,
         &cfg,
         &data.enn_data(),
-        3,
+        &mut StdRng::seed_from_u64(3),
         Some(&dir),
         None,
         |_| {
@@ -640,7 +636,7 @@ fn write_checkpoint_fuzz_seed_corpus() {
         &mut enn,
         &first,
         &data.enn_data(),
-        3,
+        &mut StdRng::seed_from_u64(3),
         Some(&dir),
         None,
         |_| {},

@@ -21,7 +21,7 @@ use grad_instructor::instructor::{
 };
 use grad_instructor::io::safetensors;
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -71,7 +71,8 @@ pub fn train_one_enn(
 
 /// [`train_one_enn`] writing checkpoints into `checkpoint_dir` (every
 /// `cfg.checkpoint_every` episodes) and, with `resume_from`, continuing from the checkpoint
-/// there. The ENN's initial weights and the episodes' base seed both come from `seed`.
+/// there. The ENN's initial weights and then the episodes draw from one RNG seeded with
+/// `seed`; a resumed run re-creates it the same way (the checkpoint says how far to skip).
 pub fn train_one_enn_checkpointed(
     cfg: &ReinforceConfig,
     split: &(Dataset, Dataset),
@@ -84,7 +85,6 @@ pub fn train_one_enn_checkpointed(
     let data = EnnData::new(&tr.images, &tr.labels, &val.images, &val.labels, tr.dim)?;
     let mut rng = StdRng::seed_from_u64(seed);
     let mut enn = EvaluationNet::new(&mut rng)?;
-    let episodes_seed: u64 = rng.gen();
     if let Some(dir) = resume_from {
         eprintln!("[{label}] resuming from {}", dir.display());
     }
@@ -103,7 +103,7 @@ pub fn train_one_enn_checkpointed(
         &mut enn,
         cfg,
         &data,
-        episodes_seed,
+        &mut rng,
         checkpoint_dir,
         resume_from,
         on_episode,

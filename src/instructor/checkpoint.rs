@@ -6,9 +6,13 @@
 //! Everything [`train_enn_resumable`](super::reinforce::train_enn_resumable) carries from one
 //! episode to the next: the ENN's parameters, Adam's state (m, v, t), the running reward
 //! statistics behind the baseline (Σ R, Σ R², n), the value rule's replay buffer, the index of
-//! the next episode and the logs so far. No RNG state: episode `e` draws from an RNG seeded
-//! with `(seed, e)` (see [`episode_seeds`](super::reinforce::episode_seeds)), so the base seed
-//! is enough.
+//! the next episode and the logs so far. The RNG: rand 0.8's `StdRng` cannot be serialized,
+//! so the checkpoint records how many 32-bit words training has drawn from it (`rng_words`);
+//! resuming re-creates the caller's RNG in its start state (same seed, same draws before
+//! training) and skips that many words. `StdRng` (ChaCha12) hands out one stream of 32-bit
+//! words — `next_u64` is two consecutive words, also across block boundaries — so the skipped
+//! RNG is in exactly the state the interrupted run had. This keeps `train_enn`'s random
+//! stream (and every result measured with it) unchanged.
 //!
 //! ## Format: one safetensors file, `checkpoint.safetensors`
 //!
@@ -18,7 +22,7 @@
 //!           replay.images         (n, 1, h, w) the buffer's state images, oldest first
 //!           replay.rewards        (n) their rewards (both absent when the buffer is empty)
 //! metadata  format                "grad-instructor enn checkpoint v1"
-//!           seed, next_episode, adam_t, n_rewards     decimal integers
+//!           rng_words, next_episode, adam_t, n_rewards  decimal integers
 //!           reward_sum, reward_sq                      f64 bit patterns (decimal u64)
 //!           config                the training configuration (Debug, without `episodes`
 //!                                 and `checkpoint_every`, which may change on resume)
@@ -59,8 +63,8 @@ pub const FORMAT: &str = "grad-instructor enn checkpoint v1";
 /// The state of ENN training between two episodes.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TrainState {
-    /// Base seed of the run (episode RNGs are derived from it).
-    pub seed: u64,
+    /// 32-bit words drawn from the training RNG so far.
+    pub rng_words: u64,
     /// Index of the next episode to run (= number of finished episodes).
     pub next_episode: usize,
     /// ENN parameters in [`EvaluationNet::params`] order.
@@ -258,7 +262,7 @@ pub fn to_bytes(state: &TrainState, cfg: &ReinforceConfig, enn: &EvaluationNet) 
     let logs = Value::Array(state.logs.iter().map(log_to_json).collect()).to_string();
     let meta = [
         ("format", FORMAT.to_string()),
-        ("seed", state.seed.to_string()),
+        ("rng_words", state.rng_words.to_string()),
         ("next_episode", state.next_episode.to_string()),
         ("adam_t", state.adam_t.to_string()),
         ("n_rewards", state.n_rewards.to_string()),
@@ -350,7 +354,7 @@ pub fn from_bytes(
             meta("image")?
         )));
     }
-    let seed = int("seed")?;
+    let rng_words = int("rng_words")?;
     let next_episode = to_usize("next_episode", int("next_episode")?)?;
     let adam_t = int("adam_t")?;
     let n_rewards = to_usize("n_rewards", int("n_rewards")?)?;
@@ -444,7 +448,7 @@ pub fn from_bytes(
         return Err(bad(format!("unexpected tensor {n:?}")));
     }
     Ok(TrainState {
-        seed,
+        rng_words,
         next_episode,
         enn_params,
         adam_t,

@@ -23,8 +23,8 @@ pub mod weight_image;
 
 pub use enn::{EnnOutput, EnnVars, EvaluationNet};
 pub use reinforce::{
-    episode_seeds, pearson, policy, reinforce_step, train_enn, train_enn_resumable, EnnData,
-    EnnRule, EpisodeLog, ReinforceConfig,
+    pearson, policy, reinforce_step, train_enn, train_enn_resumable, EnnData, EnnRule, EpisodeLog,
+    ReinforceConfig,
 };
 pub use universal::{at_step, universal_step, StepStats, UniversalConfig, DEFAULT_LE};
 pub use value::{value_update, ReplayBuffer, ValueConfig};

@@ -76,7 +76,7 @@ use crate::error::{Error, Result};
 use crate::nn::{Activation, Adam, Init, Mlp};
 use crate::tensor::Tensor;
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::{Rng, RngCore, SeedableRng};
 use std::path::Path;
 
 /// Which rule trains the ENN.
@@ -532,26 +532,31 @@ fn run_episode(
     Ok((log, decisions, states))
 }
 
-/// SplitMix64's output function (Steele, Lea & Flood, "Fast splittable pseudorandom number
-/// generators", OOPSLA 2014): a bijective mix of a 64-bit state.
-fn splitmix64_mix(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+/// Counts the 32-bit words drawn through it (`next_u64` is two), so that a checkpoint can
+/// record the RNG's position and a resumed run can skip to it (see
+/// [`checkpoint`](super::checkpoint)).
+struct CountingRng<'a, R> {
+    inner: &'a mut R,
+    words: u64,
 }
 
-/// The two seeds of episode `episode` in a run with base seed `seed`: the episode's own seed
-/// (its MLP, init scale, batches and candidate choices) and the seed of the ENN update after
-/// it (the value rule's replay draws). They are outputs 2e+1 and 2e+2 of the SplitMix64
-/// stream started at `seed`, so all of them are distinct and each is a function of
-/// `(seed, episode)` only: a resumed run needs no RNG state, just the base seed.
-pub fn episode_seeds(seed: u64, episode: usize) -> (u64, u64) {
-    const GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
-    let i = 2 * episode as u64;
-    (
-        splitmix64_mix(seed.wrapping_add(GAMMA.wrapping_mul(i + 1))),
-        splitmix64_mix(seed.wrapping_add(GAMMA.wrapping_mul(i + 2))),
-    )
+impl<R: RngCore> RngCore for CountingRng<'_, R> {
+    fn next_u32(&mut self) -> u32 {
+        self.words += 1;
+        self.inner.next_u32()
+    }
+    fn next_u64(&mut self) -> u64 {
+        self.words += 2;
+        self.inner.next_u64()
+    }
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        self.words += dest.len().div_ceil(4) as u64;
+        self.inner.fill_bytes(dest)
+    }
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> std::result::Result<(), rand::Error> {
+        self.words += dest.len().div_ceil(4) as u64;
+        self.inner.try_fill_bytes(dest)
+    }
 }
 
 /// Names the episode in a non-finite error (`"enn-episode"` steps count the episode's MLP
@@ -568,9 +573,9 @@ fn in_episode(err: Error, episode: usize) -> Error {
 }
 
 /// Trains `enn` for `cfg.episodes` episodes with `cfg.rule`; calls `on_episode` after each
-/// update and returns every log. The base seed is drawn from `rng` once; every episode's
-/// randomness is derived from it ([`episode_seeds`]), so the same seed gives identical logs on
-/// the same machine and ISA. No checkpoints: see [`train_enn_resumable`].
+/// update and returns every log. All randomness comes from `rng` (one seed per episode, and
+/// the value rule's replay draws), so the same seed gives identical logs on the same machine
+/// and ISA. No checkpoints: see [`train_enn_resumable`].
 pub fn train_enn(
     enn: &mut EvaluationNet,
     cfg: &ReinforceConfig,
@@ -578,45 +583,57 @@ pub fn train_enn(
     rng: &mut impl Rng,
     on_episode: impl FnMut(&EpisodeLog),
 ) -> Result<Vec<EpisodeLog>> {
-    let seed: u64 = rng.gen();
-    train_enn_resumable(enn, cfg, data, seed, None, None, on_episode)
+    data.validate()?;
+    validate_config(cfg)?;
+    train_loop(enn, cfg, data, rng, None, None, on_episode)
 }
 
-/// [`train_enn`] from a base `seed`, with checkpoints and resumption.
+/// [`train_enn`] with checkpoints and resumption; with neither it is exactly `train_enn`.
 ///
 /// * `checkpoint_dir`: write the state ([`checkpoint`](super::checkpoint)) into this folder
-///   after every `cfg.checkpoint_every` episodes and after the last, each write atomic. A run stopped by an error (e.g.
-///   [`Error::NonFinite`], which names the episode, the step and the quantity) writes nothing
-///   more, so the last good checkpoint stays on disk.
-/// * `resume_from`: continue from the checkpoint in that folder instead of starting fresh. The
-///   checkpoint must come from the same configuration (except `episodes`, which may grow, and
-///   `checkpoint_every`) and the same `seed`; `enn`'s parameters are overwritten with the saved
-///   ones. `on_episode` is called for the new episodes only; the returned logs include the
-///   restored ones. The result is bit-identical to an uninterrupted run with the same seed
-///   (each episode's RNG depends only on `(seed, episode)`).
+///   after every `cfg.checkpoint_every` episodes and after the last, each write atomic. A run
+///   stopped by an error (e.g. [`Error::NonFinite`], which names the episode, the step and the
+///   quantity) writes nothing more, so the last good checkpoint stays on disk.
+/// * `resume_from`: continue from the checkpoint in that folder. `rng` must be in the state
+///   the interrupted run's RNG had when *its* training started (same seed, same draws
+///   before, e.g. the ENN's initialization); the checkpoint records how many words training
+///   drew and they are skipped. The checkpoint must come from the same configuration (except
+///   `episodes`, which may grow, and `checkpoint_every`); `enn`'s parameters are overwritten
+///   with the saved ones. `on_episode` is called for the new episodes only; the returned logs
+///   include the restored ones. The result is bit-identical to an uninterrupted run.
+///
+/// The RNG is the concrete `StdRng` because skipping words reproduces its state exactly (one
+/// stream of 32-bit words); another generator need not have that property.
 pub fn train_enn_resumable(
     enn: &mut EvaluationNet,
     cfg: &ReinforceConfig,
     data: &EnnData<'_>,
-    seed: u64,
+    rng: &mut StdRng,
     checkpoint_dir: Option<&Path>,
     resume_from: Option<&Path>,
-    mut on_episode: impl FnMut(&EpisodeLog),
+    on_episode: impl FnMut(&EpisodeLog),
 ) -> Result<Vec<EpisodeLog>> {
     data.validate()?;
     validate_config(cfg)?;
-    let mut state = match resume_from {
+    let state = match resume_from {
         Some(dir) => {
             let s = checkpoint::load(dir, cfg, enn)?;
-            if s.seed != seed {
-                return Err(Error::invalid(
-                    "train_enn_resumable",
-                    format!(
-                        "checkpoint in {} was written by seed {}, this run has seed {seed}",
-                        dir.display(),
-                        s.seed
-                    ),
-                ));
+            // Episode 0's seed was the first u64 the interrupted run drew: a cheap check
+            // that `rng` starts where that run's did.
+            if let Some(first) = s.logs.first() {
+                let drawn = rng.clone().next_u64();
+                if drawn != first.seed {
+                    return Err(Error::invalid(
+                        "train_enn_resumable",
+                        format!(
+                            "the RNG differs from the run that wrote the checkpoint in {} \
+                             (its first episode seed was {}, this RNG gives {drawn}); \
+                             resume with the same seed",
+                            dir.display(),
+                            first.seed
+                        ),
+                    ));
+                }
             }
             if s.next_episode > cfg.episodes {
                 return Err(Error::invalid(
@@ -629,23 +646,38 @@ pub fn train_enn_resumable(
                     ),
                 ));
             }
-            s
+            Some(s)
         }
-        None => TrainState {
-            seed,
-            next_episode: 0,
-            enn_params: Vec::new(),
-            adam_t: 0,
-            adam_m: Vec::new(),
-            adam_v: Vec::new(),
-            reward_sum: 0.0,
-            reward_sq: 0.0,
-            n_rewards: 0,
-            replay: Vec::new(),
-            logs: Vec::with_capacity(cfg.episodes),
-        },
+        None => None,
     };
-    let (mut adam, mut buffer) = if resume_from.is_some() {
+    train_loop(enn, cfg, data, rng, checkpoint_dir, state, on_episode)
+}
+
+/// The loop behind both entry points; `state` is a loaded checkpoint to continue from.
+fn train_loop<R: RngCore>(
+    enn: &mut EvaluationNet,
+    cfg: &ReinforceConfig,
+    data: &EnnData<'_>,
+    rng: &mut R,
+    checkpoint_dir: Option<&Path>,
+    state: Option<TrainState>,
+    mut on_episode: impl FnMut(&EpisodeLog),
+) -> Result<Vec<EpisodeLog>> {
+    let resumed = state.is_some();
+    let mut state = state.unwrap_or_else(|| TrainState {
+        rng_words: 0,
+        next_episode: 0,
+        enn_params: Vec::new(),
+        adam_t: 0,
+        adam_m: Vec::new(),
+        adam_v: Vec::new(),
+        reward_sum: 0.0,
+        reward_sq: 0.0,
+        n_rewards: 0,
+        replay: Vec::new(),
+        logs: Vec::with_capacity(cfg.episodes),
+    });
+    let (mut adam, mut buffer) = if resumed {
         state.restore(enn, cfg)?
     } else {
         (
@@ -656,6 +688,13 @@ pub fn train_enn_resumable(
     let (mut reward_sum, mut reward_sq, mut n_rewards) =
         (state.reward_sum, state.reward_sq, state.n_rewards);
     let mut logs = std::mem::take(&mut state.logs);
+    for _ in 0..state.rng_words {
+        rng.next_u32();
+    }
+    let mut rng = CountingRng {
+        inner: rng,
+        words: state.rng_words,
+    };
     for episode in state.next_episode..cfg.episodes {
         // A NaN ENN weight can hide from the score (a ReLU maps NaN to 0), and Adam keeps a
         // NaN parameter NaN; so the parameters are checked directly, once per episode.
@@ -666,7 +705,7 @@ pub fn train_enn_resumable(
                 what: format!("ENN parameter {i} ({})", enn.named_params()[i].0),
             });
         }
-        let (episode_seed, update_seed) = episode_seeds(seed, episode);
+        let episode_seed: u64 = rng.gen();
         let (mut log, decisions, states) = run_episode(enn, cfg, data, episode, episode_seed)
             .map_err(|e| in_episode(e, episode))?;
         let r = log.reward as f64;
@@ -707,7 +746,7 @@ pub fn train_enn_resumable(
                 log.reward,
                 &mut buffer,
                 &cfg.value,
-                &mut StdRng::seed_from_u64(update_seed),
+                &mut rng,
             )
             .map_err(|e| in_episode(e, episode))?,
         };
@@ -732,7 +771,7 @@ pub fn train_enn_resumable(
                     });
                 }
                 let snapshot = TrainState {
-                    seed,
+                    rng_words: rng.words,
                     next_episode: done,
                     enn_params: params,
                     adam_t: adam.t,
