@@ -6,7 +6,7 @@
 
 use grad_instructor::kernels::pool::{
     avg_pool2d_backward, avg_pool2d_forward, global_avg_pool_backward, global_avg_pool_forward,
-    max_pool2d_backward, max_pool2d_forward, Pool2dGeometry,
+    max_pool2d_backward, max_pool2d_forward, max_pool2d_forward_reference, Pool2dGeometry,
 };
 use grad_instructor::kernels::resize::{
     resize, resize_adjoint, resize_bilinear, resize_bilinear_adjoint,
@@ -378,6 +378,46 @@ fn max_pool_matches_window_maximum_and_routes_gradient_to_argmax_random_geometri
         }
         max_pool2d_backward(&g, &dy, &arg, &mut routed);
         assert_eq!(routed, expected_routed, "{g:?}");
+    }
+}
+
+#[test]
+fn max_pool_2x2_fast_path_is_bit_identical_to_reference_with_ties_and_nans() {
+    // Values from a small set make ties common; NaN, ±0 and ±∞ exercise the comparison rule.
+    const VALUES: [f32; 8] = [
+        0.0,
+        -0.0,
+        1.0,
+        1.0,
+        -2.0,
+        f32::NAN,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+    ];
+    let mut rng = StdRng::seed_from_u64(0x9002);
+    for case in 0..300 {
+        let g = Pool2dGeometry {
+            planes: rng.gen_range(1..=5),
+            h: rng.gen_range(2..=19),
+            w: rng.gen_range(2..=71),
+            k: 2,
+            stride: 2,
+        };
+        // Half the cases draw from VALUES (ties, NaN), half are continuous.
+        let x: Vec<f32> = if case % 2 == 0 {
+            (0..g.input_len())
+                .map(|_| VALUES[rng.gen_range(0..VALUES.len())])
+                .collect()
+        } else {
+            uniform(&mut rng, g.input_len())
+        };
+        let (mut y, mut arg) = (vec![7.0f32; g.output_len()], vec![u32::MAX; g.output_len()]);
+        let (mut y_ref, mut arg_ref) = (vec![-7.0f32; g.output_len()], vec![0u32; g.output_len()]);
+        max_pool2d_forward(&g, &x, &mut y, &mut arg);
+        max_pool2d_forward_reference(&g, &x, &mut y_ref, &mut arg_ref);
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&y), bits(&y_ref), "{g:?}");
+        assert_eq!(arg, arg_ref, "{g:?}");
     }
 }
 

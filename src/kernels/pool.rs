@@ -42,10 +42,76 @@ impl Pool2dGeometry {
     }
 }
 
+/// Whether `cand` replaces `best` as a window's maximum: strictly greater, or the first NaN
+/// (`>` alone is false for NaN, so NaN propagates like PyTorch's max_pool2d; a later NaN
+/// does not replace an earlier one, and ties keep the earlier element).
+#[inline(always)]
+fn beats(cand: f32, best: f32) -> bool {
+    cand > best || (cand.is_nan() && !best.is_nan())
+}
+
 /// Max pooling. Writes each window's maximum to `output` and its flat index *within the plane*
 /// (`y * w + x`) to `argmax`; ties go to the first element in row-major order. NaN propagates
-/// (a NaN in a window is its maximum).
+/// (a NaN in a window is its maximum; the first NaN in row-major order is the argmax).
+///
+/// The common 2 × 2, stride-2 window (the ENN's pool) takes a specialized loop with the same
+/// results, bit for bit, as [`max_pool2d_forward_reference`].
 pub fn max_pool2d_forward(
+    g: &Pool2dGeometry,
+    input: &[f32],
+    output: &mut [f32],
+    argmax: &mut [u32],
+) {
+    if g.k == 2 && g.stride == 2 {
+        max_pool2x2_forward(g, input, output, argmax)
+    } else {
+        max_pool2d_forward_reference(g, input, output, argmax)
+    }
+}
+
+/// 2 × 2, stride-2 max pooling: both rows of a window pair are walked as `[f32; 2]` chunks
+/// (no per-tap index arithmetic or bounds checks), and the four candidates are compared in
+/// row-major order with [`beats`], as the reference does.
+fn max_pool2x2_forward(g: &Pool2dGeometry, input: &[f32], output: &mut [f32], argmax: &mut [u32]) {
+    let (oh, ow, w) = (g.out_h(), g.out_w(), g.w);
+    debug_assert!(g.k == 2 && g.stride == 2);
+    debug_assert_eq!(input.len(), g.input_len());
+    debug_assert_eq!(output.len(), g.output_len());
+    debug_assert_eq!(argmax.len(), g.output_len());
+    if oh * ow == 0 {
+        return;
+    }
+    let planes = input.chunks_exact(g.h * w);
+    let outs = output.chunks_exact_mut(oh * ow);
+    let args = argmax.chunks_exact_mut(oh * ow);
+    for ((plane, out), arg) in planes.zip(outs).zip(args) {
+        let rows = out.chunks_exact_mut(ow).zip(arg.chunks_exact_mut(ow));
+        for (i, (out_row, arg_row)) in rows.enumerate() {
+            let top = 2 * i * w;
+            let (r0, r1) = (&plane[top..top + 2 * ow], &plane[top + w..top + w + 2 * ow]);
+            let cells = r0.chunks_exact(2).zip(r1.chunks_exact(2));
+            for (j, ((a, b), (y, am))) in cells.zip(out_row.iter_mut().zip(arg_row)).enumerate() {
+                // Candidates in row-major order: (0,0), (0,1), (1,0), (1,1).
+                let (mut best, mut off) = (a[0], 0);
+                if beats(a[1], best) {
+                    (best, off) = (a[1], 1);
+                }
+                if beats(b[0], best) {
+                    (best, off) = (b[0], w);
+                }
+                if beats(b[1], best) {
+                    (best, off) = (b[1], w + 1);
+                }
+                *y = best;
+                *am = (top + 2 * j + off) as u32;
+            }
+        }
+    }
+}
+
+/// Max pooling by the definition, any window and stride (the reference of
+/// [`max_pool2d_forward`]; same contract).
+pub fn max_pool2d_forward_reference(
     g: &Pool2dGeometry,
     input: &[f32],
     output: &mut [f32],
@@ -63,11 +129,7 @@ pub fn max_pool2d_forward(
                 for u in 0..g.k {
                     for v in 0..g.k {
                         let idx = (i * g.stride + u) * g.w + j * g.stride + v;
-                        // A NaN candidate replaces a non-NaN best (`>` alone is false for
-                        // NaN), so NaN propagates like PyTorch's max_pool2d.
-                        if plane[idx] > plane[best]
-                            || (plane[idx].is_nan() && !plane[best].is_nan())
-                        {
+                        if beats(plane[idx], plane[best]) {
                             best = idx;
                         }
                     }
