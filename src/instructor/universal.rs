@@ -92,26 +92,29 @@ pub struct StepStats {
     pub enn_term_norm: f32,
 }
 
-/// `(all finite, Σ v²)` in one pass. Eight independent lanes let the compiler vectorize the
-/// loop (a short-circuiting `all` or one running sum would not); `v · 0` is 0 for a finite v
-/// and NaN for ±∞ or NaN, so a lane's sum of them is 0 exactly when its values are finite.
-/// The squares are summed in f32 per lane (a diagnostic norm; relative error ~1e-6 here).
+/// `(all finite, Σ v²)` in one pass.
+///
+/// Only the squares are summed, in 32 independent f32 lanes so the loop vectorizes with
+/// enough accumulators to hide the add latency (one running sum, or a short-circuiting
+/// `all`, would not vectorize): a NaN or ±∞ makes its lane's sum NaN or +∞, so all values
+/// are finite when the sum is. A non-finite sum can also come from finite values whose
+/// squares overflow f32 (|v| > 1.8e19); only then are the values checked one by one. The
+/// lanes are summed in f32 (a diagnostic norm; relative error ~1e-6 here) and combined in f64.
 fn scan(data: &[f32]) -> (bool, f64) {
-    const L: usize = 8;
-    let (mut bad, mut sq) = ([0.0f32; L], [0.0f32; L]);
+    const L: usize = 32;
+    let mut sq = [0.0f32; L];
     let mut chunks = data.chunks_exact(L);
     for c in &mut chunks {
         for l in 0..L {
-            bad[l] += c[l] * 0.0;
             sq[l] += c[l] * c[l];
         }
     }
     for (l, &v) in chunks.remainder().iter().enumerate() {
-        bad[l] += v * 0.0;
         sq[l] += v * v;
     }
-    let finite = bad.iter().all(|&b| b == 0.0);
-    (finite, sq.iter().map(|&v| v as f64).sum())
+    let total: f64 = sq.iter().map(|&v| v as f64).sum();
+    let finite = total.is_finite() || data.iter().all(|v| v.is_finite());
+    (finite, total)
 }
 
 fn non_finite(what: impl Into<String>) -> Error {
@@ -179,15 +182,24 @@ pub fn universal_step(
     let lr = cfg.lr * lr_mult;
     let loss_term_norm = lr.abs() * w1_grad_sq.sqrt() as f32;
     let enn_term_norm = cfg.le.abs() * de_sq.sqrt() as f32;
-    for (p, g) in mlp.params_mut().into_iter().zip(&grads) {
+    de.expect_dims("universal_step", mlp.layers[0].weight.dims())?;
+    for (i, (p, g)) in mlp.params_mut().into_iter().zip(&grads).enumerate() {
         // Same expression as `Sgd::step` without weight decay, so λ_E = 0 is bit-identical.
-        p.data_mut()
-            .iter_mut()
-            .zip(g.data())
-            .for_each(|(w, &gi)| *w -= lr * gi);
-    }
-    if cfg.le != 0.0 {
-        mlp.layers[0].weight.add_scaled_(cfg.le, &de)?;
+        // W1 also takes `+ λ_E ∂E/∂W1` in the same pass: `(w − η g) + λ_E e` rounds exactly
+        // as the two separate passes `w −= η g; w += λ_E e` did.
+        if i == 0 && cfg.le != 0.0 {
+            let le = cfg.le;
+            p.data_mut()
+                .iter_mut()
+                .zip(g.data())
+                .zip(de.data())
+                .for_each(|((w, &gi), &ei)| *w = (*w - lr * gi) + le * ei);
+        } else {
+            p.data_mut()
+                .iter_mut()
+                .zip(g.data())
+                .for_each(|(w, &gi)| *w -= lr * gi);
+        }
     }
     Ok(StepStats {
         loss,
@@ -195,4 +207,29 @@ pub fn universal_step(
         loss_term_norm,
         enn_term_norm,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::scan;
+
+    #[test]
+    fn scan_flags_nan_and_infinity_but_not_squares_that_overflow() {
+        // 33 values: one full 32-lane chunk and a remainder, with the bad value in each part.
+        for pos in [0, 5, 31, 32] {
+            for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+                let mut v = vec![0.5f32; 33];
+                v[pos] = bad;
+                assert!(!scan(&v).0, "{bad} at {pos}");
+            }
+            // 1e20² overflows f32, yet every value is finite.
+            let mut v = vec![0.5f32; 33];
+            v[pos] = 1e20;
+            let (finite, sq) = scan(&v);
+            assert!(finite && sq.is_infinite(), "1e20 at {pos}");
+        }
+        // Σ v² of 33 × 0.5 = 8.25, exact in f32.
+        assert_eq!(scan(&[0.5f32; 33]), (true, 8.25));
+        assert_eq!(scan(&[]), (true, 0.0));
+    }
 }

@@ -69,9 +69,21 @@ pub fn max_pool2d_forward(
     }
 }
 
-/// 2 × 2, stride-2 max pooling: both rows of a window pair are walked as `[f32; 2]` chunks
-/// (no per-tap index arithmetic or bounds checks), and the four candidates are compared in
-/// row-major order with [`beats`], as the reference does.
+/// The first maximum of `(first, second)` by [`beats`], and whether it is `second`. Written
+/// with non-short-circuit `&`/`|` and value selects so it compiles without branches (the
+/// branchy form mispredicted on every other window of random data).
+#[inline(always)]
+fn first_max(first: f32, second: f32) -> (f32, bool) {
+    let take = (second > first) | (second.is_nan() & !first.is_nan());
+    (if take { second } else { first }, take)
+}
+
+/// 2 × 2, stride-2 max pooling as a tournament: the first maximum of each window row, then
+/// of the two rows. "First maximum in row-major order, a NaN beating any number, the first
+/// NaN winning" is associative this way (a tie or a NaN in the top row keeps the top row's
+/// winner, which comes first), so values and argmax equal the reference's bit for bit. Both
+/// rows of a window pair are walked as `[f32; 2]` chunks: no per-tap index arithmetic or
+/// bounds checks.
 fn max_pool2x2_forward(g: &Pool2dGeometry, input: &[f32], output: &mut [f32], argmax: &mut [u32]) {
     let (oh, ow, w) = (g.out_h(), g.out_w(), g.w);
     debug_assert!(g.k == 2 && g.stride == 2);
@@ -89,21 +101,14 @@ fn max_pool2x2_forward(g: &Pool2dGeometry, input: &[f32], output: &mut [f32], ar
         for (i, (out_row, arg_row)) in rows.enumerate() {
             let top = 2 * i * w;
             let (r0, r1) = (&plane[top..top + 2 * ow], &plane[top + w..top + w + 2 * ow]);
-            let cells = r0.chunks_exact(2).zip(r1.chunks_exact(2));
-            for (j, ((a, b), (y, am))) in cells.zip(out_row.iter_mut().zip(arg_row)).enumerate() {
-                // Candidates in row-major order: (0,0), (0,1), (1,0), (1,1).
-                let (mut best, mut off) = (a[0], 0);
-                if beats(a[1], best) {
-                    (best, off) = (a[1], 1);
-                }
-                if beats(b[0], best) {
-                    (best, off) = (b[0], w);
-                }
-                if beats(b[1], best) {
-                    (best, off) = (b[1], w + 1);
-                }
-                *y = best;
-                *am = (top + 2 * j + off) as u32;
+            let (out_row, arg_row) = (&mut out_row[..ow], &mut arg_row[..ow]);
+            for j in 0..ow {
+                let (m_top, right_top) = first_max(r0[2 * j], r0[2 * j + 1]);
+                let (m_bot, right_bot) = first_max(r1[2 * j], r1[2 * j + 1]);
+                let (m, bottom) = first_max(m_top, m_bot);
+                let col = (bottom & right_bot) | (!bottom & right_top);
+                out_row[j] = m;
+                arg_row[j] = (top + 2 * j) as u32 + col as u32 + (bottom as u32) * w as u32;
             }
         }
     }
@@ -197,7 +202,39 @@ pub fn avg_pool2d_backward(g: &Pool2dGeometry, grad_output: &[f32], grad_input: 
 }
 
 /// Global average pooling: `output[p] = mean(input[p, :])` over a plane of `hw` elements.
+///
+/// Each plane is summed in 8 interleaved lanes (element `i` into lane `i mod 8`, lanes then
+/// added in order), which vectorizes; one running sum is a serial chain of dependent adds.
+/// The order differs from [`global_avg_pool_forward_reference`]'s, so results may differ in
+/// the last bits (both are f32 sums of the same terms).
 pub fn global_avg_pool_forward(planes: usize, hw: usize, input: &[f32], output: &mut [f32]) {
+    const L: usize = 8;
+    debug_assert_eq!(input.len(), planes * hw);
+    debug_assert_eq!(output.len(), planes);
+    for (p, out) in output.iter_mut().enumerate() {
+        let plane = &input[p * hw..(p + 1) * hw];
+        let mut lanes = [0.0f32; L];
+        let mut chunks = plane.chunks_exact(L);
+        for c in &mut chunks {
+            for (acc, &v) in lanes.iter_mut().zip(c) {
+                *acc += v;
+            }
+        }
+        for (acc, &v) in lanes.iter_mut().zip(chunks.remainder()) {
+            *acc += v;
+        }
+        *out = lanes.iter().sum::<f32>() / hw as f32;
+    }
+}
+
+/// Global average pooling with one running sum per plane (the reference of
+/// [`global_avg_pool_forward`]).
+pub fn global_avg_pool_forward_reference(
+    planes: usize,
+    hw: usize,
+    input: &[f32],
+    output: &mut [f32],
+) {
     debug_assert_eq!(input.len(), planes * hw);
     debug_assert_eq!(output.len(), planes);
     for (p, out) in output.iter_mut().enumerate() {
