@@ -485,9 +485,12 @@ impl Op {
             Op::GlobalAvgPool { x, planes, hw } => {
                 // Every element of plane p gets ḡ[p] / hw (the same quotient the kernel adds).
                 let fresh = || {
-                    gd.iter()
-                        .flat_map(|&d| std::iter::repeat_n(d / hw as f32, hw))
-                        .collect()
+                    let mut dx = Vec::with_capacity(planes * hw);
+                    for &d in gd {
+                        // `extend` from a `repeat_n` is one fill (a flat_map collect is not).
+                        dx.extend(std::iter::repeat_n(d / hw as f32, hw));
+                    }
+                    dx
                 };
                 tape.accumulate_fresh(grads, x, fresh, |dx| {
                     pool::global_avg_pool_backward(planes, hw, gd, dx)
