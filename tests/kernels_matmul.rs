@@ -5,7 +5,9 @@
 //! bit-identical results for 1, 2 and 3 threads.
 
 use grad_instructor::kernels::isa::{self, Isa};
-use grad_instructor::kernels::matmul::{matmul_reference, sgemm, sgemm_with, Gemm};
+use grad_instructor::kernels::matmul::{
+    matmul_reference, sgemm, sgemm_with, Gemm, MIN_MACS_PER_THREAD,
+};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -245,13 +247,20 @@ fn sgemm_beta_zero_never_reads_c_nan_canary() {
 fn sgemm_results_identical_for_1_2_3_threads() {
     // Threads split C over rows or columns, never over k, so each element is computed by the
     // same operations in the same order: bit-identical. The shapes are above the threading
-    // threshold and split both ways (rows, columns, and the transposed plan for small n).
+    // threshold for 3 threads (3 × MIN_MACS_PER_THREAD; asserted below, so the test cannot
+    // pass by never splitting) and split both ways (rows, columns, the transposed plan for small n).
     let shapes = [
-        (300, 200, 150, false, false),
-        (40, 300, 1000, false, true),
-        (2000, 300, 10, true, false),
-        (257, 385, 129, true, true),
+        (600, 200, 450, false, false),
+        (80, 640, 1000, false, true),
+        (6000, 300, 30, true, false),
+        (513, 385, 257, true, true),
     ];
+    for &(m, k, n, _, _) in &shapes {
+        assert!(
+            m * k * n >= 3 * MIN_MACS_PER_THREAD,
+            "{m}x{k}x{n} would not be split 3 ways"
+        );
+    }
     for isa in isa::supported() {
         for (s, &(m, k, n, trans_a, trans_b)) in shapes.iter().enumerate() {
             let g = Gemm {

@@ -193,21 +193,39 @@ fn held_out_states(
 
 /// Trains `a.predict_enn` ENNs (seeds × {reinforce, value}), measures each one's downstream
 /// gain and four cheap statistics, and correlates them (Spearman) with the gain.
-pub fn predict_best_enn(a: &Args, train: &Dataset, test: &Dataset) -> Result<Prediction, AnyError> {
+pub fn predict_best_enn(
+    a: &Args,
+    results: &[RunResult],
+    train: &Dataset,
+    test: &Dataset,
+) -> Result<Prediction, AnyError> {
     let split = enn_split(train, a.enn_seed, a.quick)?;
     // Held-out states use the second half of the validation split, the reward the first.
     let half = split.1.len() / 2;
     let val_states = split.1.subset(&(half..split.1.len()).collect::<Vec<_>>());
     let states = held_out_states(&a.cfg, &split.0, &val_states, a.quick)?;
     let accs: Vec<f64> = states.iter().map(|s| s.1).collect();
-    let seeds: Vec<u64> = (0..if a.quick { 1 } else { 3 })
+    let seeds: Vec<u64> = (0..a.predict_seeds.max(1))
         .map(|s| a.seed_start + s)
         .collect();
     let mut cfg = a.enn.clone();
-    cfg.episodes = (cfg.episodes / 2).max(2);
-    let bp_work: Vec<(Arm, u64)> = seeds.iter().map(|&s| (Arm::Bp, s)).collect();
-    let bp = run_all(&bp_work, &a.cfg, a.jobs, train, test, None)?;
-    let bp_mean = stats::mean(&bp.iter().map(|r| r.test_acc).collect::<Vec<_>>());
+    cfg.episodes = a.predict_episodes;
+    // BP runs of these seeds: reused from the main comparison when it ran them (same
+    // configuration and data, and runs are deterministic per seed), trained otherwise.
+    let mut bp_acc = Vec::new();
+    let mut missing = Vec::new();
+    for &s in &seeds {
+        match results.iter().find(|r| r.arm == Arm::Bp && r.seed == s) {
+            Some(r) => bp_acc.push(r.test_acc),
+            None => missing.push((Arm::Bp, s)),
+        }
+    }
+    bp_acc.extend(
+        run_all(&missing, &a.cfg, a.jobs, train, test, None)?
+            .iter()
+            .map(|r| r.test_acc),
+    );
+    let bp_mean = stats::mean(&bp_acc);
     let mut candidates = Vec::new();
     for m in 0..a.predict_enn {
         let rule = if m % 2 == 0 {

@@ -35,7 +35,9 @@ ENN training (REINFORCE by default):
   --enn-seed S         seed of ENN init and episodes [0]
 Analysis and output:
   --no-explain         skip Grad-CAM pictures and the lottery test
-  --predict-enn M      train M ENNs and test which statistic predicts the best one [0]
+  --predict-enn M      train M more ENNs and test which statistic predicts the best one [4]
+  --predict-episodes N episodes per predicted ENN [a quarter of --episodes]
+  --predict-seeds N    seeds per predicted ENN's downstream runs [2]
   --data DIR           MNIST directory [data/mnist, or $GI_MNIST_DIR]
   --out DIR            output folder [runs/<timestamp>]
   --jobs N             runs trained in parallel [available cores]
@@ -55,6 +57,8 @@ pub struct Args {
     pub enn_seed: u64,
     pub explain: bool,
     pub predict_enn: usize,
+    pub predict_episodes: usize,
+    pub predict_seeds: u64,
     pub data: Option<PathBuf>,
     pub out: Option<PathBuf>,
     pub jobs: usize,
@@ -63,6 +67,23 @@ pub struct Args {
 }
 
 type AnyError = Box<dyn std::error::Error>;
+
+impl Args {
+    /// One line describing the target-network configuration, for logs and the report.
+    pub fn describe(&self) -> String {
+        format!(
+            "MLP {:?}, {} epochs, lr {}, batch {}, seeds {}..{} (shard {}/{})",
+            self.cfg.sizes,
+            self.cfg.epochs,
+            self.cfg.lr,
+            self.cfg.batch,
+            self.seed_start,
+            self.seed_start + self.seeds,
+            self.shard.0,
+            self.shard.1
+        )
+    }
+}
 
 fn list<T>(s: &str, f: impl Fn(&str) -> Result<T, AnyError>) -> Result<Vec<T>, AnyError> {
     s.split(',')
@@ -84,7 +105,9 @@ pub fn parse() -> Result<Option<Args>, AnyError> {
         enn: ReinforceConfig::default(),
         enn_seed: 0,
         explain: true,
-        predict_enn: 0,
+        predict_enn: 4,
+        predict_episodes: 0,
+        predict_seeds: 2,
         data: None,
         out: None,
         jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -92,6 +115,7 @@ pub fn parse() -> Result<Option<Args>, AnyError> {
         merge: Vec::new(),
     };
     let (mut seeds, mut epochs, mut episodes, mut episode_steps) = (None, None, None, None);
+    let mut predict_episodes = None;
     let mut hidden = vec![100usize];
     let mut p = lexopt::Parser::from_env();
     while let Some(arg) = p.next()? {
@@ -123,6 +147,8 @@ pub fn parse() -> Result<Option<Args>, AnyError> {
             Long("enn-seed") => a.enn_seed = p.value()?.parse()?,
             Long("no-explain") => a.explain = false,
             Long("predict-enn") => a.predict_enn = p.value()?.parse()?,
+            Long("predict-episodes") => predict_episodes = Some(p.value()?.parse()?),
+            Long("predict-seeds") => a.predict_seeds = p.value()?.parse()?,
             Long("data") => a.data = Some(p.value()?.into()),
             Long("out") => a.out = Some(p.value()?.into()),
             Long("jobs") => a.jobs = p.value()?.parse::<usize>()?.max(1),
@@ -149,6 +175,11 @@ pub fn parse() -> Result<Option<Args>, AnyError> {
     if let Some(s) = episode_steps {
         a.enn.steps_per_episode = s;
     }
+    if a.quick {
+        a.predict_enn = a.predict_enn.min(2);
+        a.predict_seeds = 1;
+    }
+    a.predict_episodes = predict_episodes.unwrap_or((a.enn.episodes / 4).max(2));
     a.enn.batch = a.cfg.batch;
     a.enn.universal.lr = a.cfg.lr;
     a.enn.universal.le = a.cfg.le;

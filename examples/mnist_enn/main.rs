@@ -166,18 +166,11 @@ fn run() -> Result<(), AnyError> {
         (mnist.train, mnist.test)
     };
     eprintln!(
-        "MNIST from {}: {} train / {} test images; MLP {:?}, {} epochs, lr {}, batch {}, seeds {}..{}, shard {}/{}, {} jobs",
+        "MNIST from {}: {} train / {} test images; {}; {} jobs",
         dir.display(),
         train.len(),
         test.len(),
-        a.cfg.sizes,
-        a.cfg.epochs,
-        a.cfg.lr,
-        a.cfg.batch,
-        a.seed_start,
-        a.seed_start + a.seeds,
-        a.shard.0,
-        a.shard.1,
+        a.describe(),
         a.jobs
     );
 
@@ -223,8 +216,12 @@ fn run() -> Result<(), AnyError> {
         (Some(enn), true) => Some(analysis::explain(enn, &a, &results, &train, &test)?),
         _ => None,
     };
+    let mut predict_secs = 0.0;
     let prediction = if a.predict_enn > 0 {
-        Some(analysis::predict_best_enn(&a, &train, &test)?)
+        let t = Instant::now();
+        let p = analysis::predict_best_enn(&a, &results, &train, &test)?;
+        predict_secs = t.elapsed().as_secs_f64();
+        Some(p)
     } else {
         None
     };
@@ -233,6 +230,7 @@ fn run() -> Result<(), AnyError> {
     let timing = output::Timing {
         enn_secs,
         arms_secs,
+        predict_secs,
         total_secs: started.elapsed().as_secs_f64(),
     };
     output::write_all(

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 pub struct Timing {
     pub enn_secs: f64,
     pub arms_secs: f64,
+    pub predict_secs: f64,
     pub total_secs: f64,
 }
 
@@ -248,23 +249,14 @@ pub fn write_all(
     if !enn_logs.is_empty() {
         write_csv(&out.join("enn_training.csv"), &enn_log_table(enn_logs)?)?;
     }
-    println!(
-        "\nMLP {:?} on MNIST, {} epochs, lr {}, batch {}, seeds {}..{} (shard {}/{})",
-        a.cfg.sizes,
-        a.cfg.epochs,
-        a.cfg.lr,
-        a.cfg.batch,
-        a.seed_start,
-        a.seed_start + a.seeds,
-        a.shard.0,
-        a.shard.1
-    );
+    println!("\n{} on MNIST", a.describe());
     println!("{}", summary.to_markdown());
     println!(
-        "wall time {:.1} s (ENN training {:.1} s, arms {:.1} s); outputs in {}",
+        "wall time {:.1} s (ENN training {:.1} s, arms {:.1} s, ENN prediction study {:.1} s); outputs in {}",
         timing.total_secs,
         timing.enn_secs,
         timing.arms_secs,
+        timing.predict_secs,
         out.display()
     );
 
@@ -279,27 +271,23 @@ pub fn write_all(
                      "loaded_from": a.enn_path.as_ref().map(|p| p.display().to_string()) },
         },
         "arms": arms_json,
-        "seconds": { "enn_training": timing.enn_secs, "arms": timing.arms_secs, "total": timing.total_secs },
+        "seconds": { "enn_training": timing.enn_secs, "arms": timing.arms_secs, "enn_prediction": timing.predict_secs, "total": timing.total_secs },
     });
     write_json_pretty(&out.join("summary.json"), &summary_json)?;
 
     let mut r = Report::new("Grad-Instructor on MNIST: reproduction report");
-    r.heading("Run").code(command.to_string()).paragraph(format!(
-        "git revision {}; CPU: {}; wall time {:.1} s (ENN training {:.1} s, arms {:.1} s). Seeds {}..{} (shard {}/{}), {} epochs, lr {}, batch {}, MLP {:?}.",
-        git_revision(),
-        cpu_description(),
-        timing.total_secs,
-        timing.enn_secs,
-        timing.arms_secs,
-        a.seed_start,
-        a.seed_start + a.seeds,
-        a.shard.0,
-        a.shard.1,
-        a.cfg.epochs,
-        a.cfg.lr,
-        a.cfg.batch,
-        a.cfg.sizes
-    ));
+    r.heading("Run")
+        .code(command.to_string())
+        .paragraph(format!(
+            "git revision {}; CPU: {}; wall time {:.1} s (ENN training {:.1} s, arms {:.1} s, ENN prediction study {:.1} s). {}.",
+            git_revision(),
+            cpu_description(),
+            timing.total_secs,
+            timing.enn_secs,
+            timing.arms_secs,
+            timing.predict_secs,
+            a.describe()
+        ));
     r.heading("Four-arm comparison").table(&summary).paragraph(PAPER).paragraph(
         "p: Welch's two-sided t-test of Grad-Instructor's test accuracies against the arm's, over seeds. Every number here was measured by this run.",
     );

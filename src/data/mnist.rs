@@ -1,5 +1,19 @@
 //! MNIST: loading the four IDX files, validation splits, normalization and seeded
 //! mini-batches.
+//!
+//! * Where the files are found ([`Mnist::locate`]): an explicit directory (the examples'
+//!   `--data`), else `$GI_MNIST_DIR`, else `data/mnist` under the current directory, else
+//!   under the crate's own directory (where the shipped copy lives). The error lists every
+//!   place it looked.
+//! * Pixels are scaled to [0, 1] by `p / 255` (so 255 is exactly 1.0). [`MNIST_MEAN`] and
+//!   [`MNIST_STD`] are the usual statistics of the training pixels at that scale (0.1307,
+//!   0.3081, as in the PyTorch examples), for [`Dataset::normalize`]; our experiments do not
+//!   normalize, matching the PyTorch cross-check.
+//! * [`Dataset::split_validation`] shuffles indices with the caller's seeded RNG
+//!   (Fisher–Yates) and cuts: the same seed gives the same split on every machine that has
+//!   the same `rand` version.
+//! * [`Batcher`] draws a new order per epoch and gathers each batch into one reused tensor,
+//!   so training allocates nothing per batch and binds the batch on the tape without a copy.
 
 use super::idx::{read_idx_file, IdxArray};
 use crate::error::{Error, Result};

@@ -185,7 +185,7 @@ const DIRECT_MAX_MACS: usize = 16 * 1024;
 /// core) ran *slower* split in two: measured `GI_NUM_THREADS=1` 0.45 s vs 2 threads 0.85 s
 /// for one MNIST epoch of 784-100-10 at batch 64 with a 2M threshold. 16M keeps every
 /// training-step product on one core and still splits 512³ and larger.
-const MIN_MACS_PER_THREAD: usize = 16 << 20;
+pub const MIN_MACS_PER_THREAD: usize = 16 << 20;
 
 // ---------------------------------------------------------------------------------------------
 // Strided views.

@@ -1,0 +1,61 @@
+//! Grad-CAM through a real tape on a tiny network whose answer can be worked out by hand, and
+//! the ENN's Grad-CAM end to end.
+
+use grad_instructor::autodiff::Tape;
+use grad_instructor::explain::enn_cam::enn_gradcam;
+use grad_instructor::explain::gradcam::normalize_unit;
+use grad_instructor::explain::{class_activation_map, CamMethod};
+use grad_instructor::instructor::EvaluationNet;
+use grad_instructor::Tensor;
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+
+#[test]
+fn gradcam_on_a_tiny_net_matches_the_hand_computed_map() {
+    // x (1,1,2,2) = [1, 2; 3, 4]; a 1×1 conv with two filters w = (1, 0.5), no bias, so
+    // A₀ = x and A₁ = 0.5·x (all positive: ReLU passes everything); global average pooling
+    // gives (2.5, 1.25); the score E = v·GAP with v = (1, 1).
+    // ∂E/∂A_k = v_k / (h·w) = 0.25 everywhere ⇒ α = (0.25, 0.25),
+    // cam = ReLU(0.25·x + 0.25·0.5·x) = 0.375·x = [0.375, 0.75; 1.125, 1.5],
+    // normalized: [0, 1/3; 2/3, 1].
+    let x = Tensor::from_vec(vec![1., 2., 3., 4.], &[1, 1, 2, 2]).unwrap();
+    let w = Tensor::from_vec(vec![1.0, 0.5], &[2, 1, 1, 1]).unwrap();
+    let v = Tensor::from_vec(vec![1.0, 1.0], &[1, 2]).unwrap();
+    let mut tape = Tape::new();
+    let xv = tape.leaf(x, true);
+    let wv = tape.constant_ref(&w);
+    let vv = tape.constant_ref(&v);
+    let a = tape.conv2d(xv, wv, None, 1, 0).unwrap();
+    let a = tape.relu(a);
+    let g = tape.global_avg_pool(a).unwrap();
+    let e = tape.matmul_t(g, false, vv, true).unwrap();
+    let e = tape.sum(e);
+    assert_eq!(tape.item(e).unwrap(), 3.75);
+    let grads = tape.backward(e).unwrap();
+    let cam =
+        class_activation_map(tape.value(a), grads.get(a).unwrap(), CamMethod::GradCam).unwrap();
+    assert_eq!(cam.data(), &[0.375, 0.75, 1.125, 1.5]);
+    let unit = normalize_unit(&cam);
+    for (got, want) in unit.data().iter().zip([0.0, 1.0 / 3.0, 2.0 / 3.0, 1.0]) {
+        assert!((got - want).abs() < 1e-6, "{got} vs {want}");
+    }
+}
+
+#[test]
+fn enn_gradcam_maps_have_the_right_sizes_and_range() {
+    let mut rng = StdRng::seed_from_u64(5);
+    let enn = EvaluationNet::new(&mut rng).unwrap();
+    let w1 = Tensor::uniform(&[100, 784], -0.036, 0.036, &mut rng).unwrap();
+    for method in [CamMethod::GradCam, CamMethod::GradCamPlusPlus] {
+        let cam = enn_gradcam(&enn, &w1, method).unwrap();
+        assert_eq!(cam.raw.dims(), &[7, 58]); // 15×117 after the 2×2 max-pool
+        assert_eq!(cam.input_map.dims(), &[15, 117]);
+        assert_eq!(cam.w1_map.dims(), &[100, 784]);
+        assert_eq!(cam.per_input.dims(), &[784]);
+        assert_eq!(cam.per_hidden.dims(), &[100]);
+        for m in [&cam.input_map, &cam.w1_map, &cam.per_input, &cam.per_hidden] {
+            assert!(m.data().iter().all(|&x| (0.0..=1.0).contains(&x)));
+        }
+        assert!((cam.score - enn.score(&w1).unwrap()).abs() < 1e-6);
+    }
+}
