@@ -5,11 +5,14 @@
 //!   the kernel, so the difference is what the tape and the elementwise ops cost.
 //! * `tiny_sgd_step`: a (1×4)·(4×4) layer, cross-entropy, backward and an SGD update.
 //! * `op_chain/<n>`: n scalar ops recorded and differentiated: per-op bookkeeping cost.
+//! * `enn_score_and_grad_w1`: the frozen ENN's score and ∂score/∂W1 for a 100×784 W1 (the
+//!   extra work of a universal-backprop step over plain SGD, next to `mlp_step/64`).
 //!
 //! Before timing, it prints the heap allocations of one step, counted by a global allocator.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use grad_instructor::autodiff::Tape;
+use grad_instructor::instructor::enn::EvaluationNet;
 use grad_instructor::kernels::matmul::{sgemm, Gemm};
 use grad_instructor::nn::{Activation, Init, Mlp, Sgd};
 use grad_instructor::Tensor;
@@ -138,6 +141,17 @@ fn bench_autodiff(c: &mut Criterion) {
             [batch * 100, batch * 10, 10 * 100, batch * 100, 100 * 784].map(|n| vec![0.0f32; n]);
         group.bench_function(BenchmarkId::new("mlp_kernels", batch), |b| {
             b.iter(|| mlp_kernels(batch, x.data(), w1, w2, &mut bufs))
+        });
+    }
+    {
+        let (mlp, x, labels) = setup(64);
+        group.bench_function(BenchmarkId::new("mlp_step", 64), |b| {
+            b.iter(|| black_box(mlp.loss_and_grads(&x, &labels, 0.0).unwrap()))
+        });
+        let enn = EvaluationNet::new(&mut StdRng::seed_from_u64(2)).unwrap();
+        let w1 = &mlp.layers[0].weight;
+        group.bench_function("enn_score_and_grad_w1", |b| {
+            b.iter(|| black_box(enn.score_and_grad_w1(w1).unwrap()))
         });
     }
     let (mut layer, x, _) = tiny();

@@ -371,3 +371,83 @@ fn grad_of_intermediate_and_input_are_readable() {
     assert_eq!(g.get(xv).unwrap().dims(), &[1, 1, 5, 6]);
     assert!(g.get(wv).is_none(), "a constant gets no gradient");
 }
+
+#[test]
+fn grad_first_written_adjoints_match_finite_difference_above_64_elements() {
+    // Adjoints of at least 64 elements take the path that writes the first contribution
+    // instead of adding it onto zeros (Tape::accumulate_fresh); the shapes above are smaller.
+    // Each op is applied once (first contribution only) and twice to the same input (the
+    // second contribution is added onto the first).
+    let mut rng = StdRng::seed_from_u64(12);
+    let x = away_from_zero(&mut rng, &[9, 11]);
+    let pos = x.abs().add_scalar(0.3);
+    let names = [
+        "relu",
+        "sigmoid",
+        "tanh",
+        "exp",
+        "log",
+        "abs",
+        "add_scalar",
+        "mul_scalar",
+        "reshape",
+        "sum",
+        "mean",
+    ];
+    let apply = |t: &mut Tape<'_>, name: &str, v: Var| -> Result<Var> {
+        Ok(match name {
+            "relu" => t.relu(v),
+            "sigmoid" => t.sigmoid(v),
+            "tanh" => t.tanh(v),
+            "exp" => t.exp(v),
+            "log" => t.log(v),
+            "abs" => t.abs(v),
+            "add_scalar" => t.add_scalar(v, 0.7),
+            "mul_scalar" => t.mul_scalar(v, -2.5),
+            "reshape" => t.reshape(v, &[11, 9])?,
+            // A projection first, so each element's adjoint differs from the scalar root's.
+            "sum" => {
+                let p = project(t, v)?;
+                let s = t.sum(v);
+                t.add(p, s)?
+            }
+            _ => {
+                let e = t.exp(v);
+                t.mean(e)
+            }
+        })
+    };
+    for name in names {
+        let input = if name == "log" { &pos } else { &x };
+        for uses in [1, 2] {
+            assert_grads(
+                &format!("{name} 9x11, {uses} use(s)"),
+                std::slice::from_ref(input),
+                |t, v| {
+                    let mut y = apply(t, name, v[0])?;
+                    if uses == 2 {
+                        let y2 = apply(t, name, v[0])?;
+                        y = t.add(y, y2)?;
+                    }
+                    project(t, y)
+                },
+            );
+        }
+    }
+    // Global average pooling of (2, 3, 5, 7): 210-element adjoint.
+    let x = rand_tensor(&mut rng, &[2, 3, 5, 7]);
+    for uses in [1, 2] {
+        assert_grads(
+            &format!("global_avg_pool 2x3x5x7, {uses} use(s)"),
+            std::slice::from_ref(&x),
+            |t, v| {
+                let mut y = t.global_avg_pool(v[0])?;
+                if uses == 2 {
+                    let y2 = t.global_avg_pool(v[0])?;
+                    y = t.add(y, y2)?;
+                }
+                project(t, y)
+            },
+        );
+    }
+}

@@ -6,7 +6,8 @@
 
 use grad_instructor::kernels::pool::{
     avg_pool2d_backward, avg_pool2d_forward, global_avg_pool_backward, global_avg_pool_forward,
-    max_pool2d_backward, max_pool2d_forward, Pool2dGeometry,
+    global_avg_pool_forward_reference, max_pool2d_backward, max_pool2d_forward,
+    max_pool2d_forward_reference, Pool2dGeometry,
 };
 use grad_instructor::kernels::resize::{
     resize, resize_adjoint, resize_bilinear, resize_bilinear_adjoint,
@@ -382,6 +383,46 @@ fn max_pool_matches_window_maximum_and_routes_gradient_to_argmax_random_geometri
 }
 
 #[test]
+fn max_pool_2x2_fast_path_is_bit_identical_to_reference_with_ties_and_nans() {
+    // Values from a small set make ties common; NaN, ±0 and ±∞ exercise the comparison rule.
+    const VALUES: [f32; 8] = [
+        0.0,
+        -0.0,
+        1.0,
+        1.0,
+        -2.0,
+        f32::NAN,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+    ];
+    let mut rng = StdRng::seed_from_u64(0x9002);
+    for case in 0..300 {
+        let g = Pool2dGeometry {
+            planes: rng.gen_range(1..=5),
+            h: rng.gen_range(2..=19),
+            w: rng.gen_range(2..=71),
+            k: 2,
+            stride: 2,
+        };
+        // Half the cases draw from VALUES (ties, NaN), half are continuous.
+        let x: Vec<f32> = if case % 2 == 0 {
+            (0..g.input_len())
+                .map(|_| VALUES[rng.gen_range(0..VALUES.len())])
+                .collect()
+        } else {
+            uniform(&mut rng, g.input_len())
+        };
+        let (mut y, mut arg) = (vec![7.0f32; g.output_len()], vec![u32::MAX; g.output_len()]);
+        let (mut y_ref, mut arg_ref) = (vec![-7.0f32; g.output_len()], vec![0u32; g.output_len()]);
+        max_pool2d_forward(&g, &x, &mut y, &mut arg);
+        max_pool2d_forward_reference(&g, &x, &mut y_ref, &mut arg_ref);
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&y), bits(&y_ref), "{g:?}");
+        assert_eq!(arg, arg_ref, "{g:?}");
+    }
+}
+
+#[test]
 fn max_pool_propagates_nan() {
     let g = Pool2dGeometry {
         planes: 1,
@@ -434,4 +475,37 @@ fn global_avg_pool_is_plane_mean_and_its_adjoint_spreads_evenly() {
     let mut dx = [1.0f32; 8];
     global_avg_pool_backward(2, 4, &[4.0, -8.0], &mut dx);
     assert_eq!(dx, [2.0, 2.0, 2.0, 2.0, -1.0, -1.0, -1.0, -1.0]);
+}
+
+#[test]
+fn global_avg_pool_lane_sum_matches_reference_random_shapes() {
+    let mut rng = StdRng::seed_from_u64(0x9003);
+    for _ in 0..200 {
+        let planes = rng.gen_range(1..=6);
+        // Plane sizes around the 8-lane width and the ENN's 7 × 58 = 406.
+        let hw = [1, 7, 8, 9, 15, 16, 17, 63, 64, 65, 406, 1001][rng.gen_range(0..12)];
+        let x = uniform(&mut rng, planes * hw);
+        let (mut y, mut y_ref) = (vec![0.0f32; planes], vec![0.0f32; planes]);
+        global_avg_pool_forward(planes, hw, &x, &mut y);
+        global_avg_pool_forward_reference(planes, hw, &x, &mut y_ref);
+        for p in 0..planes {
+            let plane = &x[p * hw..(p + 1) * hw];
+            // Both are f32 sums of hw terms |v| <= 1 in different orders; each is within
+            // hw·ε·Σ|v| of the exact sum, so they differ by at most 2·hw·ε·mean|v| after
+            // dividing by hw (bound doubled for the final division's rounding).
+            let mean_abs = plane.iter().map(|v| v.abs() as f64).sum::<f64>() / hw as f64;
+            let tol = 4.0 * hw as f64 * f32::EPSILON as f64 * mean_abs + f32::MIN_POSITIVE as f64;
+            let diff = (y[p] as f64 - y_ref[p] as f64).abs();
+            assert!(
+                diff <= tol,
+                "planes {planes} hw {hw}: {} vs {}",
+                y[p],
+                y_ref[p]
+            );
+        }
+        // A plane shorter than one lane group is summed in the same order as the reference.
+        if hw < 8 {
+            assert_eq!(y, y_ref);
+        }
+    }
 }

@@ -359,28 +359,46 @@ impl Op {
                     }
                 });
             }
-            Op::AddScalar { a } => tape.accumulate(grads, a, |da| add_into(da, gd)),
-            Op::MulScalar { a, s } => tape.accumulate(grads, a, |da| {
-                da.iter_mut().zip(gd).for_each(|(d, &gi)| *d += s * gi)
-            }),
+            Op::AddScalar { a } => {
+                tape.accumulate_fresh(grads, a, || gd.to_vec(), |da| add_into(da, gd))?
+            }
+            Op::MulScalar { a, s } => tape.accumulate_fresh(
+                grads,
+                a,
+                || gd.iter().map(|&gi| s * gi).collect(),
+                |da| da.iter_mut().zip(gd).for_each(|(d, &gi)| *d += s * gi),
+            )?,
             Op::Unary { kind, a } => {
                 let (x, y) = (val(a).data(), out.data());
                 // One monomorphized loop per kind (the match hoisted out) so each vectorizes.
-                tape.accumulate(grads, a, |da| match kind {
-                    UnaryKind::Relu => chain(da, gd, x, y, |x, _| (x > 0.0) as u8 as f32), // 0 at the kink, as PyTorch
-                    UnaryKind::Sigmoid => chain(da, gd, x, y, |_, y| y * (1.0 - y)), // σ' = σ(1 − σ)
-                    UnaryKind::Tanh => chain(da, gd, x, y, |_, y| 1.0 - y * y), // tanh' = 1 − tanh²
-                    UnaryKind::Exp => chain(da, gd, x, y, |_, y| y),            // (eˣ)' = eˣ
-                    UnaryKind::Log => chain(da, gd, x, y, |x, _| 1.0 / x),      // (ln x)' = 1/x
-                    UnaryKind::Abs => chain(da, gd, x, y, |x, _| sign(x)), // |x|' = sign x (0 at 0)
-                });
+                macro_rules! rule {
+                    ($local:expr) => {
+                        chain_rule(tape, grads, a, gd, x, y, $local)?
+                    };
+                }
+                match kind {
+                    UnaryKind::Relu => rule!(|x, _| (x > 0.0) as u8 as f32), // 0 at the kink, as PyTorch
+                    UnaryKind::Sigmoid => rule!(|_, y| y * (1.0 - y)),       // σ' = σ(1 − σ)
+                    UnaryKind::Tanh => rule!(|_, y| 1.0 - y * y),            // tanh' = 1 − tanh²
+                    UnaryKind::Exp => rule!(|_, y| y),                       // (eˣ)' = eˣ
+                    UnaryKind::Log => rule!(|x, _| 1.0 / x),                 // (ln x)' = 1/x
+                    UnaryKind::Abs => rule!(|x, _| sign(x)), // |x|' = sign x (0 at 0)
+                }
             }
-            Op::SumAll { a } => {
-                tape.accumulate(grads, a, |da| da.iter_mut().for_each(|d| *d += gd[0]))
-            }
+            Op::SumAll { a } => tape.accumulate_fresh(
+                grads,
+                a,
+                || vec![gd[0]; val(a).numel()],
+                |da| da.iter_mut().for_each(|d| *d += gd[0]),
+            )?,
             Op::MeanAll { a } => {
                 let scale = gd[0] / val(a).numel() as f32;
-                tape.accumulate(grads, a, |da| da.iter_mut().for_each(|d| *d += scale));
+                tape.accumulate_fresh(
+                    grads,
+                    a,
+                    || vec![scale; val(a).numel()],
+                    |da| da.iter_mut().for_each(|d| *d += scale),
+                )?;
             }
             Op::SumAxis { a, axis } | Op::MeanAxis { a, axis } => {
                 // y[o, r] = Σ_i x[o, i, r]  ⇒  ∂x[o, i, r] = ḡ[o, r] (÷ len for the mean).
@@ -434,7 +452,9 @@ impl Op {
                         .for_each(|(i, d)| *d -= scale * (ad[i] - td[i]))
                 });
             }
-            Op::Reshape { a } => tape.accumulate(grads, a, |da| add_into(da, gd)),
+            Op::Reshape { a } => {
+                tape.accumulate_fresh(grads, a, || gd.to_vec(), |da| add_into(da, gd))?
+            }
             Op::Conv2d { x, w, b, geom } => {
                 // The two backward products of a convolution (see kernels::conv); the bias
                 // adjoint is ḡ summed over batch and positions.
@@ -463,9 +483,18 @@ impl Op {
                 tape.accumulate(grads, x, |dx| pool::avg_pool2d_backward(&geom, gd, dx));
             }
             Op::GlobalAvgPool { x, planes, hw } => {
-                tape.accumulate(grads, x, |dx| {
+                // Every element of plane p gets ḡ[p] / hw (the same quotient the kernel adds).
+                let fresh = || {
+                    let mut dx = Vec::with_capacity(planes * hw);
+                    for &d in gd {
+                        // `extend` from a `repeat_n` is one fill (a flat_map collect is not).
+                        dx.extend(std::iter::repeat_n(d / hw as f32, hw));
+                    }
+                    dx
+                };
+                tape.accumulate_fresh(grads, x, fresh, |dx| {
                     pool::global_avg_pool_backward(planes, hw, gd, dx)
-                });
+                })?;
             }
             Op::Resize { x, geom, mode } => {
                 // A resize is linear, y = R x, so ∂x = Rᵀ ḡ: the kernel's adjoint.
@@ -478,6 +507,29 @@ impl Op {
 
 fn add_into(dst: &mut [f32], src: &[f32]) {
     dst.iter_mut().zip(src).for_each(|(d, &s)| *d += s);
+}
+
+/// The adjoint rule of a pointwise op `y = f(a)`: `ā += ḡ ⊙ f'(x, y)` (the first
+/// contribution written directly, see [`Tape::accumulate_fresh`]).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn chain_rule(
+    tape: &Tape<'_>,
+    grads: &mut [Option<Tensor>],
+    a: Var,
+    g: &[f32],
+    x: &[f32],
+    y: &[f32],
+    local: impl Fn(f32, f32) -> f32 + Copy,
+) -> Result<()> {
+    let fresh = || {
+        g.iter()
+            .zip(x)
+            .zip(y)
+            .map(|((&gi, &xi), &yi)| gi * local(xi, yi))
+            .collect()
+    };
+    tape.accumulate_fresh(grads, a, fresh, |da| chain(da, g, x, y, local))
 }
 
 /// `da[i] += g[i] · f'(x[i], y[i])`: the chain rule for a pointwise op, given its local

@@ -23,13 +23,21 @@
 //! ## Cost
 //!
 //! `cargo test --release --test instructor -- --ignored --nocapture universal_step_overhead`
-//! (784-100-10, batch 64, medians of 400 interleaved steps, load average ≈ 1.4 on the 2-core
-//! machine): plain SGD step 0.31–0.38 ms, universal step 0.65–0.83 ms (+108–120 %) with
-//! `GI_NUM_THREADS=1`; 0.60 vs 1.09 ms (+83 %) with the default two threads. The ENN's score
-//! and W1 gradient alone take 0.26–0.39 ms: the second convolution's forward and
-//! input-gradient GEMMs (32×144×406 each, 3.7 M multiply-adds against the MLP step's 15 M),
-//! the max-pool forward (~14 % of the ENN's time in `perf`), and the tape's zero-filled
-//! adjoints. The target of < 50 % extra is not met with the current kernels.
+//! (784-100-10, batch 64, medians of 400 interleaved steps, `GI_NUM_THREADS=1`, 2-core
+//! machine shared with other jobs, load average ≈ 3.5–4; three runs each, the old and the
+//! new binary alternating): plain SGD step 0.32–0.33 ms, universal step 0.56–0.57 ms
+//! (+73–74 %); ENN score and W1 gradient alone 0.21 ms. The same runs of the previous code
+//! gave +96–104 % (ENN alone 0.21–0.28 ms). With the default two threads: +75 % (was +107 %).
+//!
+//! What the ENN's 0.21 ms is spent on (`perf record` of the `enn_score_and_grad_w1` bench in
+//! `benches/autodiff.rs`): the second convolution's forward and input-gradient GEMMs
+//! (32×144×406 each, 3.7 M multiply-adds against the MLP step's 15 M; ~43 % with packing),
+//! the first convolution's direct products (~11 %), col2im (~7 %), memset (~7 %, mostly the
+//! dense 100×784 gradient of W1, of which the bilinear taps touch ≤ 7 020 entries), max-pool
+//! forward and backward (~7 %). The frozen ENN costs no parameter gradients: its weights are
+//! bound as constants, so the tape never runs their adjoint products (`needs_grad` is false).
+//! The target of < 50 % extra is not met: it needs the ENN's part under ~0.15 ms, i.e. faster
+//! small convolutions (a fused direct 3×3 kernel, or Winograd), not less bookkeeping.
 
 use super::enn::EvaluationNet;
 use crate::error::{Error, Result};
@@ -92,26 +100,29 @@ pub struct StepStats {
     pub enn_term_norm: f32,
 }
 
-/// `(all finite, Σ v²)` in one pass. Eight independent lanes let the compiler vectorize the
-/// loop (a short-circuiting `all` or one running sum would not); `v · 0` is 0 for a finite v
-/// and NaN for ±∞ or NaN, so a lane's sum of them is 0 exactly when its values are finite.
-/// The squares are summed in f32 per lane (a diagnostic norm; relative error ~1e-6 here).
+/// `(all finite, Σ v²)` in one pass.
+///
+/// Only the squares are summed, in 32 independent f32 lanes so the loop vectorizes with
+/// enough accumulators to hide the add latency (one running sum, or a short-circuiting
+/// `all`, would not vectorize): a NaN or ±∞ makes its lane's sum NaN or +∞, so all values
+/// are finite when the sum is. A non-finite sum can also come from finite values whose
+/// squares overflow f32 (|v| > 1.8e19); only then are the values checked one by one. The
+/// lanes are summed in f32 (a diagnostic norm; relative error ~1e-6 here) and combined in f64.
 fn scan(data: &[f32]) -> (bool, f64) {
-    const L: usize = 8;
-    let (mut bad, mut sq) = ([0.0f32; L], [0.0f32; L]);
+    const L: usize = 32;
+    let mut sq = [0.0f32; L];
     let mut chunks = data.chunks_exact(L);
     for c in &mut chunks {
         for l in 0..L {
-            bad[l] += c[l] * 0.0;
             sq[l] += c[l] * c[l];
         }
     }
     for (l, &v) in chunks.remainder().iter().enumerate() {
-        bad[l] += v * 0.0;
         sq[l] += v * v;
     }
-    let finite = bad.iter().all(|&b| b == 0.0);
-    (finite, sq.iter().map(|&v| v as f64).sum())
+    let total: f64 = sq.iter().map(|&v| v as f64).sum();
+    let finite = total.is_finite() || data.iter().all(|v| v.is_finite());
+    (finite, total)
 }
 
 fn non_finite(what: impl Into<String>) -> Error {
@@ -179,15 +190,24 @@ pub fn universal_step(
     let lr = cfg.lr * lr_mult;
     let loss_term_norm = lr.abs() * w1_grad_sq.sqrt() as f32;
     let enn_term_norm = cfg.le.abs() * de_sq.sqrt() as f32;
-    for (p, g) in mlp.params_mut().into_iter().zip(&grads) {
+    de.expect_dims("universal_step", mlp.layers[0].weight.dims())?;
+    for (i, (p, g)) in mlp.params_mut().into_iter().zip(&grads).enumerate() {
         // Same expression as `Sgd::step` without weight decay, so λ_E = 0 is bit-identical.
-        p.data_mut()
-            .iter_mut()
-            .zip(g.data())
-            .for_each(|(w, &gi)| *w -= lr * gi);
-    }
-    if cfg.le != 0.0 {
-        mlp.layers[0].weight.add_scaled_(cfg.le, &de)?;
+        // W1 also takes `+ λ_E ∂E/∂W1` in the same pass: `(w − η g) + λ_E e` rounds exactly
+        // as the two separate passes `w −= η g; w += λ_E e` did.
+        if i == 0 && cfg.le != 0.0 {
+            let le = cfg.le;
+            p.data_mut()
+                .iter_mut()
+                .zip(g.data())
+                .zip(de.data())
+                .for_each(|((w, &gi), &ei)| *w = (*w - lr * gi) + le * ei);
+        } else {
+            p.data_mut()
+                .iter_mut()
+                .zip(g.data())
+                .for_each(|(w, &gi)| *w -= lr * gi);
+        }
     }
     Ok(StepStats {
         loss,
@@ -195,4 +215,29 @@ pub fn universal_step(
         loss_term_norm,
         enn_term_norm,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::scan;
+
+    #[test]
+    fn scan_flags_nan_and_infinity_but_not_squares_that_overflow() {
+        // 33 values: one full 32-lane chunk and a remainder, with the bad value in each part.
+        for pos in [0, 5, 31, 32] {
+            for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+                let mut v = vec![0.5f32; 33];
+                v[pos] = bad;
+                assert!(!scan(&v).0, "{bad} at {pos}");
+            }
+            // 1e20² overflows f32, yet every value is finite.
+            let mut v = vec![0.5f32; 33];
+            v[pos] = 1e20;
+            let (finite, sq) = scan(&v);
+            assert!(finite && sq.is_infinite(), "1e20 at {pos}");
+        }
+        // Σ v² of 33 × 0.5 = 8.25, exact in f32.
+        assert_eq!(scan(&[0.5f32; 33]), (true, 8.25));
+        assert_eq!(scan(&[]), (true, 0.0));
+    }
 }

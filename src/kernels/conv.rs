@@ -437,14 +437,21 @@ pub fn conv2d_backward_input_with(
     }
     let in_len = g.c_in * g.h * g.w;
     let engine = engine.resolve(g.c_out);
-    // C (K, P) += W^T (K, c_out) · dY_b (c_out, P), W stored (c_out, K); C must hold the
-    // value to accumulate onto (zeros for the column buffer, dx_b itself for 1x1).
-    let product = |dy_b: &[f32], c: &mut [f32]| match engine {
-        ConvGemm::Direct => acc_nn(k, g.c_out, p, weight, 1, k, dy_b, c),
+    // C (K, P) = W^T (K, c_out) · dY_b (c_out, P) [+ C when `accumulate`], W stored
+    // (c_out, K). The column buffer is overwritten (sgemm with beta = 0 does not read it, so
+    // it needs no zero fill; the direct product only accumulates and gets a zeroed buffer);
+    // a 1x1 convolution accumulates straight into dx_b.
+    let product = |dy_b: &[f32], c: &mut [f32], accumulate: bool| match engine {
+        ConvGemm::Direct => {
+            if !accumulate {
+                c.fill(0.0);
+            }
+            acc_nn(k, g.c_out, p, weight, 1, k, dy_b, c)
+        }
         _ => sgemm(
             &Gemm {
                 trans_a: true,
-                beta: 1.0,
+                beta: if accumulate { 1.0 } else { 0.0 },
                 ..Gemm::new(k, g.c_out, p)
             },
             weight,
@@ -457,14 +464,13 @@ pub fn conv2d_backward_input_with(
         .zip(grad_input.chunks_exact_mut(in_len));
     if g.is_pointwise() {
         for (dy_b, dx_b) in pairs {
-            product(dy_b, dx_b);
+            product(dy_b, dx_b, true);
         }
         return;
     }
     with_col_scratch(k * p, |dcol| {
         for (dy_b, dx_b) in pairs {
-            dcol.fill(0.0);
-            product(dy_b, dcol);
+            product(dy_b, dcol, false);
             col2im_add(g, dcol, dx_b);
         }
     })
