@@ -425,6 +425,7 @@ fn checkpoint_of_another_config_or_seed_or_a_corrupt_file_is_rejected() {
     let err = resume(&other, &mut StdRng::seed_from_u64(RUN_SEED)).unwrap_err();
     assert!(matches!(err, Error::Format { .. }), "{err:?}");
     assert!(err.to_string().contains("another configuration"), "{err}");
+    assert!(!err.to_string().contains('\n'), "one line: {err}");
     // Another seed: the RNG does not start where the interrupted run's did.
     assert!(matches!(
         resume(&cfg, &mut StdRng::seed_from_u64(RUN_SEED + 1)),

@@ -343,7 +343,7 @@ pub fn from_bytes(
     let fingerprint = config_fingerprint(cfg);
     if meta("config")? != fingerprint {
         return Err(bad(format!(
-            "written by a run with another configuration:\n  checkpoint {}\n  this run   {fingerprint}",
+            "written by a run with another configuration (checkpoint: {}; this run: {fingerprint})",
             meta("config")?
         )));
     }
