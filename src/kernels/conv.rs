@@ -8,6 +8,26 @@
 //! sums gradients:
 //! `dx[b,c,y,x] += sum w[o,c,u,v] * dy[b,o,i,j]` over all (o,u,v,i,j) that read (y,x), and
 //! `dw[o,c,u,v] += sum_{b,i,j} dy[b,o,i,j] * x[b,c,i*s+u-p,j*s+v-p]`.
+//!
+//! ## Convolution as three matrix products (im2col)
+//!
+//! Unfold each sample's input into a column matrix `X_col` (c_in·kh·kw × out_h·out_w) whose
+//! column `(i,j)` holds the receptive field of output `(i,j)` ([`im2col`]). With the filters as
+//! a matrix `W` (c_out × c_in·kh·kw) the convolution is one product, and its two adjoints are
+//! the other two:
+//!
+//! ```text
+//! Y     = W · X_col                      (forward)
+//! dW   += dY · X_colᵀ                    (weight gradient)
+//! dXcol = Wᵀ · dY,  dx += col2im(dXcol)  (input gradient)
+//! ```
+//!
+//! `col2im` ([`col2im_add`]) is the adjoint of `im2col`: it scatters each column entry back to
+//! the input pixel it was copied from, summing where receptive fields overlap. That is why the
+//! input gradient is a *transposed* convolution: every input pixel collects `w · dy` from each
+//! output that read it. All three products run on [`super::matmul::sgemm`] with its transpose
+//! flags (no transpose is materialized); for very short reductions (≤ 16 terms) a direct loop
+//! without packing is faster, and [`ConvGemm::Auto`] chooses per product by measurement.
 
 /// Sizes of one convolution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

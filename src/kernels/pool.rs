@@ -2,7 +2,15 @@
 //! (batch, channel) pair of an NCHW tensor). Windows are `k × k` with the given stride and no
 //! padding; output size `(h - k) / stride + 1` (floor, as PyTorch with `ceil_mode=False`).
 //!
-//! Backward functions accumulate (`+=`) into the input gradient.
+//! Backward functions accumulate (`+=`) into the input gradient:
+//!
+//! * max pooling is locally a selection `y = x[argmax]`, so its adjoint routes each output
+//!   gradient to the one input that won its window (`dx[argmax] += dy`), and nothing to the
+//!   others; on ties the first element in row-major order wins, as recorded in the forward
+//!   pass, so forward and backward agree (PyTorch also picks one element);
+//! * average pooling is `y = (1/k²) Σ_window x`, so every input of a window receives `dy / k²`
+//!   (once per window that contains it);
+//! * global average pooling is the same with the whole plane as the window: `dy / (h·w)`.
 
 /// Sizes of one pooling.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
