@@ -12,7 +12,7 @@
 //! paired comparisons.
 
 use super::enn::EvaluationNet;
-use super::universal::{universal_step, UniversalConfig};
+use super::universal::{at_step, universal_step, UniversalConfig};
 use crate::data::{Batcher, Dataset};
 use crate::error::{Error, Result};
 use crate::nn::{Activation, Init, Mlp, Sgd};
@@ -221,7 +221,8 @@ pub fn run_arm(
             let x = batch.tensor;
             let loss = match (arm, enn) {
                 (Arm::GradInstructor, Some(enn)) => {
-                    let stats = universal_step(&mut mlp, enn, x, batch.labels, &universal, 1.0)?;
+                    let stats = universal_step(&mut mlp, enn, x, batch.labels, &universal, 1.0)
+                        .map_err(|e| at_step(e, &format!("{} seed {seed}", arm.name()), step))?;
                     if cfg.log_every > 0 && step.is_multiple_of(cfg.log_every) {
                         grad_norms.push(GradNormRecord {
                             step,

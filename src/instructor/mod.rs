@@ -23,7 +23,7 @@ pub mod weight_image;
 
 pub use enn::{EnnOutput, EnnVars, EvaluationNet};
 pub use reinforce::{
-    pearson, policy, reinforce_step, train_enn, train_enn_resumable, EnnData, EnnRule, EpisodeLog,
+    policy, reinforce_step, train_enn, train_enn_resumable, EnnData, EnnRule, EpisodeLog,
     ReinforceConfig,
 };
 pub use universal::{at_step, universal_step, StepStats, UniversalConfig, DEFAULT_LE};

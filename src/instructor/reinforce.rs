@@ -383,26 +383,6 @@ pub fn reinforce_step(
     Ok(value)
 }
 
-/// Pearson correlation of two equally long samples (`None` if fewer than 2 or constant).
-pub fn pearson(x: &[f64], y: &[f64]) -> Option<f64> {
-    let n = x.len();
-    if n < 2 || y.len() != n {
-        return None;
-    }
-    let mx = x.iter().sum::<f64>() / n as f64;
-    let my = y.iter().sum::<f64>() / n as f64;
-    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
-    for (a, b) in x.iter().zip(y) {
-        sxy += (a - mx) * (b - my);
-        sxx += (a - mx) * (a - mx);
-        syy += (b - my) * (b - my);
-    }
-    if sxx == 0.0 || syy == 0.0 {
-        return None;
-    }
-    Some(sxy / (sxx * syy).sqrt())
-}
-
 fn validate_config(cfg: &ReinforceConfig) -> Result<()> {
     let (lo, hi) = cfg.init_scale_range;
     let bad = |r: &str| Err(Error::invalid("ReinforceConfig", r.to_string()));
