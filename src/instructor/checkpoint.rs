@@ -31,7 +31,7 @@
 //! ```
 //!
 //! Why a single file and not safetensors plus a JSON sidecar: the whole state then changes in
-//! one `rename` ([`write_atomic`](crate::io::atomic::write_atomic): temp file, fsync, rename,
+//! one `rename` ([`crate::io::atomic::write_atomic`]: temp file, fsync, rename,
 //! fsync of the directory). A crash at any instant leaves either the previous checkpoint or
 //! the new one, never parameters from one episode beside logs from another, with no ordering
 //! protocol or cross-file consistency check to get wrong. Safetensors' string metadata is

@@ -570,7 +570,7 @@ pub fn train_enn(
 
 /// [`train_enn`] with checkpoints and resumption; with neither it is exactly `train_enn`.
 ///
-/// * `checkpoint_dir`: write the state ([`checkpoint`](super::checkpoint)) into this folder
+/// * `checkpoint_dir`: write the state ([`super::checkpoint`]) into this folder
 ///   after every `cfg.checkpoint_every` episodes and after the last, each write atomic. A run
 ///   stopped by an error (e.g. [`Error::NonFinite`], which names the episode, the step and the
 ///   quantity) writes nothing more, so the last good checkpoint stays on disk.
