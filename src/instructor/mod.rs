@@ -8,6 +8,8 @@
 //!   the `train_enn` driver for both rules.
 //! * [`value`]: the value rule and its replay buffer.
 //! * [`checkpoint`]: the state of ENN training on disk (one safetensors file), for resuming.
+//! * [`variants`]: the reproduction study's step variants (inits, lr schedules, oracle,
+//!   couplings of the evaluation).
 //! * [`experiment`]: the comparison of training arms (the lead's).
 //!
 //! The paper (arXiv 2406.10559) is available to us only as its abstract; every choice it does
@@ -19,6 +21,7 @@ pub mod experiment;
 pub mod reinforce;
 pub mod universal;
 pub mod value;
+pub mod variants;
 pub mod weight_image;
 
 pub use enn::{EnnOutput, EnnVars, EvaluationNet};
