@@ -10,6 +10,7 @@
 //! * [`checkpoint`]: the state of ENN training on disk (one safetensors file), for resuming.
 //! * [`variants`]: the reproduction study's step variants (inits, lr schedules, oracle,
 //!   couplings of the evaluation).
+//! * [`value_enn`]: value-rule ENN training on-policy or over every layer (the study).
 //! * [`experiment`]: the comparison of training arms (the lead's).
 //!
 //! The paper (arXiv 2406.10559) is available to us only as its abstract; every choice it does
@@ -21,6 +22,7 @@ pub mod experiment;
 pub mod reinforce;
 pub mod universal;
 pub mod value;
+pub mod value_enn;
 pub mod variants;
 pub mod weight_image;
 
