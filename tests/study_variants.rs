@@ -73,13 +73,21 @@ fn oracle_gradient_matches_finite_differences_and_peaks_at_he_scale() {
     // Rescaled to ‖W_l‖² = 2·out_l the oracle is at its maximum 0 with zero gradient.
     let mut he_scaled = net.clone();
     for layer in &mut he_scaled.layers {
-        let q: f64 = layer.weight.data().iter().map(|&v| (v as f64).powi(2)).sum();
+        let q: f64 = layer
+            .weight
+            .data()
+            .iter()
+            .map(|&v| (v as f64).powi(2))
+            .sum();
         let target = 2.0 * layer.outputs() as f64;
         layer.weight = layer.weight.mul_scalar((target / q).sqrt() as f32);
     }
     let ev = oracle_evaluation(&he_scaled, LayerSet::All).unwrap();
     assert!(ev.score.abs() < 1e-8, "{}", ev.score);
-    assert!(ev.grads.iter().all(|g| g.data().iter().all(|v| v.abs() < 1e-5)));
+    assert!(ev
+        .grads
+        .iter()
+        .all(|g| g.data().iter().all(|v| v.abs() < 1e-5)));
     // The default init is below He's scale: the gradient points outwards (along +W).
     let ev = oracle_evaluation(&net, LayerSet::First).unwrap();
     let along: f32 = ev.grads[0]
@@ -135,7 +143,17 @@ fn enn_gradients_through_masked_images_and_every_layer_match_finite_differences(
             // weights of ~0.2 (image values ~1 after the gain) rarely crosses a kink, and the
             // f32 score's rounding (6e-8) over 2h is 3e-5. Gradients here are ~1e-3–1e-1.
             for (k, &l) in ev.layers.iter().enumerate() {
-                check_fd(&net, l, &ev.grads[k], &f, 1e-3, 2e-4, 5e-2, 25, 10 + l as u64);
+                check_fd(
+                    &net,
+                    l,
+                    &ev.grads[k],
+                    &f,
+                    1e-3,
+                    2e-4,
+                    5e-2,
+                    25,
+                    10 + l as u64,
+                );
             }
             if let Some(m) = mask {
                 let masked_grad = ev.grads[0]
@@ -162,7 +180,10 @@ fn enn_gradients_through_masked_images_and_every_layer_match_finite_differences(
     let (s, z) = (ev(EnnOutputKind::Sigmoid), ev(EnnOutputKind::Logit));
     let d = s.score * (1.0 - s.score);
     for (a, b) in s.grads[0].data().iter().zip(z.grads[0].data()) {
-        assert!((a / d - b).abs() <= 1e-4 * b.abs() + 1e-7, "{a} / {d} vs {b}");
+        assert!(
+            (a / d - b).abs() <= 1e-4 * b.abs() + 1e-7,
+            "{a} / {d} vs {b}"
+        );
     }
 }
 
@@ -206,7 +227,11 @@ fn plain_step_is_sgd_and_couplings_follow_their_formulas() {
     assert_eq!(add.layers[1], plain.layers[1]);
     let ratio = step_ratio(&net, &x, &y, lr, &oracle, Coupling::Additive { le: 1.0 }).unwrap();
     let got = st.eval_term_norm as f64 / st.loss_term_norm as f64;
-    assert!((got - 0.01 * ratio).abs() < 1e-4 * got, "{got} vs {}", 0.01 * ratio);
+    assert!(
+        (got - 0.01 * ratio).abs() < 1e-4 * got,
+        "{got} vs {}",
+        0.01 * ratio
+    );
     // Normalised: the extra step's norm is fraction × the loss step's, along d.
     let mut norm = net.clone();
     let st = variant_step(
@@ -317,7 +342,12 @@ fn init_variants_share_layers_by_seed_and_scaled_has_he_variance() {
     let scaled = get(InitVariant::ScaledToHe);
     for (s, b) in scaled.layers.iter().zip(&bp.layers) {
         let fan_in = s.inputs() as f64;
-        let var: f64 = s.weight.data().iter().map(|&v| (v as f64).powi(2)).sum::<f64>()
+        let var: f64 = s
+            .weight
+            .data()
+            .iter()
+            .map(|&v| (v as f64).powi(2))
+            .sum::<f64>()
             / s.weight.numel() as f64;
         // 2/fan_in within sampling error (≥ 1,000 draws: relative sd of a variance of a
         // uniform law ≈ √(0.8/n) < 3 %; 15 % leaves room for the 10×100 layer).
@@ -344,10 +374,15 @@ fn schedules_and_small_matrix_images() {
         let (h, w) = layer_image_config(&base, rows, cols)
             .image_size(rows, cols)
             .unwrap();
-        assert!(h >= 4.min(rows) && w >= 4.min(cols), "{rows}x{cols} -> {h}x{w}");
+        assert!(
+            h >= 4.min(rows) && w >= 4.min(cols),
+            "{rows}x{cols} -> {h}x{w}"
+        );
     }
     assert_eq!(
-        layer_image_config(&base, 100, 784).image_size(100, 784).unwrap(),
+        layer_image_config(&base, 100, 784)
+            .image_size(100, 784)
+            .unwrap(),
         (15, 117)
     );
 }
@@ -392,9 +427,16 @@ fn value_enn_training_is_deterministic_on_policy_and_over_every_layer() {
         let run = || {
             let mut rng = StdRng::seed_from_u64(5);
             let mut enn = EvaluationNet::new(&mut rng).unwrap();
-            let logs =
-                train_value_enn(&mut enn, &spec, &train, &reward, mask.as_ref(), &mut rng, |_| {})
-                    .unwrap();
+            let logs = train_value_enn(
+                &mut enn,
+                &spec,
+                &train,
+                &reward,
+                mask.as_ref(),
+                &mut rng,
+                |_| {},
+            )
+            .unwrap();
             (enn, logs)
         };
         let (a, logs) = run();

@@ -17,8 +17,8 @@
 use super::enn::EvaluationNet;
 use super::value::stack_images;
 use super::variants::{
-    enn_image, layer_image_config, step_ratio, variant_step, Coupling, EnnEvaluator,
-    EnnOutputKind, Evaluator, LayerSet,
+    enn_image, layer_image_config, step_ratio, variant_step, Coupling, EnnEvaluator, EnnOutputKind,
+    Evaluator, LayerSet,
 };
 use super::weight_image::WeightImageConfig;
 use crate::autodiff::Tape;
@@ -171,7 +171,10 @@ fn regression_step(enn: &mut EvaluationNet, adam: &mut Adam, states: &[&State]) 
     let n = states.len();
     let groups = states.first().map_or(0, |s| s.0.len());
     if n == 0 || groups == 0 || states.iter().any(|s| s.0.len() != groups) {
-        return Err(Error::invalid("regression_step", "no states or ragged states"));
+        return Err(Error::invalid(
+            "regression_step",
+            "no states or ragged states",
+        ));
     }
     let stacked = (0..groups)
         .map(|k| stack_images(&states.iter().map(|s| &s.0[k]).collect::<Vec<_>>()))
@@ -260,7 +263,10 @@ pub fn train_value_enn(
         k => k.min(reward.len()),
     };
     let accuracy = |m: &Mlp| -> Result<f32> {
-        Ok(m.accuracy(&reward.images[..n_reward * reward.dim], &reward.labels[..n_reward])? as f32)
+        Ok(m.accuracy(
+            &reward.images[..n_reward * reward.dim],
+            &reward.labels[..n_reward],
+        )? as f32)
     };
     let mut adam = Adam::new(spec.enn_lr);
     let mut replay: VecDeque<State> = VecDeque::with_capacity(spec.replay_capacity);
@@ -268,9 +274,17 @@ pub fn train_value_enn(
     for episode in 0..spec.episodes {
         let mut ep_rng = StdRng::seed_from_u64(rng.next_u64());
         let (lo, hi) = spec.init_scale_range;
-        let init_scale = if lo < hi { ep_rng.gen_range(lo..hi) } else { lo };
+        let init_scale = if lo < hi {
+            ep_rng.gen_range(lo..hi)
+        } else {
+            lo
+        };
         let s = spec.lr_log2_spread;
-        let u = if s > 0.0 { ep_rng.gen_range(-s..s) } else { 0.0 };
+        let u = if s > 0.0 {
+            ep_rng.gen_range(-s..s)
+        } else {
+            0.0
+        };
         let lr = spec.lr * 2f32.powf(u);
         let mut mlp = Mlp::new(
             &spec.sizes,
@@ -303,7 +317,7 @@ pub fn train_value_enn(
                 if t % spec.record_every == 0 && t + spec.lookahead <= spec.steps {
                     recorded.push((t, state_images(&mlp, spec.layers, &spec.image, mask)?));
                 }
-                if t >= spec.lookahead && (t - spec.lookahead) % spec.record_every == 0 {
+                if t >= spec.lookahead && (t - spec.lookahead).is_multiple_of(spec.record_every) {
                     targets.push((t - spec.lookahead, accuracy(&mlp)?));
                 }
                 let coupling = (le != 0.0).then_some((&evaluator, Coupling::Additive { le }));
@@ -319,7 +333,7 @@ pub fn train_value_enn(
         }
         let final_accuracy = accuracy(&mlp)?;
         let t_end = spec.steps;
-        if t_end >= spec.lookahead && (t_end - spec.lookahead) % spec.record_every == 0 {
+        if t_end >= spec.lookahead && (t_end - spec.lookahead).is_multiple_of(spec.record_every) {
             targets.push((t_end - spec.lookahead, final_accuracy));
         }
         let states: Vec<State> = recorded

@@ -269,7 +269,11 @@ impl Evaluator<'_> {
                     let (s, g) = enn_score_and_grad(e.enn, w, &cfg, mask, e.output)?;
                     // E = mean_l E_l, so each layer's gradient carries the factor 1/L.
                     score += s / n;
-                    grads.push(if idx.len() == 1 { g } else { g.mul_scalar(1.0 / n) });
+                    grads.push(if idx.len() == 1 {
+                        g
+                    } else {
+                        g.mul_scalar(1.0 / n)
+                    });
                 }
                 Ok(Evaluation {
                     score,
@@ -508,8 +512,13 @@ pub fn step_ratio(
 
 /// W1's input-column mask: 1 where the pixel variance over `images` (n × dim, row-major) is at
 /// least `threshold`, else 0; repeated over `hidden` rows (hidden × dim).
-pub fn inert_column_mask(images: &[f32], dim: usize, hidden: usize, threshold: f64) -> Result<Tensor> {
-    if dim == 0 || images.is_empty() || images.len() % dim != 0 {
+pub fn inert_column_mask(
+    images: &[f32],
+    dim: usize,
+    hidden: usize,
+    threshold: f64,
+) -> Result<Tensor> {
+    if dim == 0 || images.is_empty() || !images.len().is_multiple_of(dim) {
         return Err(Error::shape(
             "inert_column_mask",
             format!("n x {dim} pixels"),
