@@ -271,8 +271,10 @@ fn pixel_variance_and_inert_columns_match_hand_values() {
     assert!(pixel_variance(&x, 2).is_err());
     assert!(InertColumns::from_data(&x, 3, f64::NAN).is_err());
     // A mask for another input count is refused by the image.
-    let mut cfg = WeightImageConfig::default();
-    cfg.inert = Some(m);
+    let cfg = WeightImageConfig {
+        inert: Some(m),
+        ..WeightImageConfig::default()
+    };
     assert!(weight_images(&[&w1(1)], &cfg).is_err());
 }
 

@@ -98,7 +98,7 @@ pub struct InertColumns {
 /// Population variance of every input dimension over `n = images.len() / dim` examples
 /// (row-major `(n, dim)`), accumulated in f64 by the two-pass formula.
 pub fn pixel_variance(images: &[f32], dim: usize) -> Result<Vec<f64>> {
-    if dim == 0 || images.is_empty() || images.len() % dim != 0 {
+    if dim == 0 || images.is_empty() || !images.len().is_multiple_of(dim) {
         return Err(Error::shape(
             "pixel_variance",
             format!("a non-empty (n, {dim}) matrix"),
