@@ -2,6 +2,7 @@
 //! differences, the couplings against their formulas, and the init variants' pairing.
 
 use grad_instructor::instructor::variants::*;
+use grad_instructor::instructor::weight_image::{ImageMode, InertColumns};
 use grad_instructor::instructor::EvaluationNet;
 use grad_instructor::nn::{Activation, Init, Mlp};
 use grad_instructor::Tensor;
@@ -103,7 +104,7 @@ fn oracle_gradient_matches_finite_differences_and_peaks_at_he_scale() {
 fn enn_gradients_through_masked_images_and_every_layer_match_finite_differences() {
     // 20×40 at scale 0.15 is a 3×6 image; the layers 8×20 and 4×8 get their scale raised.
     let net = mlp(&[40, 20, 8, 4], 2);
-    let enn = EvaluationNet::new(&mut StdRng::seed_from_u64(3)).unwrap();
+    let plain = EvaluationNet::new(&mut StdRng::seed_from_u64(3)).unwrap();
     let mut images = vec![0.5f32; 10 * 40];
     let mut rng = StdRng::seed_from_u64(4);
     for (i, v) in images.iter_mut().enumerate() {
@@ -112,16 +113,22 @@ fn enn_gradients_through_masked_images_and_every_layer_match_finite_differences(
         }
     }
     // Columns 0..6 are constant over the 10 images: masked.
-    let mask = inert_column_mask(&images, 40, 20, 1e-3).unwrap();
-    assert_eq!(mask.dims(), &[20, 40]);
-    assert!((0..40).all(|j| (mask.data()[j] == 0.0) == (j < 6)));
+    let inert = InertColumns::from_data(&images, 40, 1e-3).unwrap();
+    assert_eq!(inert.columns, (0..6).collect::<Vec<_>>());
+    let mut masked = plain.clone();
+    masked.image.inert = Some(inert);
+    masked.image.mode = ImageMode::Area;
     for output in [EnnOutputKind::Sigmoid, EnnOutputKind::Logit] {
-        for (layers, mask) in [(LayerSet::First, Some(&mask)), (LayerSet::All, None)] {
+        for layers in [LayerSet::First, LayerSet::All] {
+            let enn = if layers == LayerSet::First {
+                &masked
+            } else {
+                &plain
+            };
             let e = Evaluator::Enn(EnnEvaluator {
-                enn: &enn,
+                enn,
                 output,
                 layers,
-                mask,
             });
             let ev = e.evaluate(&net).unwrap();
             // The ascended quantity, recomputed from the scores: σ(z), or z = logit(σ).
@@ -155,24 +162,21 @@ fn enn_gradients_through_masked_images_and_every_layer_match_finite_differences(
                     10 + l as u64,
                 );
             }
-            if let Some(m) = mask {
-                let masked_grad = ev.grads[0]
-                    .data()
-                    .iter()
-                    .zip(m.data())
-                    .filter(|(_, &k)| k == 0.0)
-                    .all(|(&g, _)| g == 0.0);
-                assert!(masked_grad, "masked columns receive no gradient");
+            if layers == LayerSet::First {
+                let g = ev.grads[0].data();
+                assert!(
+                    (0..g.len()).all(|i| (g[i] == 0.0) == (i % 40 < 6)),
+                    "exactly the masked columns receive no gradient (area mode reads every entry)"
+                );
             }
         }
     }
     // The logit's gradient is the sigmoid's divided by σ′ = σ(1 − σ).
     let ev = |output| {
         Evaluator::Enn(EnnEvaluator {
-            enn: &enn,
+            enn: &plain,
             output,
             layers: LayerSet::First,
-            mask: None,
         })
         .evaluate(&net)
         .unwrap()
@@ -283,7 +287,6 @@ fn plain_step_is_sgd_and_couplings_follow_their_formulas() {
         enn: &enn,
         output: EnnOutputKind::Sigmoid,
         layers: LayerSet::First,
-        mask: None,
     });
     let score = e.evaluate(&net).unwrap().score;
     let mut mult = net.clone();
@@ -371,7 +374,7 @@ fn schedules_and_small_matrix_images() {
     assert_eq!(LrSchedule::Constant(1.5).multiplier(7), 1.5);
     let base = grad_instructor::instructor::WeightImageConfig::default();
     for (rows, cols) in [(100, 784), (100, 100), (10, 100), (4, 8)] {
-        let (h, w) = layer_image_config(&base, rows, cols)
+        let (h, w) = layer_image_config(&base, 0, rows, cols)
             .image_size(rows, cols)
             .unwrap();
         assert!(
@@ -380,7 +383,7 @@ fn schedules_and_small_matrix_images() {
         );
     }
     assert_eq!(
-        layer_image_config(&base, 100, 784)
+        layer_image_config(&base, 0, 100, 784)
             .image_size(100, 784)
             .unwrap(),
         (15, 117)
@@ -422,21 +425,14 @@ fn value_enn_training_is_deterministic_on_policy_and_over_every_layer() {
         spec.batch = 16;
         spec.lr = 0.05;
         spec.on_policy_rho = rho;
-        spec.mask_threshold = Some(1e-3);
-        let mask = recipe_mask(&spec, &train).unwrap();
+        spec.image.mode = ImageMode::Area;
+        if layers == LayerSet::First {
+            spec.image.inert = Some(InertColumns::from_data(&train.images, 40, 1e-3).unwrap());
+        }
         let run = || {
             let mut rng = StdRng::seed_from_u64(5);
             let mut enn = EvaluationNet::new(&mut rng).unwrap();
-            let logs = train_value_enn(
-                &mut enn,
-                &spec,
-                &train,
-                &reward,
-                mask.as_ref(),
-                &mut rng,
-                |_| {},
-            )
-            .unwrap();
+            let logs = train_value_enn(&mut enn, &spec, &train, &reward, &mut rng, |_| {}).unwrap();
             (enn, logs)
         };
         let (a, logs) = run();

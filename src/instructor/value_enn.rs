@@ -17,8 +17,7 @@
 use super::enn::EvaluationNet;
 use super::value::stack_images;
 use super::variants::{
-    enn_image, layer_image_config, step_ratio, variant_step, Coupling, EnnEvaluator, EnnOutputKind,
-    Evaluator, LayerSet,
+    enn_image, step_ratio, variant_step, Coupling, EnnEvaluator, EnnOutputKind, Evaluator, LayerSet,
 };
 use super::weight_image::WeightImageConfig;
 use crate::autodiff::Tape;
@@ -41,8 +40,6 @@ pub struct ValueEnnSpec {
     pub layers: LayerSet,
     /// The base image configuration (small matrices get a raised scale).
     pub image: WeightImageConfig,
-    /// Zero W1's inert input columns (pixel variance below this over the episode images).
-    pub mask_threshold: Option<f64>,
     /// Range of the factor on the default init bound (`(1, 1)`: the default init).
     pub init_scale_range: (f32, f32),
     /// On-policy at this step-0 ratio ρ; `None`: plain-SGD episodes.
@@ -82,7 +79,6 @@ impl ValueEnnSpec {
             activation: Activation::Relu,
             layers,
             image: WeightImageConfig::default(),
-            mask_threshold: None,
             init_scale_range: (1.0, 1.0),
             on_policy_rho: None,
             lr: 0.01,
@@ -145,24 +141,12 @@ pub struct ValueEpisodeLog {
 /// A recorded state: one image per matrix the ENN reads, and its target.
 type State = (Vec<Tensor>, f32);
 
-/// The images of `mlp`'s matrices as the ENN sees them (W1 masked when a mask is given).
-pub fn state_images(
-    mlp: &Mlp,
-    layers: LayerSet,
-    base: &WeightImageConfig,
-    mask: Option<&Tensor>,
-) -> Result<Vec<Tensor>> {
+/// The images of `mlp`'s matrices as an ENN with image configuration `base` reading `layers`
+/// sees them.
+pub fn state_images(mlp: &Mlp, layers: LayerSet, base: &WeightImageConfig) -> Result<Vec<Tensor>> {
     layers
         .indices(mlp.layers.len())
-        .map(|l| {
-            let w = &mlp.layers[l].weight;
-            let (rows, cols) = w.matrix_dims("state_images")?;
-            let cfg = match layers {
-                LayerSet::First => *base,
-                LayerSet::All => layer_image_config(base, rows, cols),
-            };
-            enn_image(w, &cfg, mask.filter(|_| l == 0))
-        })
+        .map(|l| enn_image(&mlp.layers[l].weight, base, layers, l))
         .collect()
 }
 
@@ -230,13 +214,6 @@ fn sample_batch(ds: &Dataset, batch: usize, rng: &mut impl Rng) -> Result<(Tenso
     Ok((Tensor::from_vec(x, &[batch, ds.dim])?, y))
 }
 
-/// The W1 mask of a recipe over the episodes' training images (`None` without masking).
-pub fn recipe_mask(spec: &ValueEnnSpec, train: &Dataset) -> Result<Option<Tensor>> {
-    spec.mask_threshold
-        .map(|t| super::variants::inert_column_mask(&train.images, train.dim, spec.sizes[1], t))
-        .transpose()
-}
-
 /// Trains `enn` by the value rule on episodes of `spec` (module docs), episodes on `train`,
 /// targets on `reward`. All randomness comes from `rng`; `on_episode` sees each log.
 /// `enn.image` is set to `spec.image`.
@@ -245,7 +222,6 @@ pub fn train_value_enn(
     spec: &ValueEnnSpec,
     train: &Dataset,
     reward: &Dataset,
-    mask: Option<&Tensor>,
     rng: &mut StdRng,
     mut on_episode: impl FnMut(&ValueEpisodeLog),
 ) -> Result<Vec<ValueEpisodeLog>> {
@@ -257,7 +233,7 @@ pub fn train_value_enn(
             format!("{} / {} images of {}", train.len(), reward.len(), train.dim),
         ));
     }
-    enn.image = spec.image;
+    enn.image = spec.image.clone();
     let n_reward = match spec.reward_limit {
         0 => reward.len(),
         k => k.min(reward.len()),
@@ -303,7 +279,6 @@ pub fn train_value_enn(
                 enn,
                 output: EnnOutputKind::Sigmoid,
                 layers: spec.layers,
-                mask,
             });
             le = match spec.on_policy_rho {
                 Some(rho) => {
@@ -315,7 +290,7 @@ pub fn train_value_enn(
             };
             for (t, (x, y)) in batches.iter().enumerate() {
                 if t % spec.record_every == 0 && t + spec.lookahead <= spec.steps {
-                    recorded.push((t, state_images(&mlp, spec.layers, &spec.image, mask)?));
+                    recorded.push((t, state_images(&mlp, spec.layers, &spec.image)?));
                 }
                 if t >= spec.lookahead && (t - spec.lookahead).is_multiple_of(spec.record_every) {
                     targets.push((t - spec.lookahead, accuracy(&mlp)?));

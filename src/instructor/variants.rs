@@ -118,11 +118,20 @@ pub enum EnnOutputKind {
     Logit,
 }
 
-/// The image configuration of weight matrix `rows × cols` for an ENN that reads every layer:
-/// the base scale, raised for a small matrix so both sides of the image are ≥ 4.
-pub fn layer_image_config(base: &WeightImageConfig, rows: usize, cols: usize) -> WeightImageConfig {
+/// The image configuration of weight matrix `layer` (`rows × cols`) for an ENN that reads
+/// every layer: the base scale, raised for a small matrix so both sides of the image are ≥ 4;
+/// the inert-column mask (input pixels) applies to W1 only.
+pub fn layer_image_config(
+    base: &WeightImageConfig,
+    layer: usize,
+    rows: usize,
+    cols: usize,
+) -> WeightImageConfig {
     let need = 4.0 / rows.min(cols).max(1) as f64;
-    let mut cfg = *base;
+    let mut cfg = base.clone();
+    if layer > 0 {
+        cfg.inert = None;
+    }
     if need > cfg.resize_scale {
         // The tiny excess keeps ⌊side·scale⌋ from rounding down to 3.
         cfg.resize_scale = (need + 1e-9).min(1.0);
@@ -130,8 +139,8 @@ pub fn layer_image_config(base: &WeightImageConfig, rows: usize, cols: usize) ->
     cfg
 }
 
-/// A learned evaluator: an ENN, the output it ascends, the matrices it sees, and an optional
-/// mask of W1's input columns (1 keeps a column, 0 zeroes it before the resize).
+/// A learned evaluator: an ENN (with its image configuration), the output it ascends and the
+/// matrices it sees.
 #[derive(Clone, Debug)]
 pub struct EnnEvaluator<'a> {
     /// The frozen ENN.
@@ -140,8 +149,6 @@ pub struct EnnEvaluator<'a> {
     pub output: EnnOutputKind,
     /// W1 only or every weight matrix (each its own image, E = the mean of the scores).
     pub layers: LayerSet,
-    /// W1-shaped (hidden × inputs) 0/1 mask applied to W1 before the image, if any.
-    pub mask: Option<&'a Tensor>,
 }
 
 /// Something whose gradient a study step ascends.
@@ -165,34 +172,42 @@ pub struct Evaluation {
     pub grads: Vec<Tensor>,
 }
 
-/// The ENN's image of one weight matrix (masked first if `mask` is given), without a tape:
-/// what the value rule stores as a state. Matches the image [`Evaluator::evaluate`] scores.
-pub fn enn_image(w: &Tensor, cfg: &WeightImageConfig, mask: Option<&Tensor>) -> Result<Tensor> {
-    match mask {
-        Some(m) => weight_images(&[&w.mul(m)?], cfg),
-        None => weight_images(&[w], cfg),
-    }
+/// The ENN's image of weight matrix `layer` as an ENN reading `layers` sees it, without a
+/// tape: what the value rule stores as a state. Matches the image [`Evaluator::evaluate`]
+/// scores.
+pub fn enn_image(
+    w: &Tensor,
+    base: &WeightImageConfig,
+    layers: LayerSet,
+    layer: usize,
+) -> Result<Tensor> {
+    weight_images(&[w], &image_config(base, layers, layer, w)?)
 }
 
-/// `(σ(z), ∂root/∂w)` of one weight matrix through the (masked) image, ENN frozen.
+fn image_config(
+    base: &WeightImageConfig,
+    layers: LayerSet,
+    layer: usize,
+    w: &Tensor,
+) -> Result<WeightImageConfig> {
+    let (rows, cols) = w.matrix_dims("enn_image")?;
+    Ok(match layers {
+        LayerSet::First => base.clone(),
+        LayerSet::All => layer_image_config(base, layer, rows, cols),
+    })
+}
+
+/// `(σ(z), ∂root/∂w)` of one weight matrix through its image, ENN frozen.
 fn enn_score_and_grad(
     enn: &EvaluationNet,
     w: &Tensor,
     cfg: &WeightImageConfig,
-    mask: Option<&Tensor>,
     output: EnnOutputKind,
 ) -> Result<(f32, Tensor)> {
     let mut tape = Tape::with_capacity(32);
     let vars = enn.bind(&mut tape, false);
     let wv = tape.param(w);
-    let input = match mask {
-        Some(m) => {
-            let mv = tape.constant_ref(m);
-            tape.mul(wv, mv)?
-        }
-        None => wv,
-    };
-    let img = weight_image_with(&mut tape, input, cfg)?;
+    let img = weight_image_with(&mut tape, wv, cfg)?;
     let out = enn.forward(&mut tape, &vars, img)?;
     let score = tape.item(out.score)?;
     let root = match output {
@@ -258,15 +273,8 @@ impl Evaluator<'_> {
                 let mut grads = Vec::with_capacity(idx.len());
                 for &l in &idx {
                     let w = &mlp.layers[l].weight;
-                    let (rows, cols) = w.matrix_dims("Evaluator::evaluate")?;
-                    let (cfg, mask) = match e.layers {
-                        LayerSet::First => (e.enn.image, e.mask),
-                        LayerSet::All => (
-                            layer_image_config(&e.enn.image, rows, cols),
-                            e.mask.filter(|_| l == 0),
-                        ),
-                    };
-                    let (s, g) = enn_score_and_grad(e.enn, w, &cfg, mask, e.output)?;
+                    let cfg = image_config(&e.enn.image, e.layers, l, w)?;
+                    let (s, g) = enn_score_and_grad(e.enn, w, &cfg, e.output)?;
                     // E = mean_l E_l, so each layer's gradient carries the factor 1/L.
                     score += s / n;
                     grads.push(if idx.len() == 1 {
@@ -508,46 +516,4 @@ pub fn step_ratio(
         ));
     }
     Ok(extra_norm / loss_norm)
-}
-
-/// W1's input-column mask: 1 where the pixel variance over `images` (n × dim, row-major) is at
-/// least `threshold`, else 0; repeated over `hidden` rows (hidden × dim).
-pub fn inert_column_mask(
-    images: &[f32],
-    dim: usize,
-    hidden: usize,
-    threshold: f64,
-) -> Result<Tensor> {
-    if dim == 0 || images.is_empty() || !images.len().is_multiple_of(dim) {
-        return Err(Error::shape(
-            "inert_column_mask",
-            format!("n x {dim} pixels"),
-            format!("{} values", images.len()),
-        ));
-    }
-    let n = (images.len() / dim) as f64;
-    let mut sum = vec![0.0f64; dim];
-    let mut sq = vec![0.0f64; dim];
-    for row in images.chunks_exact(dim) {
-        for (j, &v) in row.iter().enumerate() {
-            sum[j] += v as f64;
-            sq[j] += v as f64 * v as f64;
-        }
-    }
-    let keep: Vec<f32> = (0..dim)
-        .map(|j| {
-            let mean = sum[j] / n;
-            let var = (sq[j] / n - mean * mean).max(0.0);
-            if var >= threshold {
-                1.0
-            } else {
-                0.0
-            }
-        })
-        .collect();
-    let mut data = Vec::with_capacity(hidden * dim);
-    for _ in 0..hidden {
-        data.extend_from_slice(&keep);
-    }
-    Tensor::from_vec(data, &[hidden, dim])
 }
