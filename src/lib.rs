@@ -88,6 +88,8 @@ pub mod tensor;
 #[cfg(feature = "full")]
 pub mod data;
 #[cfg(feature = "full")]
+pub mod experiment;
+#[cfg(feature = "full")]
 pub mod explain;
 #[cfg(feature = "full")]
 pub mod instructor;

@@ -13,6 +13,7 @@
 mod analysis;
 mod cli;
 mod output;
+mod study;
 
 use grad_instructor::data::{Dataset, Mnist};
 use grad_instructor::instructor::experiment::{run_arm, Arm, RunResult, TrainConfig};
@@ -172,6 +173,9 @@ pub fn run_all(
 }
 
 fn run() -> Result<(), AnyError> {
+    if std::env::args().nth(1).as_deref() == Some("study") {
+        return study::run(std::env::args().skip(2).collect());
+    }
     let Some(a) = cli::parse()? else {
         return Ok(());
     };
