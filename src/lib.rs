@@ -21,6 +21,7 @@
 //! | [`data`], [`io`] | IDX/MNIST loading; safetensors weights files (beside `nn`, on `tensor`) |
 //! | [`instructor`] | the ENN, universal backpropagation, REINFORCE |
 //! | [`explain`] | Grad-CAM, lottery masks |
+//! | [`experiment`] | config and presets, arms, the parallel runner, summaries, the studies |
 //! | [`report`] | tables, CSV/JSON, PNG, SVG, HTML — formats numbers it is handed |
 //!
 //! [`error`] (the one error type every layer returns) and [`stats`] (mean, deviation, Welch's
@@ -74,6 +75,7 @@
 pub mod autodiff;
 pub mod data;
 pub mod error;
+pub mod experiment;
 pub mod explain;
 pub mod instructor;
 pub mod io;
