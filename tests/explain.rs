@@ -50,10 +50,19 @@ fn enn_gradcam_maps_have_the_right_sizes_and_range() {
         let cam = enn_gradcam(&enn, &w1, method).unwrap();
         assert_eq!(cam.raw.dims(), &[7, 58]); // 15×117 after the 2×2 max-pool
         assert_eq!(cam.input_map.dims(), &[15, 117]);
-        assert_eq!(cam.w1_map.dims(), &[100, 784]);
-        assert_eq!(cam.per_input.dims(), &[784]);
-        assert_eq!(cam.per_hidden.dims(), &[100]);
-        for m in [&cam.input_map, &cam.w1_map, &cam.per_input, &cam.per_hidden] {
+        assert_eq!(cam.heat.dims(), &[100, 784]);
+        assert_eq!(cam.saliency.dims(), &[100, 784]);
+        assert_eq!(cam.heat_per_input.dims(), &[784]);
+        assert_eq!(cam.heat_per_hidden.dims(), &[100]);
+        for m in [
+            &cam.input_map,
+            &cam.heat,
+            &cam.saliency,
+            &cam.heat_per_input,
+            &cam.heat_per_hidden,
+            &cam.saliency_per_input,
+            &cam.saliency_per_hidden,
+        ] {
             assert!(m.data().iter().all(|&x| (0.0..=1.0).contains(&x)));
         }
         assert!((cam.score - enn.score(&w1).unwrap()).abs() < 1e-6);

@@ -4,7 +4,6 @@ use super::progress::Progress;
 use crate::data::Dataset;
 use crate::error::Result;
 use crate::instructor::{train_enn_resumable, EnnData, EpisodeLog, EvaluationNet, ReinforceConfig};
-use crate::io::safetensors;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use std::path::Path;
@@ -74,16 +73,13 @@ pub fn train_one_enn_checkpointed(
     Ok((enn, logs))
 }
 
-/// Saves an ENN as safetensors (atomically), with `metadata` in the header.
+/// Saves an ENN (weights and image configuration) as safetensors, atomically, with `metadata`
+/// in the header.
 pub fn save_enn(path: &Path, enn: &EvaluationNet, metadata: &[(&str, &str)]) -> Result<()> {
-    let named = enn.named_params();
-    let tensors: Vec<(&str, &crate::Tensor)> =
-        named.iter().map(|(n, t)| (n.as_str(), *t)).collect();
-    safetensors::save(path, &tensors, metadata)
+    enn.save(path, metadata)
 }
 
 /// Loads an ENN saved by [`save_enn`].
 pub fn load_enn(path: &Path) -> Result<EvaluationNet> {
-    let weights = safetensors::load(path)?;
-    EvaluationNet::from_named(weights.tensors)
+    EvaluationNet::load(path)
 }

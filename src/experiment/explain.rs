@@ -20,9 +20,10 @@ pub struct ExplainedState {
     pub name: String,
     /// Its W1.
     pub w1: Tensor,
-    /// Grad-CAM heat on W1, upsampled to W1's shape, in [0, 1].
+    /// Grad-CAM heat on W1, mapped to W1's shape through the weight image's adjoint, in
+    /// [0, 1].
     pub heat: Tensor,
-    /// Heat per input (mean over hidden units), one value per W1 column.
+    /// Heat per input (sum over hidden units), one value per W1 column.
     pub per_input: Tensor,
     /// The ENN's score of W1.
     pub score: f32,
@@ -66,8 +67,8 @@ pub fn explain(
         states.push(ExplainedState {
             name,
             w1: w1.clone(),
-            heat: cam.w1_map,
-            per_input: cam.per_input,
+            heat: cam.heat,
+            per_input: cam.heat_per_input,
             score: cam.score,
             test_acc: mlp.accuracy(&test.images, &test.labels)?,
         });

@@ -349,14 +349,14 @@ fn explain_section(r: &mut Report, e: &Explained) -> Result<()> {
             heatmap(w1, Colormap::BlueWhiteRed, ValueRange::SymmetricAroundZero, (1, tall))?,
         );
         r.png(
-            format!("Grad-CAM of the ENN on that W1, upsampled to {rows}x{cols} (viridis, 0 = no evidence, 1 = most)"),
+            format!("Grad-CAM of the ENN on that W1, mapped to {rows}x{cols} through the image's adjoint: heat only on the entries the ENN reads (viridis, 0 = no evidence, 1 = most)"),
             heatmap(&s.heat, Colormap::Viridis, ValueRange::Fixed { min: 0.0, max: 1.0 }, (1, tall))?,
         );
         let side = (cols as f64).sqrt() as usize;
         if side * side == cols {
             let per_pixel = s.per_input.clone().reshape(&[side, side])?;
             r.png(
-                format!("Grad-CAM per input pixel ({side}x{side}: mean over hidden units of the map above) — where in the digit image the ENN's evidence lies"),
+                format!("Grad-CAM per input pixel ({side}x{side}: sum over hidden units of the map above) — where in the digit image the ENN's evidence lies"),
                 heatmap(&per_pixel, Colormap::Viridis, ValueRange::Fixed { min: 0.0, max: 1.0 }, (8, 8))?,
             );
         }
