@@ -138,7 +138,7 @@ fn configs_round_trip_through_json_and_presets_differ_where_documented() {
 
 #[test]
 fn derived_configs_carry_the_target_settings_into_enn_training() {
-    let mut c = ExperimentConfig::default();
+    let mut c = ExperimentConfig::preset(Preset::Default);
     c.mlp.hidden = vec![32, 16];
     c.mlp.lr = 0.05;
     c.mlp.batch = 16;
@@ -155,7 +155,7 @@ fn derived_configs_carry_the_target_settings_into_enn_training() {
 
 #[test]
 fn shards_partition_the_work_list() {
-    let mut c = ExperimentConfig::default();
+    let mut c = ExperimentConfig::preset(Preset::Default);
     c.seeds = 5;
     c.seed_start = 7;
     let all = c.work();
