@@ -251,6 +251,9 @@ def run_threads(args, t, shapes, tmp, log):
                 order.remove(rust)
                 order.insert(0, rust)
             for w in order:
+                # A pause between workers: OpenBLAS' and OpenMP's idle threads spin for a while
+                # after a call (~0.1 s) and would steal a core from the next library.
+                time.sleep(0.15)
                 out = ours_path if r == 0 else "-"
                 cmd = f"run {m} {k} {n} {int(ta)} {int(tb)}"
                 if w is rust:  # the Rust libraries' order rotates too
