@@ -69,7 +69,7 @@
 //! a reduction across threads, and every random draw comes from an explicit seeded RNG.
 //!
 //! Start reading at `src/tensor/mod.rs`, then `src/autodiff/tape.rs` for autodiff and
-//! `src/kernels/matmul.rs` for the kernels.
+//! `src/kernels/matmul/mod.rs` for the kernels.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
