@@ -16,7 +16,6 @@ use crate::error::{Error, Result};
 use crate::explain::gradient_norms;
 use crate::instructor::{at_step, universal_step, EvaluationNet, UniversalConfig};
 use crate::nn::{Activation, Init, Mlp, Sgd};
-use crate::tensor::Tensor;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
@@ -253,20 +252,9 @@ pub fn run_arm(
                     }
                     stats.loss
                 }
-                _ => {
-                    let (loss, grads) = mlp.loss_and_grads(x, batch.labels, l1)?;
-                    if !loss.is_finite() || grads.iter().any(|g| !g.all_finite()) {
-                        let what = if loss.is_finite() { "gradient" } else { "loss" };
-                        return Err(Error::NonFinite {
-                            run: format!("{} seed {seed}", arm.name()),
-                            step,
-                            what: what.into(),
-                        });
-                    }
-                    let refs: Vec<&Tensor> = grads.iter().collect();
-                    sgd.step(&mut mlp.params_mut(), &refs)?;
-                    loss
-                }
+                _ => mlp
+                    .train_step(&mut sgd, x, batch.labels, l1)
+                    .map_err(|e| at_step(e, &format!("{} seed {seed}", arm.name()), step))?,
             };
             loss_sum += loss as f64;
             batches += 1;

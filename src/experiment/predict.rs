@@ -141,9 +141,7 @@ fn held_out_states(
                 let idx: Vec<usize> = (0..cfg.batch).map(|_| rng.gen_range(0..tr.len())).collect();
                 let b = tr.subset(&idx);
                 let x = Tensor::from_vec(b.images, &[cfg.batch, tr.dim])?;
-                let (_, g) = mlp.loss_and_grads(&x, &b.labels, 0.0)?;
-                let refs: Vec<&Tensor> = g.iter().collect();
-                sgd.step(&mut mlp.params_mut(), &refs)?;
+                mlp.train_step(&mut sgd, &x, &b.labels, 0.0)?;
                 done += 1;
             }
             states.push((
