@@ -21,6 +21,7 @@
 //! | [`data`], [`io`] | IDX/MNIST loading; safetensors weights files (beside `nn`, on `tensor`) |
 //! | [`instructor`] | the ENN, universal backpropagation, REINFORCE |
 //! | [`explain`] | Grad-CAM, lottery masks |
+//! | [`experiment`] | config and presets, arms, the parallel runner, summaries, the studies |
 //! | [`report`] | tables, CSV/JSON, PNG, SVG, HTML — formats numbers it is handed |
 //!
 //! [`error`] (the one error type every layer returns) and [`stats`] (mean, deviation, Welch's
@@ -52,8 +53,7 @@
 //! let (first_loss, _) = mlp.loss_and_grads(&x, &labels, 0.0)?;
 //! for _ in 0..50 {
 //!     let (_loss, grads) = mlp.loss_and_grads(&x, &labels, 0.0)?; // tape built and dropped
-//!     let grads: Vec<&Tensor> = grads.iter().collect();
-//!     sgd.step(&mut mlp.params_mut(), &grads)?; // p ← p − η ∂L/∂p
+//!     sgd.step(&mut mlp, &grads)?; // p ← p − η ∂L/∂p, for every parameter of the Module
 //! }
 //! let (last_loss, _) = mlp.loss_and_grads(&x, &labels, 0.0)?;
 //! assert!(last_loss < first_loss);
@@ -70,7 +70,7 @@
 //! a reduction across threads, and every random draw comes from an explicit seeded RNG.
 //!
 //! Start reading at `src/tensor/mod.rs`, then `src/autodiff/tape.rs` for autodiff and
-//! `src/kernels/matmul.rs` for the kernels.
+//! `src/kernels/matmul/mod.rs` for the kernels.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]

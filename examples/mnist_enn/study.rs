@@ -1,11 +1,9 @@
 //! `mnist_enn study`: the pre-registered reproduction study (`docs/study.md`).
 
-use grad_instructor::experiment::progress::Progress;
 use grad_instructor::experiment::study::{
     merge, run_study, StudyConfig, StudyOptions, StudyPreset, StudyStatus,
 };
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::time::Instant;
 
 type AnyError = Box<dyn std::error::Error>;
@@ -26,39 +24,6 @@ USAGE: cargo run --release --example mnist_enn -- study [FLAGS]
   --quiet            no progress lines
   -h, --help         this text
 ";
-
-/// Progress as plain stderr lines with the phase's ETA (every line of a phase of ≤ 50 units,
-/// else about every 2 %).
-struct Lines {
-    quiet: bool,
-    state: Mutex<(String, u64, u64, Instant)>,
-}
-
-impl Progress for Lines {
-    fn start(&self, phase: &str, total: u64) {
-        *self.state.lock().unwrap() = (phase.to_string(), total, 0, Instant::now());
-        if !self.quiet && total > 0 {
-            eprintln!("== {phase} ({total})");
-        }
-    }
-    fn advance(&self, units: u64, message: &str) {
-        let mut s = self.state.lock().unwrap();
-        s.2 += units;
-        let (done, total) = (s.2, s.1.max(1));
-        let every = (total / 50).max(1);
-        if self.quiet || (!done.is_multiple_of(every) && done != total) {
-            return;
-        }
-        let el = s.3.elapsed().as_secs_f64();
-        let eta = el / done as f64 * total.saturating_sub(done) as f64;
-        eprintln!("[{done}/{total} {:.0}s, ETA {eta:.0}s] {message}", el);
-    }
-    fn note(&self, message: &str) {
-        if !self.quiet {
-            eprintln!("{message}");
-        }
-    }
-}
 
 /// Runs the `study` subcommand with the arguments after `study`.
 pub fn run(args: Vec<String>) -> Result<(), AnyError> {
@@ -143,10 +108,7 @@ pub fn run(args: Vec<String>) -> Result<(), AnyError> {
         cfg.seed = s;
     }
     cfg.data_dir = data;
-    let progress = Lines {
-        quiet,
-        state: Mutex::new((String::new(), 0, 0, Instant::now())),
-    };
+    let progress = crate::stderr_progress(quiet);
     let started = Instant::now();
     let status = if merge_dirs.is_empty() {
         run_study(&cfg, &out, &opts, &progress)?

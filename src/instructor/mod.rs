@@ -11,14 +11,12 @@
 //! * [`variants`]: the reproduction study's step variants (inits, lr schedules, oracle,
 //!   couplings of the evaluation).
 //! * [`value_enn`]: value-rule ENN training on-policy or over every layer (the study).
-//! * [`experiment`]: the comparison of training arms (the lead's).
 //!
 //! The paper (arXiv 2406.10559) is available to us only as its abstract; every choice it does
 //! not state is a configuration field whose default is documented as our reconstruction.
 
 pub mod checkpoint;
 pub mod enn;
-pub mod experiment;
 pub mod reinforce;
 pub mod universal;
 pub mod value;

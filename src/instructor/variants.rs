@@ -262,6 +262,22 @@ pub fn oracle_evaluation(mlp: &Mlp, layers: LayerSet) -> Result<Evaluation> {
 }
 
 impl Evaluator<'_> {
+    /// The score alone (no gradient): what the multiplicative coupling needs.
+    pub fn score(&self, mlp: &Mlp) -> Result<f32> {
+        match self {
+            Evaluator::Oracle(layers) => Ok(oracle_evaluation(mlp, *layers)?.score),
+            Evaluator::Enn(e) => {
+                let idx: Vec<usize> = e.layers.indices(mlp.layers.len()).collect();
+                let mut score = 0.0f32;
+                for &l in &idx {
+                    let img = enn_image(&mlp.layers[l].weight, &e.enn.image, e.layers, l)?;
+                    score += e.enn.score_images(&img)?[0] / idx.len() as f32;
+                }
+                Ok(score)
+            }
+        }
+    }
+
     /// The evaluator's score of `mlp` and its gradient on the layers it moves.
     pub fn evaluate(&self, mlp: &Mlp) -> Result<Evaluation> {
         match self {
@@ -432,14 +448,12 @@ pub fn variant_step(
             eval_term_norm: 0.0,
         });
     };
-    let ev = evaluator.evaluate(mlp)?;
-    if !ev.score.is_finite() || ev.grads.iter().any(|g| !g.all_finite()) {
-        return Err(non_finite("evaluator gradient"));
-    }
-    let g_s_sq: f64 = ev.layers.iter().map(|&l| sq_norm(&grads[2 * l])).sum();
-    let loss_term_norm = lr.abs() * g_s_sq.sqrt() as f32;
     if let Coupling::Multiplicative { le } = coupling {
-        let m = 1.0 + le * (1.0 - ev.score);
+        let score = evaluator.score(mlp)?;
+        if !score.is_finite() {
+            return Err(non_finite("evaluator score"));
+        }
+        let m = 1.0 + le * (1.0 - score);
         let step = lr * m;
         for (p, g) in mlp.params_mut().into_iter().zip(&grads) {
             p.data_mut()
@@ -450,11 +464,17 @@ pub fn variant_step(
         let all_sq: f64 = grads.iter().map(sq_norm).sum();
         return Ok(VariantStats {
             loss,
-            score: ev.score,
-            loss_term_norm,
+            score,
+            loss_term_norm: lr.abs() * all_sq.sqrt() as f32,
             eval_term_norm: (lr as f64 * (m - 1.0) as f64 * all_sq.sqrt()).abs() as f32,
         });
     }
+    let ev = evaluator.evaluate(mlp)?;
+    if !ev.score.is_finite() || ev.grads.iter().any(|g| !g.all_finite()) {
+        return Err(non_finite("evaluator gradient"));
+    }
+    let g_s_sq: f64 = ev.layers.iter().map(|&l| sq_norm(&grads[2 * l])).sum();
+    let loss_term_norm = lr.abs() * g_s_sq.sqrt() as f32;
     let (extra, extra_norm) = extra_step(coupling, &ev, &grads, lr)?;
     let mut params = mlp.params_mut();
     for (i, p) in params.iter_mut().enumerate() {
@@ -501,10 +521,10 @@ pub fn step_ratio(
     if let Coupling::Normalised { .. } = coupling {
         return Ok(1.0);
     }
-    let ev = evaluator.evaluate(mlp)?;
     if let Coupling::Multiplicative { .. } = coupling {
-        return Ok(1.0 - ev.score as f64);
+        return Ok(1.0 - evaluator.score(mlp)? as f64);
     }
+    let ev = evaluator.evaluate(mlp)?;
     let (_, grads) = mlp.loss_and_grads(x, labels, 0.0)?;
     let g_sq: f64 = ev.layers.iter().map(|&l| sq_norm(&grads[2 * l])).sum();
     let loss_norm = lr.abs() as f64 * g_sq.sqrt();
