@@ -1,5 +1,5 @@
 //! The study's statistics and report: every stage's table from the rows, the selections
-//! (by [`rules`](super::rules)) and the verdict.
+//! (by [`rules`](mod@super::rules)) and the verdict.
 
 use super::design::{Cell, CellEval, Stage, Variant, CONTROLS};
 use super::rows::{Key, Row};
