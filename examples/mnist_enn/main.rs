@@ -19,7 +19,6 @@ use grad_instructor::instructor::experiment::{run_arm, Arm, RunResult, TrainConf
 use grad_instructor::instructor::{
     train_enn_resumable, EnnData, EpisodeLog, EvaluationNet, ReinforceConfig,
 };
-use grad_instructor::io::safetensors;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use std::path::{Path, PathBuf};
@@ -117,17 +116,12 @@ pub fn save_enn(
     enn: &EvaluationNet,
     metadata: &[(&str, &str)],
 ) -> Result<(), AnyError> {
-    let named = enn.named_params();
-    let tensors: Vec<(&str, &grad_instructor::Tensor)> =
-        named.iter().map(|(n, t)| (n.as_str(), *t)).collect();
-    safetensors::save(path, &tensors, metadata)?;
-    Ok(())
+    Ok(enn.save(path, metadata)?)
 }
 
 /// Loads an ENN saved by [`save_enn`].
 pub fn load_enn(path: &Path) -> Result<EvaluationNet, AnyError> {
-    let weights = safetensors::load(path)?;
-    Ok(EvaluationNet::from_named(weights.tensors)?)
+    Ok(EvaluationNet::load(path)?)
 }
 
 /// Trains `work` (arm, seed) pairs on `jobs` threads; results in the order of `work`.

@@ -28,4 +28,7 @@ pub use reinforce::{
 };
 pub use universal::{at_step, universal_step, StepStats, UniversalConfig, DEFAULT_LE};
 pub use value::{value_update, ReplayBuffer, ValueConfig};
-pub use weight_image::{weight_image, weight_image_with, weight_images, WeightImageConfig};
+pub use weight_image::{
+    pixel_variance, weight_image, weight_image_adjoint, weight_image_with, weight_images,
+    ImageMode, InertColumns, WeightImageConfig, DEFAULT_INERT_THRESHOLD,
+};
