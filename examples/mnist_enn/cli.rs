@@ -1,7 +1,7 @@
 //! Command-line flags of `mnist_enn`.
 
 use grad_instructor::instructor::experiment::{Arm, TrainConfig};
-use grad_instructor::instructor::{EnnRule, ReinforceConfig};
+use grad_instructor::instructor::{EnnRule, EnnTrainingConfig};
 use grad_instructor::nn::Activation;
 use std::path::PathBuf;
 
@@ -56,7 +56,7 @@ pub struct Args {
     pub cfg: TrainConfig,
     pub arms: Vec<Arm>,
     pub enn_path: Option<PathBuf>,
-    pub enn: ReinforceConfig,
+    pub enn: EnnTrainingConfig,
     pub enn_seed: u64,
     pub resume: Option<PathBuf>,
     pub explain: bool,
@@ -106,7 +106,7 @@ pub fn parse() -> Result<Option<Args>, AnyError> {
         cfg: TrainConfig::default(),
         arms: vec![Arm::Bp, Arm::L1, Arm::He, Arm::GradInstructor],
         enn_path: None,
-        enn: ReinforceConfig::default(),
+        enn: EnnTrainingConfig::default(),
         enn_seed: 0,
         resume: None,
         explain: true,
@@ -190,7 +190,9 @@ pub fn parse() -> Result<Option<Args>, AnyError> {
     a.enn.batch = a.cfg.batch;
     a.enn.universal.lr = a.cfg.lr;
     a.enn.universal.le = a.cfg.le;
-    a.enn.hidden = hidden[0];
+    // ENN episodes train the target's architecture (issue 12).
+    a.enn.hidden = hidden.clone();
+    a.enn.activation = a.cfg.activation;
     let lr_ok = a.cfg.lr.is_finite() && a.cfg.lr > 0.0;
     if a.seeds == 0
         || a.cfg.epochs == 0

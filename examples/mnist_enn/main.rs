@@ -17,9 +17,9 @@ mod output;
 use grad_instructor::data::{Dataset, Mnist};
 use grad_instructor::instructor::experiment::{run_arm, Arm, RunResult, TrainConfig};
 use grad_instructor::instructor::{
-    train_enn_resumable, EnnData, EpisodeLog, EvaluationNet, ReinforceConfig,
+    load_enn, save_enn, train_enn_resumable, Checkpoints, EnnTrainingConfig, EpisodeLog,
+    EvaluationNet, TrainRng,
 };
-use grad_instructor::io::safetensors;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use std::path::{Path, PathBuf};
@@ -61,7 +61,7 @@ pub fn enn_split(train: &Dataset, seed: u64, quick: bool) -> Result<(Dataset, Da
 
 /// Trains an ENN from `seed` with `cfg`, printing one progress line per episode.
 pub fn train_one_enn(
-    cfg: &ReinforceConfig,
+    cfg: &EnnTrainingConfig,
     split: &(Dataset, Dataset),
     seed: u64,
     label: &str,
@@ -74,7 +74,7 @@ pub fn train_one_enn(
 /// there. The ENN's initial weights and then the episodes draw from one RNG seeded with
 /// `seed`; a resumed run re-creates it the same way (the checkpoint says how far to skip).
 pub fn train_one_enn_checkpointed(
-    cfg: &ReinforceConfig,
+    cfg: &EnnTrainingConfig,
     split: &(Dataset, Dataset),
     seed: u64,
     label: &str,
@@ -82,8 +82,7 @@ pub fn train_one_enn_checkpointed(
     resume_from: Option<&Path>,
 ) -> Result<(EvaluationNet, Vec<EpisodeLog>), AnyError> {
     let (tr, val) = split;
-    let data = EnnData::new(&tr.images, &tr.labels, &val.images, &val.labels, tr.dim)?;
-    let mut rng = StdRng::seed_from_u64(seed);
+    let mut rng = TrainRng::seed_from_u64(seed);
     let mut enn = EvaluationNet::new(&mut rng)?;
     if let Some(dir) = resume_from {
         eprintln!("[{label}] resuming from {}", dir.display());
@@ -99,35 +98,12 @@ pub fn train_one_enn_checkpointed(
             log.chosen_multipliers
         );
     };
-    let logs = train_enn_resumable(
-        &mut enn,
-        cfg,
-        &data,
-        &mut rng,
-        checkpoint_dir,
+    let ckpt = Checkpoints {
+        save_to: checkpoint_dir,
         resume_from,
-        on_episode,
-    )?;
+    };
+    let logs = train_enn_resumable(&mut enn, cfg, tr, val, &mut rng, ckpt, on_episode)?;
     Ok((enn, logs))
-}
-
-/// Saves an ENN as safetensors (atomically).
-pub fn save_enn(
-    path: &Path,
-    enn: &EvaluationNet,
-    metadata: &[(&str, &str)],
-) -> Result<(), AnyError> {
-    let named = enn.named_params();
-    let tensors: Vec<(&str, &grad_instructor::Tensor)> =
-        named.iter().map(|(n, t)| (n.as_str(), *t)).collect();
-    safetensors::save(path, &tensors, metadata)?;
-    Ok(())
-}
-
-/// Loads an ENN saved by [`save_enn`].
-pub fn load_enn(path: &Path) -> Result<EvaluationNet, AnyError> {
-    let weights = safetensors::load(path)?;
-    Ok(EvaluationNet::from_named(weights.tensors)?)
 }
 
 /// Trains `work` (arm, seed) pairs on `jobs` threads; results in the order of `work`.

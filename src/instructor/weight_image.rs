@@ -25,7 +25,7 @@ use crate::kernels::resize::{self, ResizeGeometry, ResizeMode};
 use crate::tensor::Tensor;
 
 /// How W1 becomes the ENN's image.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WeightImageConfig {
     /// Resize factor per side (paper: 0.15).
     pub resize_scale: f64,
