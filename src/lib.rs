@@ -26,6 +26,12 @@
 //! [`error`] (the one error type every layer returns) and [`stats`] (mean, deviation, Welch's
 //! t-test, correlations) sit below everything; `stats` imports only `error`.
 //!
+//! ## Cargo features
+//!
+//! The engine (`kernels`, `tensor`, `autodiff`, `nn`, `error`) depends on `rand` only and is
+//! always built. Everything else, and every dependency only it uses, is behind the default-on
+//! feature `full`: `cargo build --no-default-features` builds the engine alone.
+//!
 //! ## One training step
 //!
 //! Parameters live in plain [`Tensor`]s owned by the model. Each step builds a fresh [`Tape`],
@@ -64,24 +70,33 @@
 //! a reduction across threads, and every random draw comes from an explicit seeded RNG.
 //!
 //! Start reading at `src/tensor/mod.rs`, then `src/autodiff/tape.rs` for autodiff and
-//! `src/kernels/matmul.rs` for the kernels.
+//! `src/kernels/matmul/mod.rs` for the kernels.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 // Index loops mirror the math (`y[i] = sum_k a[i][k] * x[k]`); iterator chains hide it.
 #![allow(clippy::needless_range_loop)]
 
+// The engine: builds with `--no-default-features` and depends on `rand` only.
 pub mod autodiff;
-pub mod data;
 pub mod error;
-pub mod explain;
-pub mod instructor;
-pub mod io;
 pub mod kernels;
 pub mod nn;
-pub mod report;
-pub mod stats;
 pub mod tensor;
+
+// Everything above the engine, behind the default-on feature `full` (see Cargo.toml).
+#[cfg(feature = "full")]
+pub mod data;
+#[cfg(feature = "full")]
+pub mod explain;
+#[cfg(feature = "full")]
+pub mod instructor;
+#[cfg(feature = "full")]
+pub mod io;
+#[cfg(feature = "full")]
+pub mod report;
+#[cfg(feature = "full")]
+pub mod stats;
 
 pub use autodiff::{Gradients, Tape, Var};
 pub use error::{Error, Result};

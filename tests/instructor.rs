@@ -386,13 +386,16 @@ fn enn_named_params_round_trip() {
         .map(|(n, t)| (n, t.clone()))
         .collect();
     assert_eq!(named.len(), 8);
-    assert_eq!(EvaluationNet::from_named(named.clone()).unwrap(), e);
+    assert_eq!(
+        EvaluationNet::from_named(named.clone(), e.image.clone()).unwrap(),
+        e
+    );
     let mut missing = named.clone();
     missing.pop();
-    assert!(EvaluationNet::from_named(missing).is_err());
+    assert!(EvaluationNet::from_named(missing, WeightImageConfig::default()).is_err());
     let mut bad = named;
     bad[0].1 = Tensor::zeros(&[2]).unwrap();
-    assert!(EvaluationNet::from_named(bad).is_err());
+    assert!(EvaluationNet::from_named(bad, WeightImageConfig::default()).is_err());
 }
 
 #[test]
@@ -500,7 +503,7 @@ fn antialiased_image_spreads_the_enn_gradient_over_w1_and_matches_the_batched_pa
     // Plain bilinear: at most 4 taps per output pixel, 4·15·117 / 78 400 < 9 %.
     let plain = nonzero(&e);
     assert!(plain <= 4.0 * 15.0 * 117.0 / 78400.0, "{plain}");
-    e.image.antialias = true;
+    e.image.mode = ImageMode::BlockBilinear;
     // 6×6 blocks cover 96 × 780 of the 100 × 784 entries (95.5 %); the 16×130 → 15×117
     // bilinear step reads nearly every block.
     let aa = nonzero(&e);

@@ -79,19 +79,19 @@ pub fn explain(
             png: heatmap(w1, Colormap::BlueWhiteRed, ValueRange::SymmetricAroundZero, (1, tall))?,
         });
         pictures.push(Picture {
-            caption: format!("Grad-CAM of the ENN on that W1, upsampled to {rows}x{cols} (viridis, 0 = no evidence, 1 = most)"),
-            png: heatmap(&cam.w1_map, Colormap::Viridis, ValueRange::Fixed { min: 0.0, max: 1.0 }, (1, tall))?,
+            caption: format!("Grad-CAM of the ENN on that W1, mapped to {rows}x{cols} through the image's adjoint: heat only on the entries the ENN reads (viridis, 0 = no evidence, 1 = most)"),
+            png: heatmap(&cam.heat, Colormap::Viridis, ValueRange::Fixed { min: 0.0, max: 1.0 }, (1, tall))?,
         });
         let side = (cols as f64).sqrt() as usize;
         if side * side == cols {
-            let per_pixel = cam.per_input.clone().reshape(&[side, side])?;
+            let per_pixel = cam.heat_per_input.clone().reshape(&[side, side])?;
             pictures.push(Picture {
-                caption: format!("Grad-CAM per input pixel ({side}x{side}: mean over hidden units of the map above) — where in the digit image the ENN's evidence lies"),
+                caption: format!("Grad-CAM per input pixel ({side}x{side}: sum over hidden units of the map above) — where in the digit image the ENN's evidence lies"),
                 png: heatmap(&per_pixel, Colormap::Viridis, ValueRange::Fixed { min: 0.0, max: 1.0 }, (8, 8))?,
             });
         }
         if untrained_heat.is_none() {
-            untrained_heat = Some(cam.w1_map.clone());
+            untrained_heat = Some(cam.heat.clone());
         }
     }
     let mut lottery_config = LotteryConfig::default();

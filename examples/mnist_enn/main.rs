@@ -17,8 +17,7 @@ mod output;
 use grad_instructor::data::{Dataset, Mnist};
 use grad_instructor::instructor::experiment::{run_arm, Arm, RunResult, TrainConfig};
 use grad_instructor::instructor::{
-    load_enn, save_enn, train_enn_resumable, Checkpoints, EnnTrainingConfig, EpisodeLog,
-    EvaluationNet, TrainRng,
+    train_enn_resumable, Checkpoints, EnnTrainingConfig, EpisodeLog, EvaluationNet, TrainRng,
 };
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -104,6 +103,20 @@ pub fn train_one_enn_checkpointed(
     };
     let logs = train_enn_resumable(&mut enn, cfg, tr, val, &mut rng, ckpt, on_episode)?;
     Ok((enn, logs))
+}
+
+/// Saves an ENN as safetensors (atomically).
+pub fn save_enn(
+    path: &Path,
+    enn: &EvaluationNet,
+    metadata: &[(&str, &str)],
+) -> Result<(), AnyError> {
+    Ok(enn.save(path, metadata)?)
+}
+
+/// Loads an ENN saved by [`save_enn`].
+pub fn load_enn(path: &Path) -> Result<EvaluationNet, AnyError> {
+    Ok(EvaluationNet::load(path)?)
 }
 
 /// Trains `work` (arm, seed) pairs on `jobs` threads; results in the order of `work`.

@@ -8,7 +8,8 @@
 //! f64 by the ops themselves where it matters (sum/mean/mse/cross-entropy accumulate in f64).
 //! Tests whose function has large curvature pass a smaller `h` and say why.
 
-use super::tape::{Tape, Var};
+use super::op::Var;
+use super::tape::Tape;
 use crate::error::Result;
 use crate::tensor::Tensor;
 

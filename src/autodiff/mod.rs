@@ -4,9 +4,26 @@
 //! value it depends on, in one backward sweep over the operations recorded during the forward
 //! pass (Wengert 1964; Griewank & Walther, *Evaluating Derivatives*, 2008).
 //!
-//! Read [`tape`] first: it explains the list, the reverse sweep and the chain rule it applies.
-//! [`ops`] holds every operation's forward pass and backward rule side by side.
-//! [`gradcheck`] compares the tape's gradients with central finite differences.
+//! Read [`tape`] first (the list and who owns what), then `backward.rs` (the reverse sweep and
+//! the chain rule it applies), then [`ops`]: every operation's forward pass and backward rule
+//! side by side, one file per family. [`gradcheck`] compares the tape's gradients with central
+//! finite differences.
+//!
+//! ## Files, and why the imports go one way
+//!
+//! ```text
+//! op.rs        Var, and Op: what each node recorded (inputs + saved data). Data only.
+//!   ↑
+//! tape.rs      Tape: the list, leaves, values; Adjoints: the store a rule adds into; Gradients
+//!   ↑
+//! ops/*.rs     per family: forward passes (Tape methods that record an Op) + backward rules
+//!   ↑             (functions of Adjoints)
+//! backward.rs  Tape::backward (the reverse sweep) and Op::backward, a one-line-per-op table
+//!                 routing a node to its family's rule
+//! ```
+//!
+//! Each file imports only the ones below it. The tape stores `Op`s but never calls a rule: the
+//! sweep that does lives above the rules, so no two files import each other.
 //!
 //! A training step:
 //! ```
@@ -24,9 +41,12 @@
 //! # Ok(()) }
 //! ```
 
+pub mod backward;
 pub mod gradcheck;
+pub mod op;
 pub mod ops;
 pub mod tape;
 
-pub use ops::{BinaryKind, ResizeTo, UnaryKind};
-pub use tape::{Gradients, Tape, Var};
+pub use op::{BinaryKind, UnaryKind, Var};
+pub use ops::spatial::ResizeTo;
+pub use tape::{Gradients, Tape};

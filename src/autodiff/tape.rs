@@ -1,39 +1,15 @@
 //! The tape: a Wengert list of recorded operations, and the reverse sweep over it.
 //!
-//! Every operation appends one node holding its result and an `Op` (see [`super::ops`]) that
+//! Every operation appends one node holding its result and an `Op` (see [`super::op`]) that
 //! names its inputs by [`Var`] and keeps what its backward rule needs. Inputs always exist
 //! before the node that reads them, so the creation order is already a topological order,
 //! and walking the list backwards visits every node after all of its consumers: no graph
 //! search, no recursion. [`Tape`] implements `Display`, one line per node
 //! (`%3 = matmul(%1, %2)  [2, 3]`); `examples/tape_tour.rs` prints one.
 //!
-//! ## The chain rule, as the reverse sweep applies it
-//!
-//! Write `v̄ = ∂root/∂v` (the *adjoint* of v, shaped like v). The root's adjoint is 1. For a
-//! node `y = f(x₁, …, x_n)` the sweep, on reaching y, adds one term per input:
-//!
-//! ```text
-//! x̄_i += J_iᵀ ȳ        J_i = ∂y/∂x_i, the Jacobian of the node with respect to input i
-//! ```
-//!
-//! a vector-Jacobian product that each backward rule computes without forming J (for
-//! elementwise ops J is diagonal, `x̄ += ȳ ⊙ f'(x)`; for `Y = A B` it is `Ā += Ȳ Bᵀ`). The
-//! `+=` is the multivariable chain rule: a value used by several nodes gets one term per use,
-//! and by the time the sweep reaches it every consumer (a later node) has contributed.
-//!
-//! Example, `f = x·y + x` at x = 3, y = 2 (x is used twice):
-//!
-//! ```text
-//! forward           value    reverse, last node first (g[i] = ∂f/∂%i; all start at 0)
-//! %0 = x              3      g[3] = 1                                  (the root)
-//! %1 = y              2      at %3 = add(%2, %0):  g[2] += g[3] = 1    g[0] += g[3] = 1
-//! %2 = mul(%0, %1)    6      at %2 = mul(%0, %1):  g[0] += %1·g[2] = 2  g[1] += %0·g[2] = 3
-//! %3 = add(%2, %0)    9      so ∂f/∂x = g[0] = 1 + 2 = y + 1,  ∂f/∂y = g[1] = 3 = x
-//! ```
-//!
-//! Why reverse mode: one sweep yields the gradient with respect to *every* input for a small
-//! constant multiple of the forward cost (the "cheap gradient principle"), whereas forward
-//! mode needs one sweep per input. A loss has one output and ~10⁵ parameters.
+//! The reverse sweep itself, [`Tape::backward`], is in [`super::backward`] with the chain rule
+//! it applies; this file holds the list, the leaves, and the adjoint store (`Adjoints`) that
+//! each backward rule adds its contribution into.
 //!
 //! ## Who owns what
 //!
@@ -46,21 +22,10 @@
 //! 7(8), 1964; A. Griewank and A. Walther, *Evaluating Derivatives*, 2nd ed., SIAM 2008
 //! (chapter 3 for the reverse mode, chapter 4 for its cost).
 
-use super::ops::Op;
+use super::op::{Op, Var};
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 use std::fmt;
-
-/// A handle to a value recorded on a [`Tape`]: its index in the list.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Var(pub(crate) u32);
-
-impl Var {
-    /// Position on the tape (creation order).
-    pub fn index(self) -> usize {
-        self.0 as usize
-    }
-}
 
 /// A node's value: owned (op results, constants) or borrowed from outside (parameters, so that
 /// binding a 100x784 weight matrix costs no copy).
@@ -122,6 +87,92 @@ impl Gradients {
     }
 }
 
+/// The adjoints of one reverse sweep, as a backward rule sees them: it reads recorded values
+/// ([`Adjoints::value`]) and adds its vector-Jacobian product into its inputs' adjoints
+/// ([`Adjoints::accumulate`]). Inputs that need no gradient are skipped here, so a rule never
+/// checks.
+pub(crate) struct Adjoints<'t, 'a> {
+    tape: &'t Tape<'a>,
+    grads: Vec<Option<Tensor>>,
+}
+
+impl<'t, 'a> Adjoints<'t, 'a> {
+    /// No adjoint yet for nodes `0..len`.
+    pub(crate) fn new(tape: &'t Tape<'a>, len: usize) -> Self {
+        let mut grads = Vec::with_capacity(len);
+        grads.resize_with(len, || None);
+        Adjoints { tape, grads }
+    }
+
+    /// The recorded value of `v` (borrowed from the tape, not from `self`).
+    pub(crate) fn value(&self, v: Var) -> &'t Tensor {
+        self.tape.value(v)
+    }
+
+    /// Moves the adjoint of node `i` out (the sweep hands it to the node's rule).
+    pub(crate) fn take(&mut self, i: usize) -> Option<Tensor> {
+        self.grads[i].take()
+    }
+
+    /// Sets the adjoint of node `i`.
+    pub(crate) fn put(&mut self, i: usize, g: Tensor) {
+        self.grads[i] = Some(g);
+    }
+
+    /// The finished sweep.
+    pub(crate) fn into_gradients(self) -> Gradients {
+        Gradients { grads: self.grads }
+    }
+
+    /// Adds `delta` to the adjoint of `v` (allocating it on first use), if `v` needs one.
+    pub(crate) fn accumulate(&mut self, v: Var, f: impl FnOnce(&mut [f32])) {
+        let node = &self.tape.nodes[v.index()];
+        if !node.needs_grad {
+            return;
+        }
+        let slot = &mut self.grads[v.index()];
+        let g = slot.get_or_insert_with(|| node.value.zeros_like());
+        f(g.data_mut());
+    }
+
+    /// Like [`Adjoints::accumulate`] for a contribution that covers every element of `v`'s
+    /// adjoint: the first contribution is built by `fresh` (the contribution itself, one
+    /// value per element of `v`) instead of being added onto a zero-filled buffer, which
+    /// saves a memset and a pass; later contributions are added by `add`. The result equals
+    /// `accumulate(add)` except that a first contribution of −0 stays −0 (`0 + (−0)` is +0).
+    pub(crate) fn accumulate_fresh(
+        &mut self,
+        v: Var,
+        fresh: impl FnOnce() -> Vec<f32>,
+        add: impl FnOnce(&mut [f32]),
+    ) -> Result<()> {
+        let node = &self.tape.nodes[v.index()];
+        if !node.needs_grad {
+            return Ok(());
+        }
+        // Below this many elements the zero fill costs nothing and building a tensor from a
+        // fresh Vec (shape validation, a second code path) measured slower in op_chain/100.
+        const FRESH_MIN_LEN: usize = 64;
+        match &mut self.grads[v.index()] {
+            Some(g) => add(g.data_mut()),
+            slot @ None if node.value.numel() < FRESH_MIN_LEN => {
+                add(slot.insert(node.value.zeros_like()).data_mut())
+            }
+            slot @ None => *slot = Some(Tensor::from_vec(fresh(), node.value.dims())?),
+        }
+        Ok(())
+    }
+
+    /// `v̄ += g` for a `g` shaped like `v` (an identity Jacobian: shift, reshape).
+    pub(crate) fn accumulate_copy(&mut self, v: Var, g: &[f32]) -> Result<()> {
+        self.accumulate_fresh(
+            v,
+            || g.to_vec(),
+            |dv| dv.iter_mut().zip(g).for_each(|(d, &s)| *d += s),
+        )
+    }
+}
+
 impl<'a> Tape<'a> {
     /// An empty tape.
     pub fn new() -> Self {
@@ -155,6 +206,7 @@ impl<'a> Tape<'a> {
         self.nodes.clear();
     }
 
+    /// Records the result of an op (the forward methods in [`super::ops`] call this).
     pub(crate) fn push(&mut self, op: Op, value: Tensor) -> Var {
         let needs_grad = op.inputs().iter().any(|v| self.nodes[v.index()].needs_grad);
         self.push_node(op, Value::Owned(value), needs_grad)
@@ -199,100 +251,6 @@ impl<'a> Tape<'a> {
     /// The single value of a one-element node.
     pub fn item(&self, v: Var) -> Result<f32> {
         self.value(v).item()
-    }
-
-    /// Reverse sweep: `∂root/∂v` for every node below `root` that needs a gradient.
-    ///
-    /// `root` must hold exactly one element (a loss or a score); its adjoint starts at 1.
-    /// The tape is not modified, so `backward` may be called again for another root.
-    /// Adjoints of intermediate nodes are kept too (Grad-CAM reads a feature map's).
-    ///
-    /// A value used twice receives both contributions. With `f = x·x + x`,
-    /// `∂f/∂x = 2x + 1`:
-    ///
-    /// ```
-    /// use grad_instructor::{Tape, Tensor};
-    /// # fn main() -> grad_instructor::Result<()> {
-    /// let mut tape = Tape::new();
-    /// let x = tape.leaf(Tensor::from_vec(vec![3.0], &[1])?, true);
-    /// let xx = tape.mul(x, x)?;
-    /// let f = tape.add(xx, x)?;
-    /// let root = tape.sum(f); // a one-element root
-    /// let grads = tape.backward(root)?;
-    /// assert_eq!(grads.get(x).unwrap().data(), &[7.0]); // 2·3 + 1
-    /// assert_eq!(grads.get(xx).unwrap().data(), &[1.0]); // intermediate adjoints are kept
-    /// assert!(tape.backward(f).is_ok()); // f has one element too; the tape is unchanged
-    /// # Ok(()) }
-    /// ```
-    pub fn backward(&self, root: Var) -> Result<Gradients> {
-        let root_value = self.value(root);
-        if root_value.numel() != 1 {
-            return Err(Error::shape(
-                "Tape::backward",
-                "a one-element root",
-                format!("{}", root_value.shape()),
-            ));
-        }
-        let mut grads: Vec<Option<Tensor>> = Vec::with_capacity(root.index() + 1);
-        grads.resize_with(root.index() + 1, || None);
-        grads[root.index()] = Some(Tensor::full(root_value.dims(), 1.0)?);
-        // Walk the Wengert list backwards: every consumer of node i has a larger index, so
-        // when we reach i its adjoint is complete.
-        for i in (0..=root.index()).rev() {
-            let node = &self.nodes[i];
-            if !node.needs_grad || matches!(node.op, Op::Leaf) {
-                continue;
-            }
-            let Some(g) = grads[i].take() else { continue };
-            node.op.backward(self, &node.value, &g, &mut grads)?;
-            grads[i] = Some(g); // keep intermediate adjoints readable (Grad-CAM needs them)
-        }
-        Ok(Gradients { grads })
-    }
-
-    /// Adds `delta` to the adjoint of `v` (allocating it on first use), if `v` needs one.
-    pub(crate) fn accumulate(
-        &self,
-        grads: &mut [Option<Tensor>],
-        v: Var,
-        f: impl FnOnce(&mut [f32]),
-    ) {
-        let node = &self.nodes[v.index()];
-        if !node.needs_grad {
-            return;
-        }
-        let slot = &mut grads[v.index()];
-        let g = slot.get_or_insert_with(|| node.value.zeros_like());
-        f(g.data_mut());
-    }
-
-    /// Like [`Tape::accumulate`] for a contribution that covers every element of `v`'s
-    /// adjoint: the first contribution is built by `fresh` (the contribution itself, one
-    /// value per element of `v`) instead of being added onto a zero-filled buffer, which
-    /// saves a memset and a pass; later contributions are added by `add`. The result equals
-    /// `accumulate(add)` except that a first contribution of −0 stays −0 (`0 + (−0)` is +0).
-    pub(crate) fn accumulate_fresh(
-        &self,
-        grads: &mut [Option<Tensor>],
-        v: Var,
-        fresh: impl FnOnce() -> Vec<f32>,
-        add: impl FnOnce(&mut [f32]),
-    ) -> Result<()> {
-        let node = &self.nodes[v.index()];
-        if !node.needs_grad {
-            return Ok(());
-        }
-        // Below this many elements the zero fill costs nothing and building a tensor from a
-        // fresh Vec (shape validation, a second code path) measured slower in op_chain/100.
-        const FRESH_MIN_LEN: usize = 64;
-        match &mut grads[v.index()] {
-            Some(g) => add(g.data_mut()),
-            slot @ None if node.value.numel() < FRESH_MIN_LEN => {
-                add(slot.insert(node.value.zeros_like()).data_mut())
-            }
-            slot @ None => *slot = Some(Tensor::from_vec(fresh(), node.value.dims())?),
-        }
-        Ok(())
     }
 }
 

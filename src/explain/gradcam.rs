@@ -10,8 +10,8 @@
 //!   `w_k = Σ_ij a_k[i,j] · ReLU(G_k[i,j])` and `cam = ReLU(Σ_k w_k A_k)`; this spreads credit
 //!   over several instances of a pattern instead of the strongest one.
 //!
-//! The map is then resized bilinearly to the size of the picture the network looked at (and
-//! further, for the ENN, to the full weight matrix) and normalized to [0, 1].
+//! The map is then resized bilinearly to the size of the picture the network looked at and
+//! normalized; for the ENN, [`super::enn_cam`] takes it on to W1 through the image's adjoint.
 
 use crate::error::{Error, Result};
 use crate::kernels::resize::{resize_bilinear, ResizeGeometry};
@@ -105,17 +105,6 @@ pub fn normalize_unit(map: &Tensor) -> Tensor {
         });
     let range = hi - lo;
     map.map(|x| if range > 0.0 { (x - lo) / range } else { 0.0 })
-}
-
-/// Mean of an (r, c) map over its rows: (c). For a heat map over W1 (hidden × 784) this is the
-/// evidence per input pixel.
-pub fn column_means(map: &Tensor) -> Result<Tensor> {
-    map.mean_axis(0)
-}
-
-/// Mean of an (r, c) map over its columns: (r). For W1 this is the evidence per hidden unit.
-pub fn row_means(map: &Tensor) -> Result<Tensor> {
-    map.mean_axis(1)
 }
 
 #[cfg(test)]

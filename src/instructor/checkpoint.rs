@@ -68,7 +68,7 @@ pub fn checkpoint_path(dir: &Path) -> PathBuf {
 #[serde(deny_unknown_fields)]
 struct Meta<'a> {
     config: Cow<'a, EnnTrainingConfig>,
-    image: WeightImageConfig,
+    image: Cow<'a, WeightImageConfig>,
     rng: RngPosition,
     next_episode: usize,
     adam_t: u64,
@@ -181,7 +181,7 @@ pub fn to_bytes(
     let tensors: Vec<(&str, &Tensor)> = owned.iter().map(|(n, t)| (n.as_str(), *t)).collect();
     let meta = Meta {
         config: Cow::Borrowed(cfg),
-        image: enn.image,
+        image: Cow::Borrowed(&enn.image),
         rng: state.rng,
         next_episode: state.next_episode,
         adam_t: state.adam_t,
@@ -317,7 +317,7 @@ fn check_meta(meta: &Meta<'_>, cfg: &EnnTrainingConfig, enn: &EvaluationNet) -> 
     if resumable_part(&meta.config) != resumable_part(cfg) {
         return Err(config_mismatch(&meta.config, cfg));
     }
-    if meta.image != enn.image {
+    if *meta.image != enn.image {
         return Err(format!(
             "ENN image settings {:?} differ from this run's {:?}",
             meta.image, enn.image

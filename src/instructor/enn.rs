@@ -18,10 +18,26 @@
 use super::weight_image::{weight_image_with, weight_images, WeightImageConfig};
 use crate::autodiff::{Tape, Var};
 use crate::error::{Error, Result};
+use crate::io::safetensors;
 use crate::nn::conv::Conv2dVars;
 use crate::nn::{Conv2d, Init, Linear, LinearVars};
 use crate::tensor::Tensor;
 use rand::Rng;
+use std::path::Path;
+
+/// The safetensors metadata key under which [`EvaluationNet::save`] records the image
+/// configuration (as [`WeightImageConfig::to_json`]).
+pub const IMAGE_METADATA_KEY: &str = "image";
+
+/// The first non-finite value among named tensors, as `(name, index, value)`.
+fn first_non_finite<'a>(
+    named: impl IntoIterator<Item = (String, &'a Tensor)>,
+) -> Option<(String, usize, f32)> {
+    named.into_iter().find_map(|(n, t)| {
+        let i = t.data().iter().position(|v| !v.is_finite())?;
+        Some((n, i, t.data()[i]))
+    })
+}
 
 /// The Evaluation Neural Network.
 #[derive(Clone, Debug, PartialEq)]
@@ -216,9 +232,53 @@ impl EvaluationNet {
             .collect()
     }
 
+    /// Saves the parameters and the image configuration (metadata key [`IMAGE_METADATA_KEY`],
+    /// JSON) as one safetensors file, atomically, with extra string `metadata`, sealed with a
+    /// CRC-32 of all of it ([`safetensors::save_checked`]). A non-finite parameter is refused.
+    pub fn save(&self, path: &Path, metadata: &[(&str, &str)]) -> Result<()> {
+        if let Some((name, i, v)) = first_non_finite(self.named_params()) {
+            return Err(Error::invalid(
+                "EvaluationNet::save",
+                format!("parameter {name:?} holds {v} at index {i}; not saved"),
+            ));
+        }
+        let named = self.named_params();
+        let tensors: Vec<(&str, &Tensor)> = named.iter().map(|(n, t)| (n.as_str(), *t)).collect();
+        let image = self.image.to_json();
+        let mut meta: Vec<(&str, &str)> = vec![(IMAGE_METADATA_KEY, image.as_str())];
+        meta.extend_from_slice(metadata); // a second "image" key is an error of to_bytes
+        safetensors::save_checked(path, &tensors, &meta)
+    }
+
+    /// Loads an ENN written by [`EvaluationNet::save`], with the image configuration it was
+    /// saved with. The checksum must be present and match, and every parameter must be
+    /// finite: a damaged file is an [`Error::Format`] naming it. (A file with a checksum but
+    /// without the image key gets the default image.)
+    pub fn load(path: &Path) -> Result<EvaluationNet> {
+        let weights = safetensors::load_checked(path)?;
+        let named = weights.tensors.iter().map(|(n, t)| (n.clone(), t));
+        if let Some((name, i, v)) = first_non_finite(named) {
+            return Err(Error::format(
+                path,
+                None,
+                format!("ENN parameter {name:?} holds {v} at index {i}"),
+            ));
+        }
+        let image = match weights.meta(IMAGE_METADATA_KEY) {
+            Some(json) => WeightImageConfig::from_json(json).map_err(|e| {
+                Error::invalid("EvaluationNet::load", format!("{}: {e}", path.display()))
+            })?,
+            None => WeightImageConfig::default(),
+        };
+        EvaluationNet::from_named(weights.tensors, image)
+    }
+
     /// Rebuilds an ENN from named tensors (any order; every name exactly once, shapes as
-    /// [`EvaluationNet::new`] makes them). The image configuration is the default.
-    pub fn from_named(tensors: Vec<(String, Tensor)>) -> Result<EvaluationNet> {
+    /// [`EvaluationNet::new`] makes them) and the image configuration it was trained with.
+    pub fn from_named(
+        tensors: Vec<(String, Tensor)>,
+        image: WeightImageConfig,
+    ) -> Result<EvaluationNet> {
         let mut slots: [Option<Tensor>; 8] = Default::default();
         for (name, t) in tensors {
             let i = NAMES.iter().position(|n| *n == name).ok_or_else(|| {
@@ -274,7 +334,7 @@ impl EvaluationNet {
                 weight: next(),
                 bias: next(),
             },
-            image: WeightImageConfig::default(),
+            image,
         })
     }
 }

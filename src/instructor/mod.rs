@@ -10,7 +10,6 @@
 //! * [`rules`]: the REINFORCE and value rules and the one ENN update they share.
 //! * [`trainer`]: the loop over episodes, and the state it carries (what resuming restores).
 //! * [`checkpoint`]: that state on disk, and `train_enn_resumable`.
-//! * [`enn_file`]: a trained ENN's weights file (checksummed, verified on load).
 //! * [`experiment`]: the comparison of training arms (the lead's).
 //!
 //! Data flows one way: `config` → `episode` → `rules` → `trainer` → `checkpoint`; no module
@@ -22,7 +21,6 @@
 pub mod checkpoint;
 pub mod config;
 pub mod enn;
-pub mod enn_file;
 pub mod episode;
 pub mod experiment;
 pub mod rules;
@@ -33,10 +31,12 @@ pub mod weight_image;
 pub use checkpoint::{train_enn_resumable, Checkpoints};
 pub use config::{EnnRule, EnnTrainingConfig};
 pub use enn::{EnnOutput, EnnVars, EvaluationNet};
-pub use enn_file::{load_enn, read_enn, save_enn};
 pub use episode::{policy, EpisodeLog};
 pub use rules::reinforce::reinforce_step;
 pub use rules::value::{value_update, ReplayBuffer, ValueConfig};
 pub use trainer::{train_enn, TrainRng, TrainState, Trainer};
 pub use universal::{at_step, universal_step, StepStats, UniversalConfig, DEFAULT_LE};
-pub use weight_image::{weight_image, weight_image_with, weight_images, WeightImageConfig};
+pub use weight_image::{
+    pixel_variance, weight_image, weight_image_adjoint, weight_image_with, weight_images,
+    ImageMode, InertColumns, WeightImageConfig, DEFAULT_INERT_THRESHOLD,
+};

@@ -224,7 +224,8 @@ pub fn conv2d_backward_bias(g: &Conv2dGeometry, grad_output: &[f32], grad_bias: 
 // at all: col is x_b itself and the input gradient goes straight into dx_b with beta = 1.
 // ---------------------------------------------------------------------------------------------
 
-use super::matmul::{sgemm, Gemm};
+use super::isa;
+use super::matmul::{sgemm, small, Gemm};
 use std::cell::RefCell;
 
 thread_local! {
@@ -356,6 +357,53 @@ pub fn col2im_add(g: &Conv2dGeometry, col: &[f32], dx_b: &mut [f32]) {
     }
 }
 
+/// The batch loop shared by the three fast kernels: `step(b, col)` for every sample `b`, with
+/// `col` a K×P scratch column matrix (contents unspecified), or `None` for a pointwise
+/// convolution, whose column matrix is the sample itself.
+fn for_each_sample(g: &Conv2dGeometry, mut step: impl FnMut(usize, Option<&mut [f32]>)) {
+    if g.is_pointwise() {
+        (0..g.n).for_each(|b| step(b, None));
+        return;
+    }
+    with_col_scratch(g.col_rows() * g.out_h() * g.out_w(), |col| {
+        for b in 0..g.n {
+            step(b, Some(&mut *col));
+        }
+    })
+}
+
+/// The column matrix of sample `x_b`: unfolded into `col`, or `x_b` itself when pointwise.
+fn columns<'a>(g: &Conv2dGeometry, x_b: &'a [f32], col: Option<&'a mut [f32]>) -> &'a [f32] {
+    match col {
+        Some(col) => {
+            im2col(g, x_b, col);
+            col
+        }
+        None => x_b,
+    }
+}
+
+/// One per-sample product `C = op(A) · op(B) + beta C` (alpha 1, beta 0 or 1) on `engine`:
+/// sgemm, or the unpacked accumulate-only products of [`small`] (C zeroed first when
+/// beta = 0).
+fn product(engine: ConvGemm, g: &Gemm, a: &[f32], b: &[f32], c: &mut [f32]) {
+    debug_assert!(g.alpha == 1.0 && (g.beta == 0.0 || g.beta == 1.0));
+    if engine != ConvGemm::Direct {
+        return sgemm(g, a, b, c);
+    }
+    let isa = isa::selected();
+    if g.beta == 0.0 {
+        c.fill(0.0);
+    }
+    if g.trans_b {
+        debug_assert!(!g.trans_a);
+        small::acc_nt_with(isa, (g.m, g.k, g.n), a, b, c)
+    } else {
+        let strides = if g.trans_a { (1, g.m) } else { (g.k, 1) };
+        small::acc_nn_with(isa, (g.m, g.k, g.n), a, strides, b, c)
+    }
+}
+
 /// Fast forward: im2col, then one product per sample (sgemm or the direct kernel, chosen by
 /// size), bias prefilled. Overwrites `output`.
 pub fn conv2d_forward(
@@ -389,44 +437,24 @@ pub fn conv2d_forward_with(
         // No input elements: every output is its bias (or 0).
         return conv2d_forward_reference(g, input, weight, bias, output);
     }
-    // Y_b (c_out, P) = bias ⊗ 1 + W (c_out, K) · col (K, P).
-    let prefill = |y_b: &mut [f32]| match bias {
-        Some(bs) => {
-            for (row, &b) in y_b.chunks_exact_mut(p).zip(bs) {
-                row.fill(b);
-            }
-        }
-        None => y_b.fill(0.0),
-    };
     let engine = engine.resolve(k);
-    let product = |col: &[f32], y_b: &mut [f32]| match engine {
-        ConvGemm::Direct => acc_nn(g.c_out, k, p, weight, k, 1, col, y_b),
-        _ => sgemm(
-            &Gemm {
-                beta: 1.0,
-                ..Gemm::new(g.c_out, k, p)
-            },
-            weight,
-            col,
-            y_b,
-        ),
+    // Y_b (c_out, P) = bias ⊗ 1 + W (c_out, K) · col (K, P).
+    let gemm = Gemm {
+        beta: 1.0,
+        ..Gemm::new(g.c_out, k, p)
     };
-    let pairs = input
-        .chunks_exact(in_len)
-        .zip(output.chunks_exact_mut(g.c_out * p));
-    if g.is_pointwise() {
-        for (x_b, y_b) in pairs {
-            prefill(y_b);
-            product(x_b, y_b);
+    for_each_sample(g, |b, col| {
+        let y_b = &mut output[b * g.c_out * p..(b + 1) * g.c_out * p];
+        match bias {
+            Some(bs) => {
+                for (row, &v) in y_b.chunks_exact_mut(p).zip(bs) {
+                    row.fill(v);
+                }
+            }
+            None => y_b.fill(0.0),
         }
-        return;
-    }
-    with_col_scratch(k * p, |col| {
-        for (x_b, y_b) in pairs {
-            im2col(g, x_b, col);
-            prefill(y_b);
-            product(col, y_b);
-        }
+        let cols = columns(g, &input[b * in_len..(b + 1) * in_len], col);
+        product(engine, &gemm, weight, cols, y_b);
     })
 }
 
@@ -457,41 +485,21 @@ pub fn conv2d_backward_input_with(
     }
     let in_len = g.c_in * g.h * g.w;
     let engine = engine.resolve(g.c_out);
-    // C (K, P) = W^T (K, c_out) · dY_b (c_out, P) [+ C when `accumulate`], W stored
-    // (c_out, K). The column buffer is overwritten (sgemm with beta = 0 does not read it, so
-    // it needs no zero fill; the direct product only accumulates and gets a zeroed buffer);
-    // a 1x1 convolution accumulates straight into dx_b.
-    let product = |dy_b: &[f32], c: &mut [f32], accumulate: bool| match engine {
-        ConvGemm::Direct => {
-            if !accumulate {
-                c.fill(0.0);
-            }
-            acc_nn(k, g.c_out, p, weight, 1, k, dy_b, c)
-        }
-        _ => sgemm(
-            &Gemm {
-                trans_a: true,
-                beta: if accumulate { 1.0 } else { 0.0 },
-                ..Gemm::new(k, g.c_out, p)
-            },
-            weight,
-            dy_b,
-            c,
-        ),
+    // dcol (K, P) = W^T (K, c_out) · dY_b (c_out, P), W stored (c_out, K); the column buffer
+    // is overwritten (beta = 0), a 1x1 convolution accumulates straight into dx_b (beta = 1).
+    let gemm = Gemm {
+        trans_a: true,
+        ..Gemm::new(k, g.c_out, p)
     };
-    let pairs = grad_output
-        .chunks_exact(g.c_out * p)
-        .zip(grad_input.chunks_exact_mut(in_len));
-    if g.is_pointwise() {
-        for (dy_b, dx_b) in pairs {
-            product(dy_b, dx_b, true);
-        }
-        return;
-    }
-    with_col_scratch(k * p, |dcol| {
-        for (dy_b, dx_b) in pairs {
-            product(dy_b, dcol, false);
-            col2im_add(g, dcol, dx_b);
+    for_each_sample(g, |b, col| {
+        let dy_b = &grad_output[b * g.c_out * p..(b + 1) * g.c_out * p];
+        let dx_b = &mut grad_input[b * in_len..(b + 1) * in_len];
+        match col {
+            None => product(engine, &Gemm { beta: 1.0, ..gemm }, weight, dy_b, dx_b),
+            Some(dcol) => {
+                product(engine, &gemm, weight, dy_b, dcol);
+                col2im_add(g, dcol, dx_b);
+            }
         }
     })
 }
@@ -524,58 +532,27 @@ pub fn conv2d_backward_weight_with(
     }
     let in_len = g.c_in * g.h * g.w;
     // Auto: the reduction runs over all P output pixels, so the rule of `resolve` does not
-    // apply; the AVX2 dot-product tiles beat sgemm when dW is narrow (K <= 16: 53-59 vs
-    // ~18 GFLOP/s measured on the 1-channel 3x3 convs; at K = 144 they are level).
+    // apply; the vectorized dot-product tiles beat sgemm when dW is narrow (K <= 16: 53-59 vs
+    // ~18 GFLOP/s measured with AVX2 on the 1-channel 3x3 convs; at K = 144 they are level).
     let engine = match engine {
-        ConvGemm::Auto if use_avx2_fma() && k <= DIRECT_MAX_REDUCTION => ConvGemm::Direct,
+        ConvGemm::Auto if small::acc_nt_is_fast(isa::selected()) && k <= DIRECT_MAX_REDUCTION => {
+            ConvGemm::Direct
+        }
         ConvGemm::Auto => ConvGemm::Sgemm,
         other => other,
     };
     // dW (c_out, K) += dY_b (c_out, P) · col^T (P, K), col stored (K, P); beta = 1 sums.
-    let product = |dy_b: &[f32], col: &[f32], dw: &mut [f32]| match engine {
-        ConvGemm::Direct => acc_nt(g.c_out, p, k, dy_b, col, dw),
-        _ => sgemm(
-            &Gemm {
-                beta: 1.0,
-                trans_b: true,
-                ..Gemm::new(g.c_out, p, k)
-            },
-            dy_b,
-            col,
-            dw,
-        ),
+    let gemm = Gemm {
+        beta: 1.0,
+        trans_b: true,
+        ..Gemm::new(g.c_out, p, k)
     };
-    let pairs = input
-        .chunks_exact(in_len)
-        .zip(grad_output.chunks_exact(g.c_out * p));
-    if g.is_pointwise() {
-        for (x_b, dy_b) in pairs {
-            product(dy_b, x_b, grad_weight);
-        }
-        return;
-    }
-    with_col_scratch(k * p, |col| {
-        for (x_b, dy_b) in pairs {
-            im2col(g, x_b, col);
-            product(dy_b, col, grad_weight);
-        }
+    for_each_sample(g, |b, col| {
+        let cols = columns(g, &input[b * in_len..(b + 1) * in_len], col);
+        let dy_b = &grad_output[b * g.c_out * p..(b + 1) * g.c_out * p];
+        product(engine, &gemm, dy_b, cols, grad_weight);
     })
 }
-
-// ---------------------------------------------------------------------------------------------
-// Direct small products for tiny convolutions.
-//
-// The ENN's convolutions are a few hundred thousand multiply-adds; a general sgemm's packing
-// and planning cost is a visible share of that. These two accumulate-only products read
-// their operands in place (no packing) and keep a 4-row × 16-column tile of C in registers:
-//   acc_nn:  C (m×n) += op(A) (m×k) · B (k×n),   op(A)[i,p] = a[i*a_rs + p*a_cs]
-//   acc_nt:  C (m×n) += A (m×k) · B^T,            B stored n×k (dot products of rows)
-// The body is generic and `#[inline(always)]`; the AVX2+FMA entry point only recompiles it
-// with those features enabled (and `mul_add`, which is one instruction there).
-// Measured: acc_nn reaches 35-50 GFLOP/s at reduction lengths 9-16 (above the packed sgemm
-// there). The compiler does not vectorize acc_nt's dot products well (3-4 GFLOP/s), so its
-// AVX2 variant is written with intrinsics (45-60 GFLOP/s); the portable one stays slow.
-// ---------------------------------------------------------------------------------------------
 
 /// Which product engine the fast conv kernels use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -585,7 +562,7 @@ pub enum ConvGemm {
     Auto,
     /// The crate's sgemm.
     Sgemm,
-    /// The unpacked register-tiled products in this file.
+    /// The unpacked register-tiled products of [`small`] (read in place, no packing).
     Direct,
 }
 
@@ -593,7 +570,8 @@ pub enum ConvGemm {
 /// the packed sgemm (interleaved min-of-30 timings, 2 shared cores): at reduction 9 (forward
 /// of a 1-channel 3×3 conv) and 16 (input gradient with 16 filters) the direct product is
 /// 1.0-2.5× faster; at 144 and 32 sgemm is 1.15-1.4× faster. The weight gradient reduces over
-/// all output pixels; it goes direct when dW has at most this many columns and AVX2 is on.
+/// all output pixels; it goes direct when dW has at most this many columns and the ISA has a
+/// vectorized `acc_nt`.
 pub const DIRECT_MAX_REDUCTION: usize = 16;
 
 impl ConvGemm {
@@ -605,271 +583,4 @@ impl ConvGemm {
             other => other,
         }
     }
-}
-
-const TILE_M: usize = 4;
-const TILE_N: usize = 16;
-
-#[inline(always)]
-fn madd<const FMA: bool>(acc: f32, a: f32, b: f32) -> f32 {
-    if FMA {
-        a.mul_add(b, acc)
-    } else {
-        acc + a * b
-    }
-}
-
-/// C (m×n) += op(A) · B; see the section comment.
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn acc_nn_body<const FMA: bool>(
-    m: usize,
-    k: usize,
-    n: usize,
-    a: &[f32],
-    a_rs: usize,
-    a_cs: usize,
-    b: &[f32],
-    c: &mut [f32],
-) {
-    let n_full = n / TILE_N * TILE_N;
-    let mut i0 = 0;
-    while i0 < m {
-        let rows = TILE_M.min(m - i0);
-        if rows == TILE_M {
-            for j0 in (0..n_full).step_by(TILE_N) {
-                let mut acc = [[0.0f32; TILE_N]; TILE_M];
-                for p in 0..k {
-                    let b_tile: &[f32; TILE_N] =
-                        b[p * n + j0..p * n + j0 + TILE_N].try_into().unwrap();
-                    for (r, acc_row) in acc.iter_mut().enumerate() {
-                        let av = a[(i0 + r) * a_rs + p * a_cs];
-                        for (x, &bv) in acc_row.iter_mut().zip(b_tile) {
-                            *x = madd::<FMA>(*x, av, bv);
-                        }
-                    }
-                }
-                for (r, acc_row) in acc.iter().enumerate() {
-                    let c_tile = &mut c[(i0 + r) * n + j0..(i0 + r) * n + j0 + TILE_N];
-                    for (x, &v) in c_tile.iter_mut().zip(acc_row) {
-                        *x += v;
-                    }
-                }
-            }
-        }
-        // Leftover rows (all columns) or leftover columns of full row tiles: axpy form.
-        let j_start = if rows == TILE_M { n_full } else { 0 };
-        if j_start < n {
-            for r in 0..rows {
-                let i = i0 + r;
-                let c_row = &mut c[i * n + j_start..(i + 1) * n];
-                for p in 0..k {
-                    let av = a[i * a_rs + p * a_cs];
-                    for (x, &bv) in c_row.iter_mut().zip(&b[p * n + j_start..(p + 1) * n]) {
-                        *x = madd::<FMA>(*x, av, bv);
-                    }
-                }
-            }
-        }
-        i0 += rows;
-    }
-}
-
-/// C (m×n) += A (m×k) · B^T with B stored n×k: dot products of rows. Four rows of A share
-/// each load of a B row (4 accumulators × 16 lanes), so the loop is not load-bound.
-#[inline(always)]
-fn acc_nt_body<const FMA: bool>(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
-    const LANES: usize = 16;
-    let k_full = k / LANES * LANES;
-    let mut i0 = 0;
-    while i0 < m {
-        let rows = TILE_M.min(m - i0);
-        for j in 0..n {
-            let b_row = &b[j * k..(j + 1) * k];
-            if rows == TILE_M {
-                let a_rows: [&[f32]; TILE_M] =
-                    std::array::from_fn(|r| &a[(i0 + r) * k..(i0 + r + 1) * k]);
-                let mut acc = [[0.0f32; LANES]; TILE_M];
-                for q in (0..k_full).step_by(LANES) {
-                    let b_ch: &[f32; LANES] = b_row[q..q + LANES].try_into().unwrap();
-                    for (acc_r, a_row) in acc.iter_mut().zip(&a_rows) {
-                        let a_ch: &[f32; LANES] = a_row[q..q + LANES].try_into().unwrap();
-                        for ((x, &av), &bv) in acc_r.iter_mut().zip(a_ch).zip(b_ch) {
-                            *x = madd::<FMA>(*x, av, bv);
-                        }
-                    }
-                }
-                for (r, (acc_r, a_row)) in acc.iter().zip(&a_rows).enumerate() {
-                    let mut dot = acc_r.iter().sum::<f32>();
-                    for (&av, &bv) in a_row[k_full..].iter().zip(&b_row[k_full..]) {
-                        dot = madd::<FMA>(dot, av, bv);
-                    }
-                    c[(i0 + r) * n + j] += dot;
-                }
-            } else {
-                for r in 0..rows {
-                    let a_row = &a[(i0 + r) * k..(i0 + r + 1) * k];
-                    // Sixteen independent partial sums hide the FMA latency.
-                    let mut acc = [0.0f32; LANES];
-                    for (a_ch, b_ch) in a_row[..k_full]
-                        .chunks_exact(LANES)
-                        .zip(b_row[..k_full].chunks_exact(LANES))
-                    {
-                        for ((x, &av), &bv) in acc.iter_mut().zip(a_ch).zip(b_ch) {
-                            *x = madd::<FMA>(*x, av, bv);
-                        }
-                    }
-                    let mut dot = acc.iter().sum::<f32>();
-                    for (&av, &bv) in a_row[k_full..].iter().zip(&b_row[k_full..]) {
-                        dot = madd::<FMA>(dot, av, bv);
-                    }
-                    c[(i0 + r) * n + j] += dot;
-                }
-            }
-        }
-        i0 += rows;
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn acc_nn_avx2_fma(
-    m: usize,
-    k: usize,
-    n: usize,
-    a: &[f32],
-    a_rs: usize,
-    a_cs: usize,
-    b: &[f32],
-    c: &mut [f32],
-) {
-    acc_nn_body::<true>(m, k, n, a, a_rs, a_cs, b, c)
-}
-
-/// One `R × C` tile of `acc_nt` with AVX2+FMA: `C[i0+r, j0+c] += dot(A row i0+r, B row j0+c)`,
-/// eight lanes of the reduction per step, `R * C` accumulators in registers.
-///
-/// # Safety
-/// The CPU must support AVX2 and FMA; `a` must point at `R` rows of `k` floats (row stride
-/// `k`), `b` at `C` rows of `k` floats, `c` at an `R × C` block with row stride `n`.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn nt_tile_avx2_fma<const R: usize, const C: usize>(
-    k: usize,
-    a: *const f32,
-    b: *const f32,
-    c: *mut f32,
-    n: usize,
-) {
-    // SAFETY: see the function's safety contract and the per-access notes below.
-    unsafe {
-        use std::arch::x86_64::*;
-        let k8 = k / 8 * 8;
-        let mut acc = [[_mm256_setzero_ps(); C]; R];
-        let mut q = 0;
-        while q < k8 {
-            let mut bv = [_mm256_setzero_ps(); C];
-            for (col, v) in bv.iter_mut().enumerate() {
-                // SAFETY: q + 8 <= k8 <= k, so the 8 floats lie inside B row `col` (< C rows).
-                *v = _mm256_loadu_ps(b.add(col * k + q));
-            }
-            for (row, acc_row) in acc.iter_mut().enumerate() {
-                // SAFETY: as above, inside A row `row` (< R rows).
-                let av = _mm256_loadu_ps(a.add(row * k + q));
-                for (x, &v) in acc_row.iter_mut().zip(&bv) {
-                    *x = _mm256_fmadd_ps(av, v, *x);
-                }
-            }
-            q += 8;
-        }
-        for (row, acc_row) in acc.iter().enumerate() {
-            for (col, &v) in acc_row.iter().enumerate() {
-                let mut lanes = [0.0f32; 8];
-                _mm256_storeu_ps(lanes.as_mut_ptr(), v);
-                let mut dot = lanes.iter().sum::<f32>();
-                for t in k8..k {
-                    // SAFETY: t < k: inside A row `row` and B row `col`.
-                    dot = (*a.add(row * k + t)).mul_add(*b.add(col * k + t), dot);
-                }
-                // SAFETY: row < R, col < C: inside the caller's R × C block of C.
-                *c.add(row * n + col) += dot;
-            }
-        }
-    }
-}
-
-/// `acc_nt` with AVX2+FMA: 4 × 2 tiles (6 loads per 8 FMAs), then 4 × 1 and 1 × 1 edges.
-///
-/// # Safety
-/// The CPU must support AVX2 and FMA; `a.len() == m*k`, `b.len() == n*k`, `c.len() == m*n`.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn acc_nt_avx2_fma(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
-    assert!(a.len() >= m * k && b.len() >= n * k && c.len() >= m * n);
-    unsafe {
-        let (ap, bp, cp) = (a.as_ptr(), b.as_ptr(), c.as_mut_ptr());
-        let mut i0 = 0;
-        // SAFETY (all tile calls): i0 + R <= m and j0 + C <= n, so the tile's A rows, B rows and
-        // C block lie inside the slices whose lengths were asserted above.
-        while i0 + 4 <= m {
-            let mut j0 = 0;
-            while j0 + 2 <= n {
-                nt_tile_avx2_fma::<4, 2>(k, ap.add(i0 * k), bp.add(j0 * k), cp.add(i0 * n + j0), n);
-                j0 += 2;
-            }
-            if j0 < n {
-                nt_tile_avx2_fma::<4, 1>(k, ap.add(i0 * k), bp.add(j0 * k), cp.add(i0 * n + j0), n);
-            }
-            i0 += 4;
-        }
-        for i in i0..m {
-            for j in 0..n {
-                nt_tile_avx2_fma::<1, 1>(k, ap.add(i * k), bp.add(j * k), cp.add(i * n + j), n);
-            }
-        }
-    }
-}
-
-/// Whether the AVX2+FMA variants may run: the CPU has them and `GI_ISA` does not force the
-/// portable path.
-fn use_avx2_fma() -> bool {
-    use super::isa::{self, Isa};
-    isa::selected() != Isa::Portable && Isa::Avx2Fma.is_supported()
-}
-
-#[allow(clippy::too_many_arguments)]
-fn acc_nn(
-    m: usize,
-    k: usize,
-    n: usize,
-    a: &[f32],
-    a_rs: usize,
-    a_cs: usize,
-    b: &[f32],
-    c: &mut [f32],
-) {
-    debug_assert!(m == 0 || k == 0 || (m - 1) * a_rs + (k - 1) * a_cs < a.len());
-    debug_assert_eq!(b.len(), k * n);
-    debug_assert_eq!(c.len(), m * n);
-    #[cfg(target_arch = "x86_64")]
-    if use_avx2_fma() {
-        // SAFETY: the CPU supports avx2 and fma (checked at run time just above); the body
-        // uses only bounds-checked slice indexing.
-        return unsafe { acc_nn_avx2_fma(m, k, n, a, a_rs, a_cs, b, c) };
-    }
-    acc_nn_body::<false>(m, k, n, a, a_rs, a_cs, b, c)
-}
-
-fn acc_nt(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
-    debug_assert_eq!(a.len(), m * k);
-    debug_assert_eq!(b.len(), n * k);
-    debug_assert_eq!(c.len(), m * n);
-    #[cfg(target_arch = "x86_64")]
-    if use_avx2_fma() {
-        // SAFETY: the CPU supports avx2 and fma (checked at run time just above); the body
-        // uses only bounds-checked slice indexing.
-        return unsafe { acc_nt_avx2_fma(m, k, n, a, b, c) };
-    }
-    acc_nt_body::<false>(m, k, n, a, b, c)
 }

@@ -15,7 +15,7 @@ pub enum Isa {
     Portable,
     /// x86_64 AVX2 + FMA (256-bit vectors).
     Avx2Fma,
-    /// x86_64 AVX-512F (512-bit vectors).
+    /// x86_64 AVX-512F (512-bit vectors), on a CPU that also has AVX2 and FMA.
     Avx512,
     /// aarch64 NEON (128-bit vectors).
     Neon,
@@ -50,7 +50,13 @@ impl Isa {
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2Fma => is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"),
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => is_x86_feature_detected!("avx512f"),
+            // Every AVX-512F CPU also has AVX2 and FMA; requiring them lets the AVX-512 paths
+            // call AVX2 code (transposes, conv's dot-product tiles) under one check.
+            Isa::Avx512 => {
+                is_x86_feature_detected!("avx512f")
+                    && is_x86_feature_detected!("avx2")
+                    && is_x86_feature_detected!("fma")
+            }
             #[cfg(target_arch = "aarch64")]
             Isa::Neon => std::arch::is_aarch64_feature_detected!("neon"),
             #[allow(unreachable_patterns)]

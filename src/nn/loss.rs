@@ -2,7 +2,7 @@
 //!
 //! * Cross-entropy of softmax probabilities, `L = (1/B) Σ_b −log softmax(z_b)[y_b]`, with
 //!   gradient `(p − onehot)/B`; computed fused with the log-sum-exp trick (derivation in
-//!   [`crate::autodiff::ops`]).
+//!   [`crate::autodiff::ops::loss`]).
 //! * Mean squared error, `(1/N) Σ (a − t)²`, gradient `2(a − t)/N`.
 //! * The L1 penalty `λ Σ |w|`, gradient `λ sign(w)` (a subgradient, 0 at 0).
 

@@ -1,0 +1,224 @@
+//! Block sizes, the planner, the blocked loop nest and the thread split.
+
+use super::micro::{Kernel, Tile};
+use super::pack::{
+    aligned_region, pack_a, pack_b, transpose_for, with_pack_bufs, MatMut, MatRef, PackBufs,
+    TransposeFn,
+};
+use super::simd::kernel_menu;
+use super::Gemm;
+use crate::kernels::isa::Isa;
+
+// ---------------------------------------------------------------------------------------------
+// Block sizes, chosen for AMD Zen 4 (L1d 32 KiB, L2 1 MiB per core, L3 32 MiB shared).
+//
+// Zen 4 has two 256-bit FMA pipes; a 512-bit FMA occupies both for one cycle, so the core's
+// peak is 32 flop/cycle with either AVX2 or AVX-512 and an FMA has 4 cycles of latency: at
+// least 4 (AVX-512) or 8 (AVX2) independent accumulator chains keep the pipes full.
+//
+// * MR×NR: AVX-512 uses 12×32 (24 zmm accumulators + 2 B vectors + 1 broadcast of the 32
+//   registers); per k step it loads 2 vectors and broadcasts 12 scalars for 24 FMAs, well under
+//   the two loads per cycle the core sustains. AVX2 uses 6×16 (12 ymm accumulators of 16
+//   registers). Smaller MR variants exist so that a small m (or n, when transposed) pads less.
+// * KC = 384: the A micro-panel (MR×KC×4 B = 18 KiB at MR = 12) fits L1d and is reused by every
+//   B micro-panel of the block (partly from L2: each 48 KiB B micro-panel streams past it); KC
+//   also sets how often a C tile is reloaded (once per KC chunk).
+//   K is cut into equal chunks of at most KC (784 -> 2×392), so no chunk is tiny.
+// * NC = 480 (a multiple of every NR): the packed B block KC×NC×4 B = 720 KiB fits in the
+//   1 MiB L2 and is reused by every A micro-panel of the MC block.
+// * MC = 3072: the packed A block (MC×KC×4 B = 4.5 MiB per thread) lives in L3 and is
+//   streamed through L1 one micro-panel at a time; B is re-packed once per MC block.
+// ---------------------------------------------------------------------------------------------
+
+/// Block sizes of the packed path (see the block-size note above).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Blocking {
+    /// Reduction chunk: the depth of one packed A / B micro-panel.
+    pub kc: usize,
+    /// Rows of C per packed A block.
+    pub mc: usize,
+    /// Columns of C per packed B block.
+    pub nc: usize,
+}
+
+impl Blocking {
+    /// The Zen 4 sizes the kernels were first tuned with.
+    pub const FALLBACK: Blocking = Blocking {
+        kc: 384,
+        mc: 3072,
+        nc: 480,
+    };
+}
+
+/// A thread is only worth spawning for at least this many multiply-adds. Spawning and joining
+/// costs tens of µs, and the training loop's products (64×784×100 ≈ 5M MACs, ~60 µs on one
+/// core) ran *slower* split in two: measured `GI_NUM_THREADS=1` 0.45 s vs 2 threads 0.85 s
+/// for one MNIST epoch of 784-100-10 at batch 64 with a 2M threshold. 16M keeps every
+/// training-step product on one core and still splits 512³ and larger.
+pub const MIN_MACS_PER_THREAD: usize = 16 << 20;
+
+/// Which microkernel runs and whether the product is computed as `C^T = op(B)^T op(A)^T`.
+struct Plan {
+    kernel: &'static Kernel,
+    swapped: bool,
+}
+
+/// Picks the orientation and MR that waste the least work. The cost is the padded tile area
+/// (zero padding is computed like real work), times `1 + 1/MR` (a small MR loads B more often
+/// per FMA), times `1 + store/kc` for the C update each KC chunk ends with: about 2 vector
+/// operations per vector of C normally, but ~16 (one per element) when swapped, because C^T
+/// tiles are written element by element. Depends only on the shape, so the plan (and hence
+/// every result bit) is the same for any thread count.
+fn plan(isa: Isa, m: usize, n: usize, k: usize) -> Plan {
+    let kc = k.min(Blocking::FALLBACK.kc) as f64;
+    let mut best: Option<(f64, Plan)> = None;
+    for swapped in [false, true] {
+        let (rows, cols) = if swapped { (n, m) } else { (m, n) };
+        let store = if swapped { 16.0 } else { 2.0 };
+        for kernel in kernel_menu(isa) {
+            let padded = (rows.div_ceil(kernel.mr) * kernel.mr) as f64
+                * (cols.div_ceil(kernel.nr) * kernel.nr) as f64;
+            let cost = padded * (1.0 + 1.0 / kernel.mr as f64) * (1.0 + store / kc);
+            if best.as_ref().is_none_or(|(c, _)| cost < *c) {
+                best = Some((cost, Plan { kernel, swapped }));
+            }
+        }
+    }
+    best.expect("every kernel menu is non-empty").1
+}
+
+/// One worker's share: `C (m×n) = alpha * A (m×k) * B (k×n) + beta * C` through the blocked
+/// loops described in the module docs.
+///
+/// # Safety
+/// The views cover m×k, k×n and m×n elements; C's block is written by this worker only.
+#[allow(clippy::too_many_arguments)]
+unsafe fn blocked(
+    kernel: &Kernel,
+    tr: TransposeFn,
+    (m, k, n): (usize, usize, usize),
+    a: MatRef,
+    b: MatRef,
+    c: MatMut,
+    alpha: f32,
+    beta: f32,
+    blk: Blocking,
+    bufs: &mut PackBufs,
+) {
+    // SAFETY: the caller upholds this function's `# Safety` contract.
+    unsafe {
+        let (mr, nr) = (kernel.mr, kernel.nr);
+        // K is cut into equal chunks of at most KC (784 -> 2×392), so no chunk is tiny.
+        let k_chunks = k.div_ceil(blk.kc);
+        let kc_max = k.div_ceil(k_chunks);
+        let mc_max = (blk.mc / mr).max(1) * mr;
+        let nc_max = (blk.nc / nr).max(1) * nr;
+        let a_pack = aligned_region(&mut bufs.a, m.min(mc_max).div_ceil(mr) * mr * kc_max);
+        let b_pack = aligned_region(&mut bufs.b, n.min(nc_max).div_ceil(nr) * nr * kc_max);
+        for ic in (0..m).step_by(mc_max) {
+            let mc = mc_max.min(m - ic);
+            for pc in (0..k).step_by(kc_max) {
+                let kc = kc_max.min(k - pc);
+                // Chunks after the first add to what the earlier chunks wrote.
+                let beta_here = if pc == 0 { beta } else { 1.0 };
+                pack_a(tr, mr, a.at(ic, pc), mc, kc, a_pack);
+                for jc in (0..n).step_by(nc_max) {
+                    let nc = nc_max.min(n - jc);
+                    pack_b(tr, nr, b.at(pc, jc), kc, nc, b_pack);
+                    for ir in (0..mc).step_by(mr) {
+                        // SAFETY: panel ir/mr of the packed A block (mr*kc floats).
+                        let ap = a_pack.add(ir * kc);
+                        for jr in (0..nc).step_by(nr) {
+                            let tile = Tile {
+                                c: c.at(ic + ir, jc + jr),
+                                rows: mr.min(mc - ir),
+                                cols: nr.min(nc - jr),
+                                alpha,
+                                beta: beta_here,
+                            };
+                            // SAFETY: panel jr/nr of the packed B block; the tile's clipped
+                            // corner lies inside this worker's C block.
+                            (kernel.f)(kc, ap, b_pack.add(jr * kc), &tile);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Views of op(A) (m×k), op(B) (k×n) and C (m×n) over the row-major slices.
+fn views(g: &Gemm, a: &[f32], b: &[f32], c: &mut [f32]) -> (MatRef, MatRef, MatMut) {
+    let (m, k, n) = (g.m, g.k, g.n);
+    let (ars, acs) = if g.trans_a { (1, m) } else { (k, 1) };
+    let (brs, bcs) = if g.trans_b { (1, k) } else { (n, 1) };
+    let av = MatRef {
+        ptr: a.as_ptr(),
+        rs: ars,
+        cs: acs,
+    };
+    let bv = MatRef {
+        ptr: b.as_ptr(),
+        rs: brs,
+        cs: bcs,
+    };
+    let cv = MatMut {
+        ptr: c.as_mut_ptr(),
+        rs: n,
+        cs: 1,
+    };
+    (av, bv, cv)
+}
+
+/// The packed path: plan, split C over threads (never K), run [`blocked`] per worker.
+pub(super) fn packed(isa: Isa, threads: usize, g: &Gemm, a: &[f32], b: &[f32], c: &mut [f32]) {
+    let (m, k, n) = (g.m, g.k, g.n);
+    let (av, bv, cv) = views(g, a, b, c);
+    let plan = plan(isa, m, n, k);
+    // C^T (n×m) = op(B)^T (n×k) * op(A)^T (k×m): the same memory with swapped strides.
+    let (rows, cols, av, bv, cv) = if plan.swapped {
+        (n, m, bv.t(), av.t(), cv.t())
+    } else {
+        (m, n, av, bv, cv)
+    };
+    let kernel = plan.kernel;
+    let tr = transpose_for(isa);
+    let blk = Blocking::FALLBACK;
+    let threads = threads.min(g.macs() / MIN_MACS_PER_THREAD).max(1);
+
+    // Split the larger dimension into `threads` runs of whole micro-tiles.
+    let split_rows = rows.div_ceil(kernel.mr) >= cols.div_ceil(kernel.nr);
+    let (len, unit) = if split_rows {
+        (rows, kernel.mr)
+    } else {
+        (cols, kernel.nr)
+    };
+    let units = len.div_ceil(unit);
+    let threads = threads.min(units);
+    let run = |t: usize| {
+        let lo = (units * t / threads) * unit;
+        let hi = ((units * (t + 1) / threads) * unit).min(len);
+        // SAFETY: (lo, 0) / (0, lo) lies inside the views; worker t writes only rows (or
+        // columns) lo..hi of C, disjoint from every other worker's.
+        unsafe {
+            let (dims, a_t, b_t, c_t) = if split_rows {
+                ((hi - lo, k, cols), av.at(lo, 0), bv, cv.at(lo, 0))
+            } else {
+                ((rows, k, hi - lo), av, bv.at(0, lo), cv.at(0, lo))
+            };
+            with_pack_bufs(|bufs| {
+                blocked(kernel, tr, dims, a_t, b_t, c_t, g.alpha, g.beta, blk, bufs)
+            });
+        }
+    };
+    if threads == 1 {
+        run(0);
+    } else {
+        std::thread::scope(|s| {
+            for t in 1..threads {
+                s.spawn(move || run(t));
+            }
+            run(0);
+        });
+    }
+}
