@@ -21,6 +21,7 @@
 //! | [`data`], [`io`] | IDX/MNIST loading; safetensors weights files (beside `nn`, on `tensor`) |
 //! | [`instructor`] | the ENN, universal backpropagation, REINFORCE |
 //! | [`explain`] | Grad-CAM, lottery masks |
+//! | [`experiment`] | config and presets, arms, the parallel runner, summaries, the studies |
 //! | [`report`] | tables, CSV/JSON, PNG, SVG, HTML — formats numbers it is handed |
 //!
 //! [`error`] (the one error type every layer returns) and [`stats`] (mean, deviation, Welch's
@@ -87,6 +88,8 @@ pub mod tensor;
 // Everything above the engine, behind the default-on feature `full` (see Cargo.toml).
 #[cfg(feature = "full")]
 pub mod data;
+#[cfg(feature = "full")]
+pub mod experiment;
 #[cfg(feature = "full")]
 pub mod explain;
 #[cfg(feature = "full")]

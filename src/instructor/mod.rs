@@ -10,7 +10,6 @@
 //! * [`rules`]: the REINFORCE and value rules and the one ENN update they share.
 //! * [`trainer`]: the loop over episodes, and the state it carries (what resuming restores).
 //! * [`checkpoint`]: that state on disk, and `train_enn_resumable`.
-//! * [`experiment`]: the comparison of training arms (the lead's).
 //!
 //! Data flows one way: `config` → `episode` → `rules` → `trainer` → `checkpoint`; no module
 //! imports one to its right.
@@ -22,7 +21,6 @@ pub mod checkpoint;
 pub mod config;
 pub mod enn;
 pub mod episode;
-pub mod experiment;
 pub mod rules;
 pub mod trainer;
 pub mod universal;

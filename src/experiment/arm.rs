@@ -1,4 +1,4 @@
-//! The experiment: train the target MLP under each arm and measure it.
+//! The arms of the comparison and one (arm, seed) training run.
 //!
 //! Arms, all at the same epoch budget and from the same seeds:
 //! 1. `bp`: conventional backprop, PyTorch-default init;
@@ -11,18 +11,19 @@
 //! alone), and `bp`, `l1` and `gi` share the initial weights, so per-seed differences are
 //! paired comparisons.
 
-use super::enn::EvaluationNet;
-use super::universal::{at_step, universal_step, UniversalConfig};
 use crate::data::{Batcher, Dataset};
 use crate::error::{Error, Result};
+use crate::instructor::{at_step, universal_step, EvaluationNet, UniversalConfig};
 use crate::nn::{Activation, Init, Mlp, Sgd};
 use crate::tensor::Tensor;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
+use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
 /// One arm of the comparison.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Arm {
     /// Conventional backprop, PyTorch-default init.
     Bp,
@@ -31,10 +32,14 @@ pub enum Arm {
     /// He initialization.
     He,
     /// Grad-Instructor: universal backprop with a trained ENN.
+    #[serde(rename = "gi")]
     GradInstructor,
 }
 
 impl Arm {
+    /// Every arm, in the order of the report.
+    pub const ALL: [Arm; 4] = [Arm::Bp, Arm::L1, Arm::He, Arm::GradInstructor];
+
     /// Short name used on the command line and in files.
     pub fn name(self) -> &'static str {
         match self {
@@ -100,7 +105,7 @@ impl Default for TrainConfig {
             lr: 0.01,
             batch: 64,
             l1_lambda: 1e-4,
-            le: super::universal::DEFAULT_LE,
+            le: crate::instructor::DEFAULT_LE,
             log_every: 10,
         }
     }
