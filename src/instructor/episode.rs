@@ -43,7 +43,7 @@ use super::universal::{at_step, universal_step};
 use super::weight_image::weight_images;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
-use crate::nn::{Init, Mlp};
+use crate::nn::{Init, Mlp, Sgd};
 use crate::tensor::Tensor;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -226,9 +226,7 @@ fn sgd_step(mlp: &mut Mlp, x: &Tensor, labels: &[u32], lr: f32, l1: f32) -> Resu
             what: "candidate loss or gradient".into(),
         });
     }
-    for (p, g) in mlp.params_mut().into_iter().zip(&grads) {
-        p.add_scaled_(-lr, g)?;
-    }
+    Sgd::new(lr).step(mlp, &grads)?;
     Ok(loss)
 }
 

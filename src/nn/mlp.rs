@@ -7,6 +7,7 @@
 use super::activation::Activation;
 use super::init::Init;
 use super::linear::{Linear, LinearVars};
+use super::module::Module;
 use crate::autodiff::{Tape, Var};
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
@@ -20,6 +21,9 @@ pub struct Mlp {
     /// Nonlinearity between layers.
     pub activation: Activation,
 }
+
+// Parameters `layers.0.weight`, `layers.0.bias`, `layers.1.weight`, …
+crate::impl_module!(Mlp { layers });
 
 impl Mlp {
     /// An MLP with the given layer widths (`[784, 100, 10]`: one hidden layer of 100).
@@ -116,20 +120,15 @@ impl Mlp {
         Ok((value, grads))
     }
 
-    /// Parameters in a fixed order: w0, b0, w1, b1, …
+    /// [`Module::params`]: w0, b0, w1, b1, … (kept as an inherent method while call sites
+    /// that do not import [`Module`] remain).
     pub fn params(&self) -> Vec<&Tensor> {
-        self.layers
-            .iter()
-            .flat_map(|l| [&l.weight, &l.bias])
-            .collect()
+        Module::params(self)
     }
 
-    /// Mutable parameters in the order of [`Mlp::params`].
+    /// [`Module::params_mut`], in the order of [`Mlp::params`].
     pub fn params_mut(&mut self) -> Vec<&mut Tensor> {
-        self.layers
-            .iter_mut()
-            .flat_map(|l| [&mut l.weight, &mut l.bias])
-            .collect()
+        Module::params_mut(self)
     }
 
     /// Logits without a tape (inference): x (batch × inputs) → (batch × outputs).

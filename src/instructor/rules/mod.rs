@@ -12,7 +12,7 @@ pub mod value;
 use super::enn::{EnnOutput, EvaluationNet};
 use crate::autodiff::{Tape, Var};
 use crate::error::{Error, Result};
-use crate::nn::Adam;
+use crate::nn::{Adam, Module};
 use crate::tensor::Tensor;
 
 /// One Adam step of the ENN on the scalar loss that `loss` records from the ENN's output on
@@ -33,14 +33,7 @@ pub fn enn_step(
         let l = loss(&mut tape, out)?;
         let value = tape.item(l)?;
         let mut g = tape.backward(l)?;
-        let grads = EvaluationNet::vars_in_order(&vars)
-            .iter()
-            .map(|&v| {
-                g.take(v)
-                    .ok_or_else(|| Error::invalid("enn_step", "no gradient"))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        (value, grads)
+        (value, enn.grads(&tape, &mut g)?)
     };
     if !value.is_finite() || grads.iter().any(|g| !g.all_finite()) {
         return Err(Error::NonFinite {
@@ -49,8 +42,7 @@ pub fn enn_step(
             what: format!("{what} or gradient"),
         });
     }
-    let grad_refs: Vec<&Tensor> = grads.iter().collect();
-    adam.step(&mut enn.params_mut(), &grad_refs)?;
+    adam.step(enn, &grads)?;
     Ok(value)
 }
 
