@@ -4,7 +4,7 @@
 
 Usage (run_peers.sh builds the Rust side and calls this):
   python3 benches/compare/peers.py --bin benches/compare/peers/target/release/gi-peers \
-      [--threads 1,2] [--rounds 2] [--samples 5] [--sample-ms 25] [--warm-ms 60] [--json out.json]
+      [--threads 1,2 (default: 1 and all CPUs)] [--rounds 2] [--samples 5] [--sample-ms 25] [--warm-ms 60] [--json out.json]
 
 For each thread count T it starts three worker processes, each reading one command per stdin
 line and answering one JSON line:
@@ -251,6 +251,9 @@ def run_threads(args, t, shapes, tmp, log):
                 order.remove(rust)
                 order.insert(0, rust)
             for w in order:
+                # A pause between workers: OpenBLAS' and OpenMP's idle threads spin for a while
+                # after a call (~0.1 s) and would steal a core from the next library.
+                time.sleep(0.15)
                 out = ours_path if r == 0 else "-"
                 cmd = f"run {m} {k} {n} {int(ta)} {int(tb)}"
                 if w is rust:  # the Rust libraries' order rotates too
@@ -281,7 +284,7 @@ def run_threads(args, t, shapes, tmp, log):
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--bin", help="gi-peers binary (benches/compare/peers/target/release/gi-peers)")
-    p.add_argument("--threads", default="1,2")
+    p.add_argument("--threads", help="comma-separated thread counts [1 and all CPUs]")
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--samples", type=int, default=5)
     p.add_argument("--sample-ms", type=int, default=25)
@@ -297,7 +300,8 @@ def main():
         sys.exit("error: --bin must name the built gi-peers binary (run benches/compare/run_peers.sh)")
     if args.rounds < 2:
         print("note: fewer than 2 rounds", file=sys.stderr)
-    threads = [int(t) for t in args.threads.split(",")]
+    threads = ([int(t) for t in args.threads.split(",")] if args.threads
+               else sorted({1, os.cpu_count() or 1}))
     log = lambda s: print(s, file=sys.stderr, flush=True)
     model, caches = machine_lines()
     t_start = time.perf_counter()

@@ -5,6 +5,7 @@ use crate::data::Dataset;
 use crate::error::Result;
 use crate::instructor::{
     train_enn_resumable, Checkpoints, EnnTrainingConfig, EpisodeLog, EvaluationNet, TrainRng,
+    WeightImageConfig,
 };
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -18,24 +19,27 @@ pub fn enn_split(train: &Dataset, seed: u64, n_val: usize) -> Result<(Dataset, D
     train.split_validation(n_val, &mut StdRng::seed_from_u64(seed ^ 0xE1A1))
 }
 
-/// Trains an ENN from `seed` with `cfg`, advancing `progress` once per episode.
+/// Trains an ENN from `seed` with `cfg`, seeing W1 through `image`, advancing `progress` once
+/// per episode.
 pub fn train_one_enn(
     cfg: &EnnTrainingConfig,
+    image: &WeightImageConfig,
     split: &(Dataset, Dataset),
     seed: u64,
     label: &str,
     progress: &dyn Progress,
 ) -> Result<(EvaluationNet, Vec<EpisodeLog>)> {
-    train_one_enn_checkpointed(cfg, split, seed, label, None, None, progress)
+    train_one_enn_checkpointed(cfg, image, split, seed, label, None, None, progress)
 }
 
 /// [`train_one_enn`] writing checkpoints into `checkpoint_dir` (every
 /// `cfg.checkpoint_every` episodes) and, with `resume_from`, continuing from the checkpoint
 /// there. The ENN's initial weights and then the episodes draw from one RNG seeded with
-/// `seed`; a resumed run re-creates it the same way (the checkpoint says where the stream
-/// stood).
+/// `seed`; a resumed run re-creates it the same way (the checkpoint says where the stream stood).
+#[allow(clippy::too_many_arguments)]
 pub fn train_one_enn_checkpointed(
     cfg: &EnnTrainingConfig,
+    image: &WeightImageConfig,
     split: &(Dataset, Dataset),
     seed: u64,
     label: &str,
@@ -46,6 +50,7 @@ pub fn train_one_enn_checkpointed(
     let (tr, val) = split;
     let mut rng = TrainRng::seed_from_u64(seed);
     let mut enn = EvaluationNet::new(&mut rng)?;
+    enn.image = image.clone();
     if let Some(dir) = resume_from {
         progress.note(&format!("[{label}] resuming from {}", dir.display()));
     }
@@ -72,13 +77,12 @@ pub fn train_one_enn_checkpointed(
 }
 
 /// Saves an ENN (weights and image configuration) as safetensors, atomically, with `metadata`
-/// in the header and a CRC-32 checksum verified on load ([`EvaluationNet::save`]).
+/// in the header.
 pub fn save_enn(path: &Path, enn: &EvaluationNet, metadata: &[(&str, &str)]) -> Result<()> {
     enn.save(path, metadata)
 }
 
-/// Loads an ENN saved by [`save_enn`]: checksum verified, parameters finite, image
-/// configuration restored ([`EvaluationNet::load`]).
+/// Loads an ENN saved by [`save_enn`].
 pub fn load_enn(path: &Path) -> Result<EvaluationNet> {
     EvaluationNet::load(path)
 }

@@ -54,4 +54,4 @@ pub use init::Init;
 pub use linear::{Linear, LinearVars};
 pub use mlp::Mlp;
 pub use module::Module;
-pub use optim::{Adam, Sgd};
+pub use optim::{Adam, Optimizer, Sgd};

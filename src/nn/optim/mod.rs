@@ -19,6 +19,37 @@ use crate::nn::Module;
 use crate::tensor::Tensor;
 use std::borrow::Borrow;
 
+/// What a training loop needs of an optimizer: one update of a module by its gradients (in
+/// [`Module::params`] order). [`Sgd`] and [`Adam`] implement it with their `step`.
+pub trait Optimizer {
+    /// One update of `model`'s parameters by `grads`.
+    fn step_module<M: Module + ?Sized, G: Borrow<Tensor>>(
+        &mut self,
+        model: &mut M,
+        grads: &[G],
+    ) -> Result<()>;
+}
+
+impl Optimizer for Sgd {
+    fn step_module<M: Module + ?Sized, G: Borrow<Tensor>>(
+        &mut self,
+        model: &mut M,
+        grads: &[G],
+    ) -> Result<()> {
+        self.step(model, grads)
+    }
+}
+
+impl Optimizer for Adam {
+    fn step_module<M: Module + ?Sized, G: Borrow<Tensor>>(
+        &mut self,
+        model: &mut M,
+        grads: &[G],
+    ) -> Result<()> {
+        self.step(model, grads)
+    }
+}
+
 /// The model's parameters paired with `grads`, after checking their number and shapes.
 fn pairs<'m, M, G>(
     op: &'static str,
