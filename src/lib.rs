@@ -53,8 +53,7 @@
 //! let (first_loss, _) = mlp.loss_and_grads(&x, &labels, 0.0)?;
 //! for _ in 0..50 {
 //!     let (_loss, grads) = mlp.loss_and_grads(&x, &labels, 0.0)?; // tape built and dropped
-//!     let grads: Vec<&Tensor> = grads.iter().collect();
-//!     sgd.step(&mut mlp.params_mut(), &grads)?; // p ← p − η ∂L/∂p
+//!     sgd.step(&mut mlp, &grads)?; // p ← p − η ∂L/∂p, for every parameter of the Module
 //! }
 //! let (last_loss, _) = mlp.loss_and_grads(&x, &labels, 0.0)?;
 //! assert!(last_loss < first_loss);

@@ -4,7 +4,7 @@
 
 Usage (run_peers.sh builds the Rust side and calls this):
   python3 benches/compare/peers.py --bin benches/compare/peers/target/release/gi-peers \
-      [--threads 1,2] [--rounds 2] [--samples 5] [--sample-ms 25] [--warm-ms 60] [--json out.json]
+      [--threads 1,2 (default: 1 and all CPUs)] [--rounds 2] [--samples 5] [--sample-ms 25] [--warm-ms 60] [--json out.json]
 
 For each thread count T it starts three worker processes, each reading one command per stdin
 line and answering one JSON line:
@@ -65,7 +65,8 @@ def fill(np, length, offset):
 
 
 def time_samples(flops, samples, warm, min_sample, f):
-    """Same schedule as gi-peers' time_samples: warm-up, calibrate, samples (GFLOP/s each)."""
+    """Same schedule as gi-peers' time_samples: warm-up, calibrate, samples; GFLOP/s per sample
+    over wall time and over the process's CPU time."""
     start = time.perf_counter()
     calls = 0
     while calls < 2 or time.perf_counter() - start < warm:
@@ -73,13 +74,15 @@ def time_samples(flops, samples, warm, min_sample, f):
         calls += 1
     one = (time.perf_counter() - start) / calls
     iters = max(1, int(-(-min_sample // one)))
-    out = []
+    wall, cpu = [], []
     for _ in range(samples):
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         for _ in range(iters):
             f()
-        out.append(flops * iters / (time.perf_counter() - t0) / 1e9)
-    return out
+        t1, c1 = time.perf_counter(), time.process_time()
+        wall.append(flops * iters / (t1 - t0) / 1e9)
+        cpu.append(flops * iters / max(c1 - c0, 1e-9) / 1e9)
+    return wall, cpu
 
 
 # ------------------------------------------------------------------------------------------
@@ -153,8 +156,9 @@ def worker(kind, threads, samples, warm, min_sample):
             ours = np.fromfile(ours_path, dtype="<f4").reshape(m, n)
             d = np.abs(c_np.astype(np.float64) - ours.astype(np.float64))
             diff = float("inf") if not np.all(np.isfinite(c_np)) else float(d.max())
-        g = time_samples(2.0 * m * n * k, samples, warm, min_sample, lambda: matmul(a_op, b_op, c))
-        reply({name: {"gflops": g, "max_diff": diff, "tol": tolerance(k)}})
+        g, cpu = time_samples(2.0 * m * n * k, samples, warm, min_sample,
+                              lambda: matmul(a_op, b_op, c))
+        reply({name: {"gflops": g, "cpu_gflops": cpu, "max_diff": diff, "tol": tolerance(k)}})
 
 
 # ------------------------------------------------------------------------------------------
@@ -234,9 +238,10 @@ def run_threads(args, t, shapes, tmp, log):
         info[name] = i
         workers.append(w)
     rust = next((w for w in workers if w.name == "rust"), None)
-    peaks = [rust.ask("peak")["peak_gflops"]] if rust else []
+    peaks = [rust.ask("peak")] if rust else []
     # samples[label][lib] = list of GFLOP/s; diffs[label][lib] = worst max_diff seen.
     samples = {s[0]: {} for s in shapes}
+    cpu_samples = {s[0]: {} for s in shapes}
     diffs = {s[0]: {} for s in shapes}
     for r in range(args.rounds):
         for label, m, k, n, ta, tb in shapes:
@@ -246,6 +251,9 @@ def run_threads(args, t, shapes, tmp, log):
                 order.remove(rust)
                 order.insert(0, rust)
             for w in order:
+                # A pause between workers: OpenBLAS' and OpenMP's idle threads spin for a while
+                # after a call (~0.1 s) and would steal a core from the next library.
+                time.sleep(0.15)
                 out = ours_path if r == 0 else "-"
                 cmd = f"run {m} {k} {n} {int(ta)} {int(tb)}"
                 if w is rust:  # the Rust libraries' order rotates too
@@ -256,6 +264,7 @@ def run_threads(args, t, shapes, tmp, log):
                 res = w.ask(cmd)
                 for lib, v in res.items():
                     samples[label].setdefault(lib, []).extend(v["gflops"])
+                    cpu_samples[label].setdefault(lib, []).extend(v["cpu_gflops"])
                     if v.get("max_diff") is not None:
                         prev = diffs[label].get(lib, 0.0)
                         diffs[label][lib] = max(prev, v["max_diff"])
@@ -263,17 +272,19 @@ def run_threads(args, t, shapes, tmp, log):
                         diffs[label][lib] = float("inf")  # never checked: do not trust it
             log(f"  {t} thread(s), round {r + 1}/{args.rounds}: {label} done")
     if rust:  # once more at the end: the best of both is the machine's capability
-        peaks.append(rust.ask("peak")["peak_gflops"])
-    peak = max((x for x in peaks if x is not None), default=None)
+        peaks.append(rust.ask("peak"))
+    peak = {key: max((p[key] for p in peaks if p[key] is not None), default=None)
+            for key in ("peak_gflops", "peak_wall_gflops")}
     for w in workers:
         w.close()
-    return samples, diffs, peak, info, notes
+    return {"samples": samples, "cpu_samples": cpu_samples, "max_diff": diffs, "peak": peak,
+            "info": info, "notes": notes}
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--bin", help="gi-peers binary (benches/compare/peers/target/release/gi-peers)")
-    p.add_argument("--threads", default="1,2")
+    p.add_argument("--threads", help="comma-separated thread counts [1 and all CPUs]")
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--samples", type=int, default=5)
     p.add_argument("--sample-ms", type=int, default=25)
@@ -289,7 +300,8 @@ def main():
         sys.exit("error: --bin must name the built gi-peers binary (run benches/compare/run_peers.sh)")
     if args.rounds < 2:
         print("note: fewer than 2 rounds", file=sys.stderr)
-    threads = [int(t) for t in args.threads.split(",")]
+    threads = ([int(t) for t in args.threads.split(",")] if args.threads
+               else sorted({1, os.cpu_count() or 1}))
     log = lambda s: print(s, file=sys.stderr, flush=True)
     model, caches = machine_lines()
     t_start = time.perf_counter()
@@ -301,64 +313,72 @@ def main():
     wall = time.perf_counter() - t_start
     load_end = os.getloadavg()
 
-    info = next((r[3] for r in results.values() if "rust" in r[3]), {})
-    isa = info.get("rust", {}).get("isa", "?")
-    per_core = results.get(1, (None, None, None))[2]
+    any_info = {k: v for r in results.values() for k, v in r["info"].items()}
+    isa = any_info.get("rust", {}).get("isa", "?")
     print(f"CPU: {model} ({os.cpu_count()} logical CPUs, {platform.machine()}); caches (lscpu): {caches}")
-    print(f"ISA picked by our dispatch: {isa}; FMA peak (register-only {isa} FMA chains, best sample): "
-          + ", ".join(f"{fmt(r[2])} GFLOP/s on {t} thread(s)" for t, r in results.items())
-          + (f" ({fmt(per_core)} per core)" if per_core else ""))
-    any_info = {k: v for r in results.values() for k, v in r[3].items()}
+    print(f"ISA picked by our dispatch: {isa}. FMA peak (the crate's register-only {isa} FMA probe, "
+          "flops per second of each thread's CPU time, which other load does not lower): "
+          + "; ".join(f"{fmt(r['peak']['peak_gflops'])} GFLOP/s on {t} thread(s) "
+                      f"({fmt(r['peak']['peak_wall_gflops'])} over wall time in this run)"
+                      for t, r in results.items()))
     if "numpy" in any_info:
         b = any_info["numpy"]["blas"][0]
-        print(f"numpy {any_info['numpy']['numpy']}: {b['internal_api']} {b.get('version')} "
-              f"kernel {b.get('architecture')} ({b.get('threading_layer')}), per threadpoolctl, "
+        print(f"numpy {any_info['numpy']['numpy']}: {b['internal_api']} {b.get('version')}, "
+              f"kernel {b.get('architecture')} ({b.get('threading_layer')}) per threadpoolctl, "
               "OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset")
     if "torch" in any_info:
         ti = any_info["torch"]
         print(f"PyTorch {ti['torch']}: BLAS {', '.join(ti['blas']) or '?'}, CPU capability "
               f"{ti['cpu_capability']}")
-    print(f"Load average (1 min) {load[0]:.2f} at start, {load_end[0]:.2f} at end; harness wall "
-          f"time {wall:.0f} s; {args.rounds} rounds × {args.samples} samples of ≥ {args.sample_ms} ms "
-          "per library and shape; median GFLOP/s")
-    names = {"ours": "ours", "faer": "faer 0.24", "gemm": "gemm 0.19",
-             "matrixmultiply": "matrixmultiply 0.3", "numpy": "OpenBLAS (numpy)", "torch": "PyTorch"}
-    cols = ["ours", "faer", "gemm", "matrixmultiply", "numpy", "torch"]
-    dump = {}
-    for t, (samples, diffs, peak, _, notes) in results.items():
-        print()
-        print(f"#### {t} thread{'s' if t > 1 else ''}")
-        print()
-        print("| shape (m×k×n) | " + " | ".join(names[c] for c in cols)
-              + " | best peer | ours ÷ best peer | ours % of FMA peak |")
-        print("|---" * (len(cols) + 4) + "|")
-        for label, m, k, n, ta, tb in SHAPES:
-            cells, best, best_lib = [], None, None
-            med = {}
-            for c in cols:
-                s = samples[label].get(c)
-                if not s:
-                    cells.append("—")
-                    continue
-                med[c] = statistics.median(s)
-                if c != "ours" and diffs[label].get(c, float("inf")) > tolerance(k):
-                    cells.append(f"wrong ({diffs[label].get(c):.1e})")
-                    continue
-                cells.append(fmt(med[c]))
-                if c != "ours" and (best is None or med[c] > best):
-                    best, best_lib = med[c], c
-            ours = med.get("ours")
-            ratio = f"{ours / best:.2f}" if ours and best else "—"
-            pk = f"{100 * ours / peak:.0f}%" if ours and peak else "—"
-            print(f"| {label} | " + " | ".join(cells)
-                  + f" | {names.get(best_lib, '—')} | {ratio} | {pk} |")
-        for note in notes:
+    print(f"Load average (1 min) {load[0]:.2f} at start, {load_end[0]:.2f} at end (a shared "
+          f"machine); harness wall time {wall:.0f} s; {args.rounds} rounds × {args.samples} "
+          f"samples of ≥ {args.sample_ms} ms per library and shape, interleaved by shape")
+    for t, r in results.items():
+        tables = [("wall", r["samples"], "median GFLOP/s over wall time")]
+        if t == 1:
+            tables.append(("cpu", r["cpu_samples"],
+                           "median GFLOP/s over the process's CPU time (what the core did while "
+                           "the library ran; steadier on a loaded machine)"))
+        for kind, samples, what in tables:
+            print()
+            print(f"#### {t} thread{'s' if t > 1 else ''}, {what}")
+            print()
+            print_table(samples, r["max_diff"], r["peak"]["peak_gflops"])
+        for note in r["notes"]:
             print(f"\nnote: {note}")
-        dump[t] = {"samples": samples, "max_diff": diffs, "peak_gflops": peak}
     if args.json:
         with open(args.json + ".tmp", "w") as f:
-            json.dump({"machine": [model, caches, isa], "results": dump}, f, indent=1)
+            json.dump({"machine": [model, caches, isa], "results": results}, f, indent=1)
         os.replace(args.json + ".tmp", args.json)
+
+
+NAMES = {"ours": "ours", "faer": "faer 0.24", "gemm": "gemm 0.19",
+         "matrixmultiply": "matrixmultiply 0.3", "numpy": "OpenBLAS (numpy)", "torch": "PyTorch"}
+COLS = ["ours", "faer", "gemm", "matrixmultiply", "numpy", "torch"]
+
+
+def print_table(samples, diffs, peak):
+    print("| shape (m×k×n) | " + " | ".join(NAMES[c] for c in COLS)
+          + " | best peer | ours ÷ best peer | ours % of FMA peak |")
+    print("|---" * (len(COLS) + 4) + "|")
+    for label, m, k, n, ta, tb in SHAPES:
+        cells, best, best_lib, med = [], None, None, {}
+        for c in COLS:
+            s = samples[label].get(c)
+            if not s:
+                cells.append("—")
+                continue
+            med[c] = statistics.median(s)
+            if c != "ours" and diffs[label].get(c, float("inf")) > tolerance(k):
+                cells.append(f"wrong ({diffs[label].get(c, float('inf')):.1e})")
+                continue
+            cells.append(fmt(med[c]))
+            if c != "ours" and (best is None or med[c] > best):
+                best, best_lib = med[c], c
+        ours = med.get("ours")
+        ratio = f"{ours / best:.2f}" if ours and best else "—"
+        pk = f"{100 * ours / peak:.0f}%" if ours and peak else "—"
+        print(f"| {label} | " + " | ".join(cells) + f" | {NAMES.get(best_lib, '—')} | {ratio} | {pk} |")
 
 
 if __name__ == "__main__":

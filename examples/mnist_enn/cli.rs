@@ -6,7 +6,7 @@
 use clap::Parser;
 use grad_instructor::experiment::config::Shard;
 use grad_instructor::experiment::{Arm, ExperimentConfig, Preset};
-use grad_instructor::instructor::EnnRule;
+use grad_instructor::instructor::{EnnRule, ImageMode};
 use grad_instructor::nn::Activation;
 use std::fmt::Debug;
 use std::path::PathBuf;
@@ -86,6 +86,15 @@ pub struct Cli {
     #[arg(long, value_name = "N", help_heading = "ENN training (the value rule by default)",
           help = dflt("write OUT/enn_checkpoint/ every N episodes and at the end", |c| c.enn.checkpoint_every))]
     pub checkpoint_every: Option<usize>,
+    #[arg(long, value_name = "MODE", value_parser = parse_image_mode, help_heading = "ENN training (the value rule by default)",
+          help = dflt("how the ENN's image reads W1: bilinear (PyTorch's default; 9% of W1) | area (every entry) | block-bilinear", |c| c.enn.image_mode.name()))]
+    pub image_mode: Option<ImageMode>,
+    #[arg(
+        long,
+        help_heading = "ENN training (the value rule by default)",
+        help = "zero W1's inert input columns (pixel variance over the training set < 1e-3) before the resize"
+    )]
+    pub mask_inert: bool,
     #[arg(
         long,
         value_name = "DIR",
@@ -100,6 +109,9 @@ pub struct Cli {
         help = "skip Grad-CAM pictures and the lottery test"
     )]
     pub no_explain: bool,
+    #[arg(long, value_name = "N", help_heading = "Analysis and output",
+          help = dflt("untrained MLPs (seeds) of the lottery-ticket study", |c| c.explain.lottery_mlps))]
+    pub lottery_mlps: Option<u64>,
     #[arg(long, value_name = "M", help_heading = "Analysis and output",
           help = dflt("train M more ENNs and test which statistic predicts the best one", |c| c.predict.enns))]
     pub predict_enn: Option<usize>,
@@ -195,6 +207,10 @@ fn parse_arm(s: &str) -> Result<Arm, String> {
     Arm::parse(s).map_err(|e| e.to_string())
 }
 
+fn parse_image_mode(s: &str) -> Result<ImageMode, String> {
+    ImageMode::parse(s).map_err(|e| e.to_string())
+}
+
 fn parse_rule(s: &str) -> Result<EnnRule, String> {
     EnnRule::parse(s).map_err(|e| e.to_string())
 }
@@ -224,6 +240,9 @@ pub fn flag_of(field: &str) -> String {
         "enn.seed" => "--enn-seed",
         "enn.checkpoint_every" => "--checkpoint-every",
         "explain.enabled" => "--no-explain",
+        "explain.lottery_mlps" => "--lottery-mlps",
+        "enn.image_mode" => "--image-mode",
+        "enn.mask_inert" => "--mask-inert",
         "predict.enns" => "--predict-enn",
         "predict.episodes" => "--predict-episodes",
         "predict.seeds" => "--predict-seeds",
@@ -271,6 +290,9 @@ impl Cli {
         set(&mut c.enn.tau, &self.tau);
         set(&mut c.enn.seed, &self.enn_seed);
         set(&mut c.enn.checkpoint_every, &self.checkpoint_every);
+        set(&mut c.enn.image_mode, &self.image_mode);
+        c.enn.mask_inert |= self.mask_inert;
+        set(&mut c.explain.lottery_mlps, &self.lottery_mlps);
         c.explain.enabled &= !self.no_explain;
         set(&mut c.predict.enns, &self.predict_enn);
         if self.predict_episodes.is_some() {

@@ -7,7 +7,11 @@
 //! `enn.episodes`), and a front end maps those paths to its own flags.
 
 use super::arm::{Arm, TrainConfig};
-use crate::instructor::{EnnRule, ReinforceConfig};
+use crate::data::Dataset;
+use crate::error::Result;
+use crate::instructor::{
+    EnnRule, ImageMode, InertColumns, ReinforceConfig, WeightImageConfig, DEFAULT_INERT_THRESHOLD,
+};
 use crate::nn::Activation;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -101,6 +105,14 @@ pub struct EnnConfig {
     pub val_limit: usize,
     /// Images of the training set held out as the ENN's validation split (at most half).
     pub validation_images: usize,
+    /// How the ENN's image reads W1 (bilinear: PyTorch's default, 9% of W1; area: all of it).
+    pub image_mode: ImageMode,
+    /// Zero W1's inert input columns (pixel variance over the training set below
+    /// `inert_threshold`) before the resize.
+    pub mask_inert: bool,
+    /// The variance threshold of an inert column (pixels in [0, 1]); also the threshold of
+    /// the coverage figures' "inert columns".
+    pub inert_threshold: f64,
 }
 
 /// Grad-CAM pictures and the lottery-ticket test.
@@ -111,8 +123,10 @@ pub struct ExplainConfig {
     pub enabled: bool,
     /// Percentages of W1 kept by the lottery masks.
     pub lottery_percents: Vec<f64>,
-    /// Random masks per percentage.
+    /// Draws per MLP and percentage of each random mask kind (random, rolled, permuted).
     pub lottery_random_masks: usize,
+    /// Untrained MLPs (seeds `seed_start..`) the lottery study runs over.
+    pub lottery_mlps: u64,
     /// Fine-tuning SGD steps after masking.
     pub finetune_steps: usize,
 }
@@ -212,11 +226,15 @@ impl ExperimentConfig {
                 checkpoint_every: enn.checkpoint_every,
                 val_limit: enn.val_limit,
                 validation_images: 10000,
+                image_mode: ImageMode::Bilinear,
+                mask_inert: false,
+                inert_threshold: DEFAULT_INERT_THRESHOLD,
             },
             explain: ExplainConfig {
                 enabled: true,
                 lottery_percents: lottery.percents,
                 lottery_random_masks: lottery.n_random,
+                lottery_mlps: 10,
                 finetune_steps: lottery.finetune.steps,
             },
             predict: PredictConfig {
@@ -244,7 +262,8 @@ impl ExperimentConfig {
             c.enn.val_limit = 1000;
             c.enn.validation_images = 1000;
             c.explain.lottery_percents = vec![10.0, 50.0];
-            c.explain.lottery_random_masks = 2;
+            c.explain.lottery_random_masks = 1;
+            c.explain.lottery_mlps = 3;
             c.explain.finetune_steps = 50;
             c.predict.enns = 2;
             c.predict.seeds = 1;
@@ -294,6 +313,24 @@ impl ExperimentConfig {
         r.universal.lr = self.mlp.lr;
         r.universal.le = self.mlp.le;
         r
+    }
+
+    /// The image configuration of every ENN this run trains: the mode, and with
+    /// `enn.mask_inert` the inert columns of `train` (computed from its pixel variance).
+    pub fn image_config(&self, train: &Dataset) -> Result<WeightImageConfig> {
+        let inert = if self.enn.mask_inert {
+            Some(InertColumns::from_data(
+                &train.images,
+                train.dim,
+                self.enn.inert_threshold,
+            )?)
+        } else {
+            None
+        };
+        Ok(WeightImageConfig {
+            inert,
+            ..WeightImageConfig::with_mode(self.enn.image_mode)
+        })
     }
 
     /// Episodes per ENN of the prediction study.

@@ -3,7 +3,9 @@
 use super::progress::Progress;
 use crate::data::Dataset;
 use crate::error::Result;
-use crate::instructor::{train_enn_resumable, EnnData, EpisodeLog, EvaluationNet, ReinforceConfig};
+use crate::instructor::{
+    train_enn_resumable, EnnData, EpisodeLog, EvaluationNet, ReinforceConfig, WeightImageConfig,
+};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use std::path::Path;
@@ -16,23 +18,27 @@ pub fn enn_split(train: &Dataset, seed: u64, n_val: usize) -> Result<(Dataset, D
     train.split_validation(n_val, &mut StdRng::seed_from_u64(seed ^ 0xE1A1))
 }
 
-/// Trains an ENN from `seed` with `cfg`, advancing `progress` once per episode.
+/// Trains an ENN from `seed` with `cfg`, seeing W1 through `image`, advancing `progress` once
+/// per episode.
 pub fn train_one_enn(
     cfg: &ReinforceConfig,
+    image: &WeightImageConfig,
     split: &(Dataset, Dataset),
     seed: u64,
     label: &str,
     progress: &dyn Progress,
 ) -> Result<(EvaluationNet, Vec<EpisodeLog>)> {
-    train_one_enn_checkpointed(cfg, split, seed, label, None, None, progress)
+    train_one_enn_checkpointed(cfg, image, split, seed, label, None, None, progress)
 }
 
 /// [`train_one_enn`] writing checkpoints into `checkpoint_dir` (every
 /// `cfg.checkpoint_every` episodes) and, with `resume_from`, continuing from the checkpoint
 /// there. The ENN's initial weights and then the episodes draw from one RNG seeded with
 /// `seed`; a resumed run re-creates it the same way (the checkpoint says how far to skip).
+#[allow(clippy::too_many_arguments)]
 pub fn train_one_enn_checkpointed(
     cfg: &ReinforceConfig,
+    image: &WeightImageConfig,
     split: &(Dataset, Dataset),
     seed: u64,
     label: &str,
@@ -44,6 +50,7 @@ pub fn train_one_enn_checkpointed(
     let data = EnnData::new(&tr.images, &tr.labels, &val.images, &val.labels, tr.dim)?;
     let mut rng = StdRng::seed_from_u64(seed);
     let mut enn = EvaluationNet::new(&mut rng)?;
+    enn.image = image.clone();
     if let Some(dir) = resume_from {
         progress.note(&format!("[{label}] resuming from {}", dir.display()));
     }

@@ -1,18 +1,18 @@
 //! The Grad-CAM protocol: the ENN's evidence on W1 of an untrained, a BP-trained and a
-//! Grad-Instructor-trained MLP (the first seed), and the lottery-ticket test on the untrained
-//! one. Returns numbers and tensors; pictures are drawn by whoever writes the report.
+//! Grad-Instructor-trained MLP (the first seed); the lottery-ticket study over the untrained
+//! MLPs of several seeds; and the coverage of W1 by each ENN's gradient. Returns numbers and
+//! tensors; pictures are drawn by whoever writes the report.
 
 use super::arm::{initial_mlp, Arm, RunResult, TrainConfig};
 use super::config::ExplainConfig;
 use crate::data::Dataset;
 use crate::error::Result;
 use crate::explain::enn_cam::enn_gradcam;
-use crate::explain::{lottery_test, CamMethod, FinetuneConfig, LotteryConfig, LotteryRow};
+use crate::explain::lottery::{lottery_study, LotteryCase, LotteryStudy};
+use crate::explain::{mean_coverage, CamMethod, CoverageSummary, FinetuneConfig, LotteryConfig};
 use crate::instructor::EvaluationNet;
 use crate::nn::Mlp;
 use crate::tensor::Tensor;
-use rand::rngs::StdRng;
-use rand::SeedableRng;
 
 /// One explained MLP state.
 pub struct ExplainedState {
@@ -21,10 +21,14 @@ pub struct ExplainedState {
     /// Its W1.
     pub w1: Tensor,
     /// Grad-CAM heat on W1, mapped to W1's shape through the weight image's adjoint, in
-    /// [0, 1].
+    /// [0, 1] (divided by its maximum).
     pub heat: Tensor,
-    /// Heat per input (sum over hidden units), one value per W1 column.
+    /// `|W1 ⊙ ∂E/∂W1|`, divided by its maximum.
+    pub saliency: Tensor,
+    /// Heat per input (sum over hidden units), one value per W1 column, in [0, 1].
     pub per_input: Tensor,
+    /// `|W1 ⊙ ∂E/∂W1|` per input (sum over hidden units), in [0, 1].
+    pub saliency_per_input: Tensor,
     /// The ENN's score of W1.
     pub score: f32,
     /// Test accuracy of the MLP.
@@ -35,14 +39,53 @@ pub struct ExplainedState {
 pub struct Explained {
     /// The explained states, untrained first.
     pub states: Vec<ExplainedState>,
-    /// The lottery table.
-    pub lottery: Vec<LotteryRow>,
+    /// The lottery study over the untrained MLPs of [`ExplainConfig::lottery_mlps`] seeds.
+    pub lottery: LotteryStudy,
     /// The lottery test's configuration.
     pub lottery_config: LotteryConfig,
 }
 
+/// Coverage of W1 by one ENN's gradient (see [`crate::explain::coverage`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct EnnCoverage {
+    /// Which ENN ("main", or a prediction-study candidate's name).
+    pub enn: String,
+    /// Its image configuration ([`crate::instructor::WeightImageConfig::describe`]).
+    pub image: String,
+    /// Averages over the initial W1s of the measured seeds.
+    pub summary: CoverageSummary,
+    /// The variance threshold of an inert column.
+    pub threshold: f64,
+}
+
+/// The coverage of `enn`'s gradient on the initial W1 (the `bp`/`gi` init) of each seed in
+/// `seeds`, with inert columns those whose entry of `variance` is below `threshold`.
+pub fn coverage_of(
+    name: &str,
+    enn: &EvaluationNet,
+    cfg: &TrainConfig,
+    seeds: &[u64],
+    variance: &[f64],
+    threshold: f64,
+) -> Result<EnnCoverage> {
+    let mlps = seeds
+        .iter()
+        .map(|&s| initial_mlp(Arm::Bp, s, cfg))
+        .collect::<Result<Vec<_>>>()?;
+    let w1s: Vec<&Tensor> = mlps.iter().map(|m| &m.layers[0].weight).collect();
+    Ok(EnnCoverage {
+        enn: name.to_string(),
+        image: enn.image.describe(),
+        summary: mean_coverage(enn, &w1s, variance, threshold)?,
+        threshold,
+    })
+}
+
 /// Runs the protocol for the seed `seed`: the untrained MLP of that seed and the `bp`/`gi`
-/// runs of it found in `results` (those absent are skipped).
+/// runs of it found in `results` (those absent are skipped); the lottery study on the
+/// untrained MLPs of seeds `seed, seed + 1, …` (`explain_cfg.lottery_mlps` of them, at least
+/// one), on up to `jobs` threads.
+#[allow(clippy::too_many_arguments)]
 pub fn explain(
     enn: &EvaluationNet,
     seed: u64,
@@ -51,6 +94,7 @@ pub fn explain(
     results: &[RunResult],
     train: &Dataset,
     test: &Dataset,
+    jobs: usize,
 ) -> Result<Explained> {
     let untrained = initial_mlp(Arm::Bp, seed, cfg)?;
     let mut mlps: Vec<(String, &Mlp)> =
@@ -68,7 +112,9 @@ pub fn explain(
             name,
             w1: w1.clone(),
             heat: cam.heat,
+            saliency: cam.saliency,
             per_input: cam.heat_per_input,
+            saliency_per_input: cam.saliency_per_input,
             score: cam.score,
             test_acc: mlp.accuracy(&test.images, &test.labels)?,
         });
@@ -82,14 +128,15 @@ pub fn explain(
             batch: cfg.batch,
         },
     };
-    let lottery = lottery_test(
-        &untrained,
-        &states[0].heat,
-        &lottery_config,
-        train,
-        test,
-        &mut StdRng::seed_from_u64(seed ^ 0x1077),
-    )?;
+    let cases = (0..explain_cfg.lottery_mlps.max(1))
+        .map(|k| {
+            let s = seed + k;
+            let mlp = initial_mlp(Arm::Bp, s, cfg)?;
+            let heat = enn_gradcam(enn, &mlp.layers[0].weight, CamMethod::GradCam)?.heat;
+            Ok(LotteryCase { seed: s, mlp, heat })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let lottery = lottery_study(&cases, &lottery_config, train, test, seed ^ 0x1077, jobs)?;
     Ok(Explained {
         states,
         lottery,

@@ -5,11 +5,13 @@
 use super::arm::{Arm, RunResult, TrainConfig};
 use super::config::ExperimentConfig;
 use super::enn::{enn_split, train_one_enn};
+use super::explain::{coverage_of, EnnCoverage};
 use super::progress::Progress;
+use super::run::coverage_seeds;
 use super::runner::run_all;
 use crate::data::Dataset;
 use crate::error::Result;
-use crate::instructor::{EnnRule, EpisodeLog};
+use crate::instructor::{pixel_variance, EnnRule, EpisodeLog};
 use crate::nn::{Init, Mlp, Sgd};
 use crate::stats;
 use crate::tensor::Tensor;
@@ -73,6 +75,8 @@ pub struct EnnCandidate {
     pub grad_norm: f64,
     /// Mean test accuracy of Grad-Instructor MLPs minus BP's, over the study's seeds.
     pub gain: f64,
+    /// Coverage of W1 by its gradient.
+    pub coverage: EnnCoverage,
 }
 
 /// The statistics and how each correlates with the gain.
@@ -137,9 +141,7 @@ fn held_out_states(
                 let idx: Vec<usize> = (0..cfg.batch).map(|_| rng.gen_range(0..tr.len())).collect();
                 let b = tr.subset(&idx);
                 let x = Tensor::from_vec(b.images, &[cfg.batch, tr.dim])?;
-                let (_, g) = mlp.loss_and_grads(&x, &b.labels, 0.0)?;
-                let refs: Vec<&Tensor> = g.iter().collect();
-                sgd.step(&mut mlp.params_mut(), &refs)?;
+                mlp.train_step(&mut sgd, &x, &b.labels, 0.0)?;
                 done += 1;
             }
             states.push((
@@ -198,6 +200,8 @@ pub fn predict_best_enn(
         .collect();
     let mut rcfg = cfg.reinforce_config();
     rcfg.episodes = cfg.predict_episodes();
+    let image = cfg.image_config(train)?;
+    let variance = pixel_variance(&train.images, train.dim)?;
     let mut bp_acc = Vec::new();
     let mut missing = Vec::new();
     for &s in &seeds {
@@ -223,7 +227,7 @@ pub fn predict_best_enn(
             EnnRule::Value => "value",
         };
         let name = format!("{rule_name}-{seed}");
-        let (enn, logs) = train_one_enn(&rcfg, &split, seed, &name, progress)?;
+        let (enn, logs) = train_one_enn(&rcfg, &image, &split, seed, &name, progress)?;
         let scores: Vec<f64> = states
             .iter()
             .map(|(w1, _)| enn.score(w1).map(f64::from))
@@ -241,6 +245,14 @@ pub fn predict_best_enn(
             "[predict-enn] {name}: gain {:+.2} pp, spearman(E, acc) {spearman_states:.3}",
             100.0 * gain
         ));
+        let coverage = coverage_of(
+            &name,
+            &enn,
+            &tc,
+            &coverage_seeds(cfg),
+            &variance,
+            cfg.enn.inert_threshold,
+        )?;
         candidates.push(EnnCandidate {
             name,
             final_reward: last_quarter_reward(&logs),
@@ -248,6 +260,7 @@ pub fn predict_best_enn(
             spearman_states,
             grad_norm: mean_grad_norm(&enn, &tc)?,
             gain,
+            coverage,
         });
     }
     let gains: Vec<f64> = candidates.iter().map(|c| c.gain).collect();

@@ -4,7 +4,7 @@
 use super::arm::RunResult;
 use super::config::ExperimentConfig;
 use super::enn::{enn_split, load_enn, save_enn, train_one_enn_checkpointed};
-use super::explain::{explain, Explained};
+use super::explain::{coverage_of, explain, EnnCoverage, Explained};
 use super::predict::{predict_best_enn, predict_units, Prediction};
 use super::progress::Progress;
 use super::runner::run_all;
@@ -12,7 +12,7 @@ use super::summary::{summarize, ArmSummary, RunRecord};
 use super::validate::ConfigError;
 use crate::data::{Dataset, Mnist};
 use crate::error::{Error, Result};
-use crate::instructor::{EpisodeLog, EvaluationNet};
+use crate::instructor::{pixel_variance, EpisodeLog, EvaluationNet};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -86,6 +86,8 @@ pub struct Outcome {
     pub results: Vec<RunResult>,
     /// The main ENN's training log (empty when loaded or not needed).
     pub enn_logs: Vec<EpisodeLog>,
+    /// Coverage of W1 by the main ENN's gradient (empty when no ENN was used).
+    pub coverage: Vec<EnnCoverage>,
     /// Grad-CAM and the lottery test, when run.
     pub explained: Option<Explained>,
     /// The prediction study, when run.
@@ -149,16 +151,36 @@ fn main_enn(
     progress: &dyn Progress,
 ) -> Result<(EvaluationNet, Vec<EpisodeLog>, f64)> {
     if let Some(path) = &cfg.enn.load {
-        progress.note(&format!("ENN loaded from {}", path.display()));
-        return Ok((load_enn(path)?, Vec::new(), 0.0));
+        let enn = load_enn(path)?;
+        let (mode, masked) = (enn.image.mode, enn.image.inert.is_some());
+        if mode != cfg.enn.image_mode || masked != cfg.enn.mask_inert {
+            // Running a loaded ENN on another image than it was trained on would score
+            // pictures it has never seen; say so instead of silently choosing one.
+            return Err(Error::Usage(format!(
+                "the ENN in {} was trained with image mode {} (inert columns masked: {masked}); \
+                 this run asks for {} (masked: {}): set the image mode and mask to match, or train a new ENN",
+                path.display(),
+                mode.name(),
+                cfg.enn.image_mode.name(),
+                cfg.enn.mask_inert
+            )));
+        }
+        progress.note(&format!(
+            "ENN loaded from {} (image mode {}, inert columns masked: {masked})",
+            path.display(),
+            mode.name()
+        ));
+        return Ok((enn, Vec::new(), 0.0));
     }
     let t = Instant::now();
     let rcfg = cfg.reinforce_config();
+    let image = cfg.image_config(train)?;
     let split = enn_split(train, cfg.enn.seed, cfg.enn.validation_images)?;
     let resume_from = resume.map(|d| d.join("enn_checkpoint"));
     progress.start("ENN training", rcfg.episodes as u64);
     let (enn, logs) = train_one_enn_checkpointed(
         &rcfg,
+        &image,
         &split,
         cfg.enn.seed,
         "enn",
@@ -175,6 +197,11 @@ fn main_enn(
         &[("rule", &rule), ("episodes", &rcfg.episodes.to_string())],
     )?;
     Ok((enn, logs, secs))
+}
+
+/// The seeds whose initial W1 the coverage figures are measured on: the run's first five.
+pub fn coverage_seeds(cfg: &ExperimentConfig) -> Vec<u64> {
+    cfg.seed_list().take(5).collect()
 }
 
 /// Runs the whole comparison of `cfg`, writing the ENN and its checkpoints into `out`
@@ -238,8 +265,20 @@ pub fn run(
             &results,
             &train,
             &test,
+            cfg.jobs,
         )?),
         _ => None,
+    };
+    let coverage = match &enn {
+        Some(enn) => vec![coverage_of(
+            "main",
+            enn,
+            &tc,
+            &coverage_seeds(cfg),
+            &pixel_variance(&train.images, train.dim)?,
+            cfg.enn.inert_threshold,
+        )?],
+        None => Vec::new(),
     };
     let prediction = if cfg.predict.enns > 0 && cfg.runs_enn_outputs() {
         let t = Instant::now();
@@ -261,6 +300,7 @@ pub fn run(
         input_dim: train.dim,
         results,
         enn_logs,
+        coverage,
         explained,
         prediction,
         timing,

@@ -226,6 +226,13 @@ impl ExperimentConfig {
         count("enn.decide_every", e.decide_every, MAX_COUNT)?;
         positive("enn.tau", e.tau)?;
         count("enn.checkpoint_every", e.checkpoint_every, MAX_COUNT)?;
+        if !(e.inert_threshold.is_finite() && e.inert_threshold >= 0.0) {
+            return Err(err(
+                "enn.inert_threshold",
+                e.inert_threshold,
+                "must be a finite number >= 0",
+            ));
+        }
         count("enn.validation_images", e.validation_images, usize::MAX)
     }
 

@@ -335,9 +335,7 @@ fn finetune(
             if step == cfg.steps {
                 break;
             }
-            let (_, grads) = mlp.loss_and_grads(batch.tensor, batch.labels, 0.0)?;
-            let refs: Vec<&Tensor> = grads.iter().collect();
-            sgd.step(&mut mlp.params_mut(), &refs)?;
+            mlp.train_step(&mut sgd, batch.tensor, batch.labels, 0.0)?;
             apply_mask(&mut mlp.layers[0].weight, mask)?;
             step += 1;
         }

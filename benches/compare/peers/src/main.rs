@@ -4,7 +4,9 @@
 //! `gi-peers serve --threads T` per thread count together with the numpy and PyTorch workers
 //! and interleaves all of them shape by shape. `gi-peers table --threads T` runs the Rust
 //! libraries alone and prints their table (no Python needed); `gi-peers selftest` checks that
-//! the correctness check flags a deliberately wrong call.
+//! the correctness check flags a deliberately wrong call; `gi-peers peak --threads T` prints
+//! `CPU_PEAK ISA WALL_PEAK`: the FMA peak of T cores in GFLOP/s over CPU time, the ISA, and
+//! the peak over wall time (used by epoch_timing.sh).
 //!
 //! Threads: ours reads `GI_NUM_THREADS` once per process, matrixmultiply reads
 //! `MATMUL_NUM_THREADS` once per process, faer and gemm run on rayon's global pool
@@ -212,15 +214,30 @@ fn max_diff(x: &[f32], y: &[f32]) -> f64 {
         .fold(0.0, f64::max)
 }
 
+/// CPU time of `clock` (a process or thread CPU-time clock) in seconds.
+fn cpu_secs(clock: libc::clockid_t) -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; both clocks exist on Linux.
+    let rc = unsafe { libc::clock_gettime(clock, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime failed");
+    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+}
+
 /// Times `f` (one product of `flops`): warm-up of at least 2 calls and `warm`, then `samples`
-/// samples each of enough calls to last `min_sample`. Returns GFLOP/s per sample.
+/// samples each of enough calls to last `min_sample`. Returns per sample (GFLOP/s over wall
+/// time, GFLOP/s over the process's CPU time). At one thread the second is what the core did
+/// while it ran, which other load on a shared machine disturbs far less; with more threads it
+/// is throughput per busy core (spinning workers included), not speed.
 fn time_samples(
     flops: f64,
     samples: usize,
     warm: Duration,
     min_sample: Duration,
     mut f: impl FnMut(),
-) -> Vec<f64> {
+) -> Vec<(f64, f64)> {
     let start = Instant::now();
     let mut calls = 0u32;
     while calls < 2 || start.elapsed() < warm {
@@ -231,11 +248,15 @@ fn time_samples(
     let iters = ((min_sample.as_secs_f64() / one).ceil() as usize).max(1);
     (0..samples)
         .map(|_| {
+            let c0 = cpu_secs(libc::CLOCK_PROCESS_CPUTIME_ID);
             let t = Instant::now();
             for _ in 0..iters {
                 f();
             }
-            flops * iters as f64 / t.elapsed().as_secs_f64() / 1e9
+            let wall = t.elapsed().as_secs_f64();
+            let cpu = (cpu_secs(libc::CLOCK_PROCESS_CPUTIME_ID) - c0).max(1e-9);
+            let work = flops * iters as f64 / 1e9;
+            (work / wall, work / cpu)
         })
         .collect()
 }
@@ -248,7 +269,9 @@ struct Config {
 }
 
 /// One shape, every library: `(lib, samples, max diff vs ours)` and ours' C.
-fn run_shape(cfg: &Config, s: Shape, libs: &[&str]) -> (Vec<(String, Vec<f64>, f64)>, Vec<f32>) {
+type Samples = Vec<(f64, f64)>;
+
+fn run_shape(cfg: &Config, s: Shape, libs: &[&str]) -> (Vec<(String, Samples, f64)>, Vec<f32>) {
     let o = Operands {
         a: fill(s.m * s.k, A_OFFSET),
         b: fill(s.k * s.n, B_OFFSET),
@@ -300,31 +323,45 @@ fn check_ours(s: Shape, o: &Operands, c: &[f32]) {
     }
 }
 
-/// FMA peak of `threads` cores: each thread runs the crate's register-only FMA probe for the
-/// selected ISA; total flops over wall time; the best of 7 samples of ~0.1 s (other load on a
-/// shared machine can only lower a sample, never raise it, so the best is the capability).
-fn fma_peak(threads: usize) -> Option<f64> {
+/// FMA peak of `threads` cores with the crate's register-only FMA probe for the selected ISA:
+/// `(wall, cpu)` in GFLOP/s. Each thread runs 10 samples of ~20 ms; `cpu` sums over the
+/// threads each one's best flops per second of its own CPU time (CLOCK_THREAD_CPUTIME_ID),
+/// which is the cores' capability whatever else runs on the machine; `wall` is the best
+/// sample of all threads' flops over wall time, which load lowers.
+fn fma_peak(threads: usize) -> Option<(f64, f64)> {
     let isa = isa::selected();
     let (_, flops_per_iter) = isa::fma_peak_probe(isa, 1)?;
-    // Calibrate iterations for ~0.2 s on one thread.
-    let t = Instant::now();
+    // Calibrate iterations for ~20 ms of CPU time on one thread.
+    let c0 = cpu_secs(libc::CLOCK_THREAD_CPUTIME_ID);
     std::hint::black_box(isa::fma_peak_probe(isa, std::hint::black_box(10_000_000)));
-    let per_iter = t.elapsed().as_secs_f64() / 1e7;
-    let iters = ((0.1 / per_iter) as usize).max(1000);
-    let samples: Vec<f64> = (0..7)
-        .map(|_| {
-            let t = Instant::now();
-            std::thread::scope(|sc| {
-                for _ in 0..threads {
-                    sc.spawn(|| {
-                        std::hint::black_box(isa::fma_peak_probe(isa, std::hint::black_box(iters)))
-                    });
-                }
-            });
-            (flops_per_iter * iters * threads) as f64 / t.elapsed().as_secs_f64() / 1e9
-        })
-        .collect();
-    samples.into_iter().reduce(f64::max)
+    let per_iter = (cpu_secs(libc::CLOCK_THREAD_CPUTIME_ID) - c0) / 1e7;
+    let iters = ((0.02 / per_iter) as usize).max(1000);
+    let work = (flops_per_iter * iters) as f64 / 1e9;
+    let per_thread: Vec<(f64, f64)> = std::thread::scope(|sc| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                sc.spawn(move || {
+                    let (mut best_cpu, mut best_wall) = (0.0f64, 0.0f64);
+                    for _ in 0..10 {
+                        let c0 = cpu_secs(libc::CLOCK_THREAD_CPUTIME_ID);
+                        let w0 = Instant::now();
+                        std::hint::black_box(isa::fma_peak_probe(isa, std::hint::black_box(iters)));
+                        let cpu = cpu_secs(libc::CLOCK_THREAD_CPUTIME_ID) - c0;
+                        best_cpu = best_cpu.max(work / cpu.max(1e-9));
+                        best_wall = best_wall.max(work / w0.elapsed().as_secs_f64());
+                    }
+                    (best_cpu, best_wall)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("probe thread"))
+            .collect()
+    });
+    let cpu: f64 = per_thread.iter().map(|p| p.0).sum();
+    let wall: f64 = per_thread.iter().map(|p| p.1).sum();
+    Some((wall, cpu))
 }
 
 fn median(v: &[f64]) -> f64 {
@@ -416,11 +453,15 @@ fn serve(cfg: &Config) {
         let answer = match w.as_slice() {
             [] => continue,
             ["info"] => info_json(),
-            ["peak"] => format!(
-                "{{\"peak_gflops\": {}, \"isa\": \"{}\"}}",
-                fma_peak(cfg.threads).map_or("null".into(), json_num),
-                isa::selected().name()
-            ),
+            ["peak"] => {
+                let p = fma_peak(cfg.threads);
+                format!(
+                    "{{\"peak_gflops\": {}, \"peak_wall_gflops\": {}, \"isa\": \"{}\"}}",
+                    p.map_or("null".into(), |p| json_num(p.1)),
+                    p.map_or("null".into(), |p| json_num(p.0)),
+                    isa::selected().name()
+                )
+            }
             ["run", m, k, n, ta, tb, libs, out] => {
                 let num = |s: &str| -> usize {
                     s.parse()
@@ -455,10 +496,12 @@ fn serve(cfg: &Config) {
                 let parts: Vec<String> = res
                     .iter()
                     .map(|(lib, samples, diff)| {
-                        let xs: Vec<String> = samples.iter().map(|&x| json_num(x)).collect();
+                        let xs: Vec<String> = samples.iter().map(|x| json_num(x.0)).collect();
+                        let cs: Vec<String> = samples.iter().map(|x| json_num(x.1)).collect();
                         format!(
-                            "\"{lib}\": {{\"gflops\": [{}], \"max_diff\": {}, \"tol\": {}}}",
+                            "\"{lib}\": {{\"gflops\": [{}], \"cpu_gflops\": [{}], \"max_diff\": {}, \"tol\": {}}}",
                             xs.join(", "),
+                            cs.join(", "),
                             json_num(*diff),
                             json_num(tolerance(s.k))
                         )
@@ -482,17 +525,17 @@ fn table(cfg: &Config, rounds: usize) {
         for (si, &s) in SHAPES.iter().enumerate() {
             let (res, _) = run_shape(cfg, s, &LIBS);
             for (li, (_, samples, diff)) in res.into_iter().enumerate() {
-                all[si][li].0.extend(samples);
+                all[si][li].0.extend(samples.iter().map(|x| x.0));
                 all[si][li].1 = all[si][li].1.max(diff);
             }
         }
     }
     let peak = fma_peak(cfg.threads);
     println!(
-        "ISA {}, {} thread(s), FMA peak {} GFLOP/s; median GFLOP/s over {rounds} rounds",
+        "ISA {}, {} thread(s), FMA peak {} GFLOP/s (CPU time); median GFLOP/s (wall) over {rounds} rounds",
         isa::selected().name(),
         cfg.threads,
-        peak.map_or("?".into(), |p| format!("{p:.1}"))
+        peak.map_or("?".into(), |p| format!("{:.1}", p.1))
     );
     println!("| shape | {} | ours ÷ best peer |", LIBS.join(" | "));
     println!("|---|{}---|", "---|".repeat(LIBS.len()));
@@ -562,13 +605,19 @@ fn selftest() {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(cmd) = args.first() else {
-        fail("usage: gi-peers serve|table|selftest --threads T [--samples S] [--warm-ms W] [--sample-ms M] [--rounds R]");
+        fail("usage: gi-peers serve|table|selftest|peak --threads T [--samples S] [--warm-ms W] [--sample-ms M] [--rounds R]");
     };
     let (cfg, rounds) = parse(&args[1..]);
     match cmd.as_str() {
         "serve" => serve(&cfg),
         "table" => table(&cfg, rounds),
         "selftest" => selftest(),
-        other => fail(&format!("unknown command {other} (serve|table|selftest)")),
+        "peak" => match fma_peak(cfg.threads) {
+            Some(p) => println!("{:.1} {} {:.1}", p.1, isa::selected().name(), p.0),
+            None => fail(&format!("no FMA probe for ISA {}", isa::selected().name())),
+        },
+        other => fail(&format!(
+            "unknown command {other} (serve|table|selftest|peak)"
+        )),
     }
 }
