@@ -15,7 +15,7 @@
 //! raises E without raising accuracy is thereby penalised by the accuracy it produces.
 
 use super::enn::EvaluationNet;
-use super::value::stack_images;
+use super::rules::concat_images;
 use super::variants::{
     enn_image, step_ratio, variant_step, Coupling, EnnEvaluator, EnnOutputKind, Evaluator, LayerSet,
 };
@@ -23,10 +23,10 @@ use super::weight_image::WeightImageConfig;
 use crate::autodiff::Tape;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
-use crate::nn::{Activation, Adam, Init, Mlp};
+use crate::nn::{Activation, Adam, Init, Mlp, Module};
 use crate::tensor::Tensor;
 use rand::rngs::StdRng;
-use rand::{Rng, RngCore, SeedableRng};
+use rand::{Rng, SeedableRng};
 use std::collections::VecDeque;
 
 /// The recipe of a value-rule ENN (all our reconstruction; `docs/study.md`).
@@ -161,7 +161,7 @@ fn regression_step(enn: &mut EvaluationNet, adam: &mut Adam, states: &[&State]) 
         ));
     }
     let stacked = (0..groups)
-        .map(|k| stack_images(&states.iter().map(|s| &s.0[k]).collect::<Vec<_>>()))
+        .map(|k| concat_images(&states.iter().map(|s| &s.0[k]).collect::<Vec<_>>()))
         .collect::<Result<Vec<_>>>()?;
     let target = Tensor::from_vec(states.iter().map(|s| s.1).collect(), &[n, 1])?;
     let (loss, grads) = {
@@ -182,14 +182,7 @@ fn regression_step(enn: &mut EvaluationNet, adam: &mut Adam, states: &[&State]) 
         let loss = tape.mse(mean, t)?;
         let value = tape.item(loss)?;
         let mut g = tape.backward(loss)?;
-        let grads = EvaluationNet::vars_in_order(&vars)
-            .iter()
-            .map(|&v| {
-                g.take(v)
-                    .ok_or_else(|| Error::invalid("regression_step", "no gradient"))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        (value, grads)
+        (value, enn.grads(&tape, &mut g)?)
     };
     if !loss.is_finite() || grads.iter().any(|g| !g.all_finite()) {
         return Err(Error::NonFinite {
@@ -198,8 +191,7 @@ fn regression_step(enn: &mut EvaluationNet, adam: &mut Adam, states: &[&State]) 
             what: "regression loss or gradient".into(),
         });
     }
-    let refs: Vec<&Tensor> = grads.iter().collect();
-    adam.step(&mut enn.params_mut(), &refs)?;
+    adam.step(enn, &grads)?;
     Ok(loss)
 }
 
@@ -222,7 +214,7 @@ pub fn train_value_enn(
     spec: &ValueEnnSpec,
     train: &Dataset,
     reward: &Dataset,
-    rng: &mut StdRng,
+    rng: &mut impl Rng,
     mut on_episode: impl FnMut(&ValueEpisodeLog),
 ) -> Result<Vec<ValueEpisodeLog>> {
     spec.validate()?;

@@ -15,82 +15,35 @@ use rand::SeedableRng;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// Paired statistics (a thin layer over [`crate::stats`]).
+/// The statistics of `crate::stats` (checked against scipy there) in the study's terms.
 mod stat {
     use crate::error::Result;
     use rand::Rng;
 
-    /// Two-sided paired t-test p of `d` (the one-sample test of its mean against 0).
-    pub fn paired_p(d: &[f64]) -> f64 {
-        let n = d.len() as f64;
-        if d.len() < 2 {
-            return f64::NAN;
-        }
-        let m = crate::stats::mean(d);
-        let sd = crate::stats::std_dev(d);
-        if sd == 0.0 {
-            return if m == 0.0 { 1.0 } else { 0.0 };
-        }
-        crate::stats::student_t_two_sided_p(m / (sd / n.sqrt()), n - 1.0)
+    /// Two-sided paired t-test p of `a − b`.
+    pub fn paired_p(a: &[f64], b: &[f64]) -> Result<f64> {
+        Ok(crate::stats::paired_t_test(a, b)?.p_two_sided)
     }
 
-    /// `P(T_df >= t)`.
-    fn sf(t: f64, df: f64) -> f64 {
-        let p2 = crate::stats::student_t_two_sided_p(t, df);
-        if t >= 0.0 {
-            p2 / 2.0
-        } else {
-            1.0 - p2 / 2.0
-        }
-    }
-
-    /// TOST p of the paired differences `d` against `±margin`.
-    pub fn tost_p(d: &[f64], margin: f64) -> f64 {
-        let n = d.len() as f64;
-        if d.len() < 2 {
-            return f64::NAN;
-        }
-        let m = crate::stats::mean(d);
-        let se = crate::stats::std_dev(d) / n.sqrt();
-        if se == 0.0 {
-            return if m.abs() < margin { 0.0 } else { 1.0 };
-        }
-        let p_lower = sf((m + margin) / se, n - 1.0);
-        let p_upper = sf(-(m - margin) / se, n - 1.0);
-        p_lower.max(p_upper)
+    /// TOST p of the paired differences `a − b` against `±margin`.
+    pub fn tost_p(a: &[f64], b: &[f64], margin: f64) -> Result<f64> {
+        Ok(crate::stats::tost_paired(a, b, margin)?.p)
     }
 
     /// Percentile bootstrap CI of the mean of `d`.
-    pub fn bootstrap(d: &[f64], resamples: usize, level: f64, rng: &mut impl Rng) -> (f64, f64) {
-        let n = d.len();
-        if n < 2 {
-            return (f64::NAN, f64::NAN);
-        }
-        let mut means: Vec<f64> = (0..resamples)
-            .map(|_| (0..n).map(|_| d[rng.gen_range(0..n)]).sum::<f64>() / n as f64)
-            .collect();
-        means.sort_by(f64::total_cmp);
-        let q = |q: f64| {
-            let h = q * (resamples - 1) as f64;
-            let (i, f) = (h.floor() as usize, h - h.floor());
-            means[i] + f * (means[(i + 1).min(resamples - 1)] - means[i])
-        };
-        let a = (1.0 - level) / 2.0;
-        (q(a), q(1.0 - a))
+    pub fn bootstrap(
+        d: &[f64],
+        resamples: usize,
+        level: f64,
+        rng: &mut impl Rng,
+    ) -> Result<(f64, f64)> {
+        let ci = crate::stats::bootstrap_mean_ci(d, resamples, level, rng)?;
+        Ok((ci.lo, ci.hi))
     }
 
-    /// Holm's step-down adjusted p-values (NaN stays NaN and is not counted).
+    /// Holm's step-down adjusted p-values.
     pub fn holm(ps: &[f64]) -> Result<Vec<f64>> {
-        let mut idx: Vec<usize> = (0..ps.len()).filter(|&i| !ps[i].is_nan()).collect();
-        idx.sort_by(|&a, &b| ps[a].total_cmp(&ps[b]));
-        let m = idx.len();
-        let mut out = vec![f64::NAN; ps.len()];
-        let mut running = 0.0f64;
-        for (rank, &i) in idx.iter().enumerate() {
-            running = running.max(((m - rank) as f64 * ps[i]).min(1.0));
-            out[i] = running;
-        }
-        Ok(out)
+        crate::stats::holm(ps)
     }
 }
 
@@ -127,15 +80,19 @@ pub fn paired(
 ) -> Paired {
     let seeds: Vec<u64> = a.keys().filter(|s| b.contains_key(s)).copied().collect();
     let av: Vec<f64> = seeds.iter().map(|s| 100.0 * a[s]).collect();
+    let bv: Vec<f64> = seeds.iter().map(|s| 100.0 * b[s]).collect();
     let d: Vec<f64> = seeds.iter().map(|s| 100.0 * (a[s] - b[s])).collect();
     let mut rng = StdRng::seed_from_u64(cfg.seed ^ name_hash(name));
+    // The samples have equal lengths by construction and the constants are valid, so the
+    // statistics cannot fail; an undefined test (n < 2) gives NaN.
     Paired {
         n: d.len(),
         mean_a: crate::stats::mean(&av),
         sd_a: crate::stats::std_dev(&av),
         diff: crate::stats::mean(&d),
-        ci: stat::bootstrap(&d, BOOTSTRAP_RESAMPLES, CI_LEVEL, &mut rng),
-        p: stat::paired_p(&d),
+        ci: stat::bootstrap(&d, BOOTSTRAP_RESAMPLES, CI_LEVEL, &mut rng)
+            .unwrap_or((f64::NAN, f64::NAN)),
+        p: stat::paired_p(&av, &bv).unwrap_or(f64::NAN),
     }
 }
 
@@ -314,11 +271,13 @@ fn against_bp(
             paired(cfg, &format!("{stage}/{}", c.name), &a, &bp),
         ));
     }
-    let ps: Vec<f64> = out
-        .iter()
-        .map(|(n, p)| if n == "bp" { f64::NAN } else { p.p })
-        .collect();
-    let holm = stat::holm(&ps)?;
+    // The family: every cell against bp (bp itself is not a test).
+    let tested: Vec<usize> = (0..out.len()).filter(|&i| out[i].0 != "bp").collect();
+    let adj = stat::holm(&tested.iter().map(|&i| out[i].1.p).collect::<Vec<_>>())?;
+    let mut holm = vec![f64::NAN; out.len()];
+    for (k, &i) in tested.iter().enumerate() {
+        holm[i] = adj[k];
+    }
     let mut t = Table::new([
         "cell",
         "rate",
@@ -391,8 +350,9 @@ pub fn confirmation(
         let gain = paired(cfg, &format!("4/gi-bp/{e}"), &g, &bp);
         let vs_ctl = paired(cfg, &format!("4/gi-control/{e}"), &g, &ctl);
         let seeds: Vec<u64> = g.keys().filter(|s| he.contains_key(s)).copied().collect();
-        let d_he: Vec<f64> = seeds.iter().map(|s| 100.0 * (g[s] - he[s])).collect();
-        let tost_p = stat::tost_p(&d_he, TOST_MARGIN);
+        let gv: Vec<f64> = seeds.iter().map(|s| 100.0 * g[s]).collect();
+        let hv: Vec<f64> = seeds.iter().map(|s| 100.0 * he[s]).collect();
+        let tost_p = stat::tost_p(&gv, &hv, TOST_MARGIN)?;
         let g_gap = by_seed(all, 4, gi, Some(Some(e)), gap);
         let gap_diff = paired(cfg, &format!("4/gap/{e}"), &g_gap, &bp_gap);
         let holm = stat::holm(&[vs_ctl.p, tost_p, gap_diff.p])?;

@@ -10,7 +10,7 @@ use crate::instructor::variants::{
     step_ratio, variant_step, Coupling, EnnEvaluator, Evaluator, InitVariant, LayerSet, LrSchedule,
 };
 use crate::instructor::weight_image::{ImageMode, InertColumns, DEFAULT_INERT_THRESHOLD};
-use crate::instructor::{train_enn, EnnData, EvaluationNet, ReinforceConfig};
+use crate::instructor::{train_enn, EnnTrainingConfig, EvaluationNet, TrainRng};
 use crate::nn::Activation;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -275,25 +275,21 @@ pub fn ensure_enn(
         cfg.enn_reward_images.min(train.len() / 2),
         &mut StdRng::seed_from_u64(enn_seed ^ 0xE1A1),
     )?;
-    let mut rng = StdRng::seed_from_u64(enn_seed);
+    let mut rng = TrainRng::seed_from_u64(enn_seed);
     let mut enn = EvaluationNet::new(&mut rng)?;
     match recipe {
         Recipe::Ref => {
-            let rc = ReinforceConfig {
+            // The crate's default recipe, episodes on the target's architecture.
+            let rc = EnnTrainingConfig {
                 episodes: cfg.ref_episodes,
                 steps_per_episode: cfg.ref_steps,
                 batch: cfg.batch,
-                hidden: sizes[1],
-                ..ReinforceConfig::default()
+                hidden: sizes[1..sizes.len() - 1].to_vec(),
+                ..EnnTrainingConfig::default()
             };
-            let data = EnnData::new(
-                &episodes.images,
-                &episodes.labels,
-                &reward.images,
-                &reward.labels,
-                episodes.dim,
-            )?;
-            train_enn(&mut enn, &rc, &data, &mut rng, |_| on_episode())?;
+            train_enn(&mut enn, &rc, &episodes, &reward, &mut rng, |_| {
+                on_episode()
+            })?;
         }
         _ => {
             let spec = value_spec(cfg, recipe, sizes, &episodes)?;
