@@ -4,7 +4,7 @@
 use grad_instructor::instructor::variants::*;
 use grad_instructor::instructor::weight_image::{ImageMode, InertColumns};
 use grad_instructor::instructor::EvaluationNet;
-use grad_instructor::nn::{Activation, Init, Mlp};
+use grad_instructor::nn::{Activation, Init, Mlp, Module};
 use grad_instructor::Tensor;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};

@@ -17,7 +17,7 @@ use super::enn::EvaluationNet;
 use super::weight_image::{weight_image_with, weight_images, WeightImageConfig};
 use crate::autodiff::Tape;
 use crate::error::{Error, Result};
-use crate::nn::{Activation, Init, Mlp};
+use crate::nn::{Activation, Init, Mlp, Module};
 use crate::tensor::Tensor;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
