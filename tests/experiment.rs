@@ -263,7 +263,7 @@ fn merge_combines_shards_into_the_rows_and_summary_of_one_run() {
     assert_eq!(read_runs(&out.join("runs.csv")).unwrap().1, all);
     assert!(out.join("report.html").exists() && out.join("summary.json").exists());
     // A merged folder records the configuration, so it can be merged again with a shard of it.
-    let again = merge(&[out.clone()], &base.join("out2"), "test").unwrap();
+    let again = merge(std::slice::from_ref(&out), &base.join("out2"), "test").unwrap();
     assert_eq!(again.records, all);
     std::fs::remove_dir_all(&base).unwrap();
 }
@@ -311,7 +311,7 @@ fn merge_refuses_what_cannot_be_merged() {
         let d = base.join(format!("bad{i}"));
         run_folder(&d, &[], &c);
         std::fs::write(d.join("runs.csv"), text).unwrap();
-        expect(&[d.clone()], &out, needle);
+        expect(std::slice::from_ref(&d), &out, needle);
     }
     assert!(!out.exists(), "a refused merge writes nothing");
     std::fs::remove_dir_all(&base).unwrap();
