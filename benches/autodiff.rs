@@ -193,8 +193,7 @@ fn tiny() -> (Mlp, Tensor, Vec<u32>) {
 
 fn tiny_step(layer: &mut Mlp, x: &Tensor, sgd: &mut Sgd) {
     let (_, grads) = layer.loss_and_grads(x, &[2], 0.0).unwrap();
-    let refs: Vec<&Tensor> = grads.iter().collect();
-    sgd.step(&mut layer.params_mut(), &refs).unwrap();
+    sgd.step(layer, &grads).unwrap();
 }
 
 criterion_group!(benches, bench_autodiff);

@@ -6,7 +6,7 @@
 //!
 //! Run: `cargo run --release --example xor [-- --steps N --seed S]`
 
-use grad_instructor::nn::{loss, Activation, Init, Mlp, Sgd};
+use grad_instructor::nn::{loss, Activation, Init, Mlp, Module, Sgd};
 use grad_instructor::{Error, Result, Tape, Tensor};
 use rand::{rngs::StdRng, SeedableRng};
 
@@ -50,19 +50,13 @@ fn run() -> Result<()> {
             let logits = mlp.forward(&mut tape, &vars, xv)?;
             let l = loss::cross_entropy(&mut tape, logits, &labels)?;
             let mut g = tape.backward(l)?;
-            let grads = vars
-                .iter()
-                .flat_map(|v| [g.take(v.weight), g.take(v.bias)])
-                .collect::<Option<Vec<Tensor>>>()
-                .ok_or_else(|| Error::invalid("xor", "a parameter got no gradient"))?;
-            (tape.item(l)?, grads)
+            (tape.item(l)?, mlp.grads(&tape, &mut g)?) // in the order of mlp.params()
         }; // tape dropped: `mlp` is no longer borrowed and can be updated
         if step % 50 == 0 {
             println!("step {step:>4}  loss {loss_value:.5}");
         }
         if step < steps {
-            let refs: Vec<&Tensor> = grads.iter().collect();
-            sgd.step(&mut mlp.params_mut(), &refs)?;
+            sgd.step(&mut mlp, &grads)?;
         }
     }
 

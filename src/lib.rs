@@ -21,6 +21,7 @@
 //! | [`data`], [`io`] | IDX/MNIST loading; safetensors weights files (beside `nn`, on `tensor`) |
 //! | [`instructor`] | the ENN, universal backpropagation, REINFORCE |
 //! | [`explain`] | Grad-CAM, lottery masks |
+//! | [`experiment`] | config and presets, arms, the parallel runner, summaries, the studies |
 //! | [`report`] | tables, CSV/JSON, PNG, SVG, HTML — formats numbers it is handed |
 //!
 //! [`error`] (the one error type every layer returns) and [`stats`] (mean, deviation, Welch's
@@ -52,8 +53,7 @@
 //! let (first_loss, _) = mlp.loss_and_grads(&x, &labels, 0.0)?;
 //! for _ in 0..50 {
 //!     let (_loss, grads) = mlp.loss_and_grads(&x, &labels, 0.0)?; // tape built and dropped
-//!     let grads: Vec<&Tensor> = grads.iter().collect();
-//!     sgd.step(&mut mlp.params_mut(), &grads)?; // p ← p − η ∂L/∂p
+//!     sgd.step(&mut mlp, &grads)?; // p ← p − η ∂L/∂p, for every parameter of the Module
 //! }
 //! let (last_loss, _) = mlp.loss_and_grads(&x, &labels, 0.0)?;
 //! assert!(last_loss < first_loss);
@@ -87,6 +87,8 @@ pub mod tensor;
 // Everything above the engine, behind the default-on feature `full` (see Cargo.toml).
 #[cfg(feature = "full")]
 pub mod data;
+#[cfg(feature = "full")]
+pub mod experiment;
 #[cfg(feature = "full")]
 pub mod explain;
 #[cfg(feature = "full")]

@@ -2,7 +2,7 @@
 //! accuracy, runs are deterministic per seed, and a diverging run stops with a typed error.
 
 use grad_instructor::data::{Dataset, Mnist};
-use grad_instructor::instructor::experiment::{run_arm, Arm, TrainConfig};
+use grad_instructor::experiment::{run_arm, Arm, TrainConfig};
 use grad_instructor::instructor::EvaluationNet;
 use grad_instructor::Error;
 use rand::rngs::StdRng;
@@ -60,7 +60,7 @@ fn runs_are_deterministic_per_seed_for_every_arm() {
         assert_eq!((a.test_acc, a.train_acc), (b.test_acc, b.train_acc));
     }
     // bp, l1 and gi share the initial weights; he does not.
-    let init = |arm| grad_instructor::instructor::experiment::initial_mlp(arm, 3, &cfg).unwrap();
+    let init = |arm| grad_instructor::experiment::initial_mlp(arm, 3, &cfg).unwrap();
     assert_eq!(init(Arm::Bp), init(Arm::GradInstructor));
     assert_ne!(init(Arm::Bp), init(Arm::He));
 }
@@ -101,4 +101,132 @@ fn diverging_run_stops_with_a_non_finite_error_naming_arm_and_step() {
         .is_err(),
         "gi without an ENN"
     );
+}
+
+// ---- The configuration, the work list, summaries and merge (src/experiment/). ----
+
+use grad_instructor::experiment::output::{merge, read_runs, runs_table};
+use grad_instructor::experiment::{summarize, ExperimentConfig, Preset, RunRecord};
+use grad_instructor::stats;
+
+#[test]
+fn configs_round_trip_through_json_and_presets_differ_where_documented() {
+    for preset in Preset::ALL {
+        let c = ExperimentConfig::preset(preset);
+        let text = serde_json::to_string(&c).unwrap();
+        let back: ExperimentConfig = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, c, "{}", preset.name());
+    }
+    let (d, q) = (
+        ExperimentConfig::preset(Preset::Default),
+        ExperimentConfig::preset(Preset::Quick),
+    );
+    assert_eq!(d, ExperimentConfig::default());
+    assert_eq!((d.seeds, d.mlp.epochs, d.enn.episodes), (10, 3, 100));
+    assert_eq!((q.seeds, q.mlp.epochs, q.enn.episodes), (2, 1, 4));
+    assert_eq!(q.data.train_limit, Some(6000));
+    // What the quick run does not change: the target network and its optimizer.
+    assert_eq!(
+        (q.mlp.lr, q.mlp.batch, &q.mlp.hidden),
+        (d.mlp.lr, d.mlp.batch, &d.mlp.hidden)
+    );
+    // Unknown fields are refused, not ignored.
+    let mut v = serde_json::to_value(&d).unwrap();
+    v["mlp"]["learning_rate"] = serde_json::json!(0.1);
+    assert!(serde_json::from_value::<ExperimentConfig>(v).is_err());
+}
+
+#[test]
+fn derived_configs_carry_the_target_settings_into_enn_training() {
+    let mut c = ExperimentConfig::preset(Preset::Default);
+    c.mlp.hidden = vec![32, 16];
+    c.mlp.lr = 0.05;
+    c.mlp.batch = 16;
+    c.mlp.le = 0.2;
+    let t = c.train_config(784);
+    assert_eq!(t.sizes, vec![784, 32, 16, 10]);
+    let r = c.reinforce_config();
+    assert_eq!((r.hidden, r.batch), (32, 16));
+    assert_eq!((r.universal.lr, r.universal.le), (0.05, 0.2));
+    assert_eq!(c.predict_episodes(), 25);
+    c.predict.episodes = Some(3);
+    assert_eq!(c.predict_episodes(), 3);
+}
+
+#[test]
+fn shards_partition_the_work_list() {
+    let mut c = ExperimentConfig::preset(Preset::Default);
+    c.seeds = 5;
+    c.seed_start = 7;
+    let all = c.work();
+    assert_eq!(all.len(), 20);
+    assert_eq!(all[0], (Arm::Bp, 7));
+    assert_eq!(all[19], (Arm::GradInstructor, 11));
+    let mut union = Vec::new();
+    for index in 0..3 {
+        c.shard = grad_instructor::experiment::config::Shard { index, count: 3 };
+        union.extend(c.work());
+    }
+    union.sort_by_key(|w| (Arm::ALL.iter().position(|a| *a == w.0), w.1));
+    assert_eq!(union, all);
+}
+
+fn record(arm: Arm, seed: u64, test_acc: f64, train_acc: f64) -> RunRecord {
+    RunRecord {
+        arm,
+        seed,
+        test_acc,
+        train_acc,
+        last_epoch_loss: 0.5,
+        train_secs: 1.0,
+        steps: 10,
+    }
+}
+
+#[test]
+fn summaries_are_per_arm_statistics_of_the_records() {
+    let records = [
+        record(Arm::Bp, 0, 0.90, 0.91),
+        record(Arm::GradInstructor, 0, 0.92, 0.92),
+        record(Arm::Bp, 1, 0.88, 0.90),
+        record(Arm::GradInstructor, 1, 0.93, 0.95),
+        record(Arm::Bp, 2, 0.89, 0.89),
+    ];
+    let s = summarize(&records);
+    assert_eq!(s.len(), 2);
+    assert_eq!((s[0].arm, s[0].seeds, s[1].seeds), (Arm::Bp, 3, 2));
+    assert!((s[0].test_acc.mean - 0.89).abs() < 1e-12);
+    assert!((s[0].test_acc.std - 0.01).abs() < 1e-12);
+    assert!((s[1].gap.mean - 0.01).abs() < 1e-12);
+    let w = s[0].welch_vs_gi.unwrap();
+    assert_eq!(w, stats::welch_t_test(&[0.92, 0.93], &[0.90, 0.88, 0.89]));
+    assert!(
+        s[1].welch_vs_gi.is_none(),
+        "gi is not tested against itself"
+    );
+}
+
+#[test]
+fn merge_combines_shards_into_the_rows_and_summary_of_one_run() {
+    let base = std::env::temp_dir().join(format!("gi-experiment-merge-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    let all = [
+        record(Arm::Bp, 0, 0.90, 0.91),
+        record(Arm::Bp, 1, 0.88, 0.90),
+        record(Arm::GradInstructor, 0, 0.92, 0.92),
+        record(Arm::GradInstructor, 1, 0.93, 0.95),
+    ];
+    let (a, b, out) = (base.join("a"), base.join("b"), base.join("out"));
+    for (dir, part) in [(&a, &all[..2]), (&b, &all[2..])] {
+        std::fs::create_dir_all(dir).unwrap();
+        let t = runs_table(part).unwrap();
+        grad_instructor::report::csv::write_csv(&dir.join("runs.csv"), &t).unwrap();
+    }
+    let merged = merge(&[a.clone(), b.clone()], &out, "test").unwrap();
+    assert_eq!(merged.records, all);
+    assert_eq!(merged.summaries, summarize(&all));
+    assert_eq!(read_runs(&out.join("runs.csv")).unwrap().1, all);
+    assert!(out.join("report.html").exists() && out.join("summary.json").exists());
+    assert!(merge(&[], &out, "test").is_err());
+    std::fs::remove_dir_all(&base).unwrap();
 }

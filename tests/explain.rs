@@ -68,3 +68,89 @@ fn enn_gradcam_maps_have_the_right_sizes_and_range() {
         assert!((cam.score - enn.score(&w1).unwrap()).abs() < 1e-6);
     }
 }
+
+/// A linearly separable toy set: class = which of 4 input blocks is bright.
+fn toy_dataset(n: usize, seed: u64) -> grad_instructor::data::Dataset {
+    use rand::Rng;
+    let mut rng = StdRng::seed_from_u64(seed);
+    let dim = 16;
+    let (mut images, mut labels) = (Vec::new(), Vec::new());
+    for _ in 0..n {
+        let y = rng.gen_range(0..4u32);
+        for k in 0..dim {
+            let on = k / 4 == y as usize;
+            images.push(if on { 1.0 } else { 0.0 } + rng.gen_range(0.0..0.1));
+        }
+        labels.push(y);
+    }
+    grad_instructor::data::Dataset {
+        images,
+        labels,
+        dim,
+    }
+}
+
+#[test]
+fn lottery_study_runs_every_mask_over_several_mlps_and_is_independent_of_threads() {
+    use grad_instructor::explain::lottery::{lottery_study, LotteryCase, MaskKind};
+    use grad_instructor::explain::{FinetuneConfig, LotteryConfig};
+    use grad_instructor::nn::{Activation, Init, Mlp};
+    let (train, test) = (toy_dataset(256, 1), toy_dataset(128, 2));
+    let cases: Vec<LotteryCase> = (0..4u64)
+        .map(|s| {
+            let mut rng = StdRng::seed_from_u64(100 + s);
+            let mlp = Mlp::new(
+                &[16, 8, 4],
+                Activation::Relu,
+                Init::PytorchDefault,
+                &mut rng,
+            )
+            .unwrap();
+            // Heat on the first input block only (and zero elsewhere: ties).
+            let heat = Tensor::from_vec(
+                (0..8 * 16)
+                    .map(|i| f32::from(u8::from(i % 16 < 4)))
+                    .collect(),
+                &[8, 16],
+            )
+            .unwrap();
+            LotteryCase {
+                seed: 100 + s,
+                mlp,
+                heat,
+            }
+        })
+        .collect();
+    let config = LotteryConfig {
+        percents: vec![25.0, 50.0],
+        n_random: 2,
+        finetune: FinetuneConfig {
+            steps: 20,
+            lr: 0.1,
+            batch: 16,
+        },
+    };
+    let one = lottery_study(&cases, &config, &train, &test, 7, 1).unwrap();
+    let two = lottery_study(&cases, &config, &train, &test, 7, 3).unwrap();
+    assert_eq!(one, two, "threads change nothing");
+    assert_eq!(one.rows.len(), 2 * MaskKind::ALL.len());
+    assert_eq!(one.comparisons.len(), 2 * (MaskKind::ALL.len() - 1));
+    assert_eq!(one.seeds, vec![100, 101, 102, 103]);
+    for r in &one.rows {
+        assert_eq!(r.per_mlp.len(), 4);
+        assert!((0.0..=1.0).contains(&r.finetuned.0) && r.finetuned.1 >= 0.0);
+        let mean = r.per_mlp.iter().sum::<f64>() / 4.0;
+        assert!((mean - r.finetuned.0).abs() < 1e-12);
+    }
+    for c in &one.comparisons {
+        assert_ne!(c.control, MaskKind::Heat);
+        assert!(c.p_holm >= c.p || c.p.is_nan());
+    }
+    // Another run seed draws other masks and ties.
+    let other = lottery_study(&cases, &config, &train, &test, 8, 1).unwrap();
+    assert_ne!(one, other);
+    // A heat map of the wrong shape is an error, not a panic.
+    let mut bad = cases.clone();
+    bad[1].heat = Tensor::zeros(&[4, 16]).unwrap();
+    assert!(lottery_study(&bad, &config, &train, &test, 7, 1).is_err());
+}

@@ -5,8 +5,8 @@
 use grad_instructor::autodiff::gradcheck::check_gradients;
 use grad_instructor::autodiff::Tape;
 use grad_instructor::nn::loss::{cross_entropy, l1_penalty};
-use grad_instructor::nn::{Activation, Adam, Conv2d, Init, Linear, LinearVars, Mlp, Sgd};
-use grad_instructor::Tensor;
+use grad_instructor::nn::{Activation, Adam, Conv2d, Init, Linear, LinearVars, Mlp, Module, Sgd};
+use grad_instructor::{impl_module, Tensor};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -111,13 +111,9 @@ fn mlp_learns_xor() {
             let loss = cross_entropy(&mut tape, logits, &labels).unwrap();
             last = tape.item(loss).unwrap();
             let mut g = tape.backward(loss).unwrap();
-            grads = vars
-                .iter()
-                .flat_map(|v| [g.take(v.weight).unwrap(), g.take(v.bias).unwrap()])
-                .collect();
+            grads = mlp.grads(&tape, &mut g).unwrap();
         }
-        let grad_refs: Vec<&Tensor> = grads.iter().collect();
-        opt.step(&mut mlp.params_mut(), &grad_refs).unwrap();
+        opt.step(&mut mlp, &grads).unwrap();
     }
     assert!(last < 0.05, "XOR loss after 500 steps: {last}");
     assert_eq!(mlp.accuracy(x.data(), &labels).unwrap(), 1.0);
@@ -126,8 +122,15 @@ fn mlp_learns_xor() {
 #[test]
 fn small_cnn_fits_a_tiny_fixed_batch() {
     let mut rng = StdRng::seed_from_u64(23);
-    let mut c1 = Conv2d::new(1, 4, 3, 1, 1, Init::He, &mut rng).unwrap();
-    let mut fc = Linear::new(4, 3, Init::PytorchDefault, &mut rng).unwrap();
+    struct Net {
+        c1: Conv2d,
+        fc: Linear,
+    }
+    impl_module!(Net { c1, fc });
+    let mut net = Net {
+        c1: Conv2d::new(1, 4, 3, 1, 1, Init::He, &mut rng).unwrap(),
+        fc: Linear::new(4, 3, Init::PytorchDefault, &mut rng).unwrap(),
+    };
     let x = Tensor::uniform(&[6, 1, 6, 6], -1.0, 1.0, &mut rng).unwrap();
     let labels = [0u32, 1, 2, 0, 1, 2];
     let mut opt = Adam::new(0.03);
@@ -136,30 +139,21 @@ fn small_cnn_fits_a_tiny_fixed_batch() {
     for _ in 0..400 {
         let (loss_value, grads) = {
             let mut tape = Tape::new();
-            let cv = c1.bind(&mut tape, true);
-            let fv = fc.bind(&mut tape, true);
+            let cv = net.c1.bind(&mut tape, true);
+            let fv = net.fc.bind(&mut tape, true);
             let xv = tape.constant_ref(&x);
-            let a = c1.forward(&mut tape, cv, xv).unwrap();
+            let a = net.c1.forward(&mut tape, cv, xv).unwrap();
             let a = tape.relu(a);
             let p = tape.max_pool2d(a, 2, 2).unwrap();
             let g = tape.global_avg_pool(p).unwrap();
             let logits = Linear::forward(&mut tape, fv, g).unwrap();
             let loss = cross_entropy(&mut tape, logits, &labels).unwrap();
-            let gr = tape.backward(loss).unwrap();
-            let grads: Vec<Tensor> = [cv.weight, cv.bias, fv.weight, fv.bias]
-                .iter()
-                .map(|&v| gr.get(v).unwrap().clone())
-                .collect();
-            (tape.item(loss).unwrap(), grads)
+            let mut gr = tape.backward(loss).unwrap();
+            (tape.item(loss).unwrap(), net.grads(&tape, &mut gr).unwrap())
         };
         first.get_or_insert(loss_value);
         last = loss_value;
-        let refs: Vec<&Tensor> = grads.iter().collect();
-        opt.step(
-            &mut [&mut c1.weight, &mut c1.bias, &mut fc.weight, &mut fc.bias],
-            &refs,
-        )
-        .unwrap();
+        opt.step(&mut net, &grads).unwrap();
     }
     assert!(last < 0.05, "loss went from {first:?} to {last}");
 }
@@ -169,21 +163,23 @@ fn sgd_and_adam_match_hand_computed_steps() {
     let mut p = Tensor::from_vec(vec![1.0, -2.0], &[2]).unwrap();
     let g = Tensor::from_vec(vec![0.5, 0.25], &[2]).unwrap();
     // Plain SGD: p − η g.
-    Sgd::new(0.1).step(&mut [&mut p], &[&g]).unwrap();
+    Sgd::new(0.1).step(&mut p, &[&g]).unwrap();
     assert_eq!(p.data(), &[1.0 - 0.05, -2.0 - 0.025]);
     // Momentum 0.9, two steps with the same g: v₁ = g, v₂ = 0.9 g + g = 1.9 g.
     let mut q = Tensor::from_vec(vec![0.0, 0.0], &[2]).unwrap();
     let mut sgd = Sgd::with_momentum(1.0, 0.9, 0.0);
-    sgd.step(&mut [&mut q], &[&g]).unwrap();
-    sgd.step(&mut [&mut q], &[&g]).unwrap();
+    sgd.step(&mut q, &[&g]).unwrap();
+    sgd.step(&mut q, &[&g]).unwrap();
     assert!((q.data()[0] + 2.9 * 0.5).abs() < 1e-6);
     // Adam's first step is −η·sign(g) (m̂ = g, v̂ = g², up to ε).
     let mut r = Tensor::from_vec(vec![0.0, 0.0], &[2]).unwrap();
-    Adam::new(0.01).step(&mut [&mut r], &[&g]).unwrap();
+    Adam::new(0.01).step(&mut r, &[&g]).unwrap();
     assert!(r.data().iter().all(|&x| (x + 0.01).abs() < 1e-6));
     // Mismatched shapes are a typed error, not a panic.
     let bad = Tensor::zeros(&[3]).unwrap();
-    assert!(Sgd::new(0.1).step(&mut [&mut p], &[&bad]).is_err());
+    assert!(Sgd::new(0.1).step(&mut p, &[&bad]).is_err());
+    // So is a wrong number of gradients.
+    assert!(Sgd::new(0.1).step(&mut p, &[&g, &g]).is_err());
 }
 
 #[test]
@@ -208,7 +204,7 @@ fn tape_len_flat_over_1000_steps() {
             g.take(vars[0].bias).unwrap(),
         );
         drop(tape);
-        sgd.step(&mut mlp.params_mut(), &[&gw, &gb]).unwrap();
+        sgd.step(&mut mlp, &[gw, gb]).unwrap();
     }
     assert!(
         lens.iter().all(|&l| l == lens[0]),
@@ -225,4 +221,154 @@ fn tape_len_flat_over_1000_steps() {
         caps.push(tape.capacity());
     }
     assert!(caps.iter().all(|&c| c == caps[0]));
+}
+
+fn small_mlp(seed: u64) -> Mlp {
+    let mut rng = StdRng::seed_from_u64(seed);
+    Mlp::new(&[3, 4, 2], Activation::Relu, Init::He, &mut rng).unwrap()
+}
+
+#[test]
+fn module_params_are_the_fields_in_order_with_dotted_names() {
+    let mlp = small_mlp(30);
+    let named = mlp.named_params();
+    let names: Vec<&str> = named.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "layers.0.weight",
+            "layers.0.bias",
+            "layers.1.weight",
+            "layers.1.bias"
+        ]
+    );
+    let expected = [
+        &mlp.layers[0].weight,
+        &mlp.layers[0].bias,
+        &mlp.layers[1].weight,
+        &mlp.layers[1].bias,
+    ];
+    for ((_, t), e) in named.iter().zip(expected) {
+        assert!(
+            std::ptr::eq(*t, e),
+            "named_params must borrow the fields themselves"
+        );
+    }
+    assert_eq!(mlp.num_scalars(), 4 * 3 + 4 + 2 * 4 + 2);
+    // A list of tensors is a module too: elements named by index.
+    let (a, b) = (Tensor::zeros(&[2]).unwrap(), Tensor::zeros(&[1]).unwrap());
+    let names: Vec<String> = vec![a, b]
+        .named_params()
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(names, ["0", "1"]);
+}
+
+#[test]
+fn load_named_replaces_by_name_and_rejects_bad_sets_without_changing_anything() {
+    let source = small_mlp(31);
+    let mut target = small_mlp(32);
+    assert_ne!(source, target);
+    let owned = |m: &Mlp| -> Vec<(String, Tensor)> {
+        m.named_params()
+            .into_iter()
+            .map(|(n, t)| (n, t.clone()))
+            .collect()
+    };
+    // Any order is accepted.
+    let mut reversed = owned(&source);
+    reversed.reverse();
+    target.load_named(reversed).unwrap();
+    assert_eq!(source, target);
+
+    let fresh = small_mlp(33);
+    let mut t = fresh.clone();
+    let mut missing = owned(&source);
+    missing.pop();
+    let err = t.load_named(missing).unwrap_err().to_string();
+    assert!(err.contains("missing tensor \"layers.1.bias\""), "{err}");
+    let mut unknown = owned(&source);
+    unknown.push(("layers.2.weight".into(), Tensor::zeros(&[1]).unwrap()));
+    let err = t.load_named(unknown).unwrap_err().to_string();
+    assert!(err.contains("unknown tensor \"layers.2.weight\""), "{err}");
+    let mut twice = owned(&source);
+    twice.push(twice[0].clone());
+    let err = t.load_named(twice).unwrap_err().to_string();
+    assert!(err.contains("given twice"), "{err}");
+    let mut bad_shape = owned(&source);
+    bad_shape[2].1 = Tensor::zeros(&[4, 2]).unwrap();
+    let err = t.load_named(bad_shape).unwrap_err().to_string();
+    assert!(err.contains("\"layers.1.weight\" shaped [2, 4]"), "{err}");
+    assert_eq!(t, fresh, "a rejected load must leave the module unchanged");
+}
+
+#[test]
+fn module_grads_find_each_parameter_by_identity_on_the_tape() {
+    let mlp = small_mlp(34);
+    let x = Tensor::from_vec(vec![0.5, -1.0, 2.0, 1.0, 0.0, -0.5], &[2, 3]).unwrap();
+    let labels = [1, 0];
+    let (_, expected) = mlp.loss_and_grads(&x, &labels, 0.0).unwrap();
+    let mut tape = Tape::new();
+    let vars = mlp.bind(&mut tape);
+    let xv = tape.constant_ref(&x);
+    let logits = mlp.forward(&mut tape, &vars, xv).unwrap();
+    let loss = cross_entropy(&mut tape, logits, &labels).unwrap();
+    let mut g = tape.backward(loss).unwrap();
+    assert_eq!(mlp.grads(&tape, &mut g).unwrap(), expected);
+    // The gradients were taken out: asking again is an error naming the parameter.
+    let err = mlp.grads(&tape, &mut g).unwrap_err().to_string();
+    assert!(err.contains("layers.0.weight"), "{err}");
+    // A parameter bound twice has no single leaf: an error, not half a gradient.
+    let mut tape = Tape::new();
+    let w = tape.param(&mlp.layers[0].weight);
+    let w2 = tape.param(&mlp.layers[0].weight);
+    assert!(tape.leaf_of(&mlp.layers[0].weight).is_none());
+    let s = tape.add(w, w2).unwrap();
+    let root = tape.sum(s);
+    let mut g = tape.backward(root).unwrap();
+    assert!(mlp.layers[0].weight.grads(&tape, &mut g).is_err());
+    // An equal but distinct tensor is not the bound one.
+    let copy = mlp.layers[1].bias.clone();
+    let mut tape = Tape::new();
+    tape.param(&mlp.layers[1].bias);
+    assert!(tape.leaf_of(&copy).is_none());
+}
+
+#[test]
+fn optimizer_step_on_a_module_equals_the_step_on_its_tensor_list() {
+    let x = Tensor::from_vec(vec![0.5, -1.0, 2.0, 1.0, 0.0, -0.5], &[2, 3]).unwrap();
+    let (mut a, mut b) = (small_mlp(35), small_mlp(35));
+    let (mut sa, mut sb) = (
+        Sgd::with_momentum(0.1, 0.9, 1e-3),
+        Sgd::with_momentum(0.1, 0.9, 1e-3),
+    );
+    let (mut aa, mut ab) = (Adam::new(0.01), Adam::new(0.01));
+    for _ in 0..3 {
+        let (_, g) = a.loss_and_grads(&x, &[1, 0], 0.0).unwrap();
+        sa.step(&mut a, &g).unwrap();
+        aa.step(&mut a, &g).unwrap();
+        let refs: Vec<&Tensor> = g.iter().collect();
+        sb.step(&mut b.params_mut(), &refs).unwrap();
+        ab.step(&mut b.params_mut(), &refs).unwrap();
+    }
+    assert_eq!(a, b); // bit for bit
+}
+
+#[test]
+fn save_and_load_by_name_through_safetensors_round_trips() {
+    use grad_instructor::io::safetensors;
+    let dir = std::env::temp_dir().join(format!("gi-nn-module-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("mlp.safetensors");
+    let source = small_mlp(36);
+    source
+        .with_named_params(|named| safetensors::save(&path, named, &[]))
+        .unwrap();
+    let mut loaded = small_mlp(37);
+    loaded
+        .load_named(safetensors::load(&path).unwrap().tensors)
+        .unwrap();
+    assert_eq!(loaded, source);
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -348,6 +348,87 @@ fn heatmap_symmetric_range_puts_zero_on_the_white_center_and_draws_a_legend() {
 }
 
 #[test]
+fn tick_labels_are_short_numbers_and_zero_is_zero() {
+    use grad_instructor::report::png::{legend_labels, tick_label};
+    assert_eq!(legend_labels(0.0, 1.0), ["0", "0.25", "0.5", "0.75", "1"]);
+    // The middle of a symmetric range is 0 even when lo + (hi − lo)/2 rounds to 5.6e-17.
+    assert_eq!(
+        legend_labels(-0.3, 0.3),
+        ["-0.3", "-0.15", "0", "0.15", "0.3"]
+    );
+    assert_eq!(tick_label(0.036, 0.036), "0.036");
+    assert_eq!(tick_label(0.123456, 1.0), "0.123");
+    assert_eq!(tick_label(2.5e-4, 1e-3), "2.5e-4");
+    assert_eq!(tick_label(-12345.0, 2e4), "-1.23e4");
+    assert_eq!(tick_label(150.0, 200.0), "150");
+    assert_eq!(tick_label(5.55e-17, 0.3), "0");
+}
+
+#[test]
+fn draw_text_renders_the_built_in_font_by_hand() {
+    use grad_instructor::report::png::{draw_text, text_width, RgbImage};
+    let mut img = RgbImage {
+        width: 11,
+        height: 5,
+        pixels: vec![255; 11 * 5 * 3],
+    };
+    draw_text(&mut img, 0, 0, "0.5", 1, [0, 0, 0]).unwrap();
+    assert_eq!(text_width("0.5", 1), 11);
+    // 3 × 5 glyphs with one blank column between them.
+    let want = [
+        "###.....###",
+        "#.#.....#..",
+        "#.#.....###",
+        "#.#.......#",
+        "###..#..###",
+    ];
+    for (y, row) in want.iter().enumerate() {
+        let got: String = (0..11)
+            .map(|x| if img.get(x, y) == [0, 0, 0] { '#' } else { '.' })
+            .collect();
+        assert_eq!(&got, row, "row {y}");
+    }
+    assert!(draw_text(&mut img, 0, 0, "x", 1, [0, 0, 0]).is_err());
+    // Off-image pixels are skipped, not a panic.
+    draw_text(&mut img, 9, 3, "88", 2, [0, 0, 0]).unwrap();
+}
+
+#[test]
+fn heatmap_legend_labels_each_tick_with_its_value() {
+    use grad_instructor::report::png::{draw_text, text_width, RgbImage, LABEL_SCALE};
+    let opts = HeatmapOptions {
+        range: ValueRange::Fixed { min: 0.0, max: 1.0 },
+        scale_x: 2,
+        scale_y: 2,
+        ..Default::default()
+    };
+    let img = heatmap_rgb(&[0.0, 0.5, 1.0, 0.25], 2, 2, &opts).unwrap();
+    // Map 4 px, gap 8, framed strip 16, ticks up to 8, label gap 3, widest label "0.25", 1.
+    let label_x = 4 + 8 + 16 + 8 + 3;
+    assert_eq!(img.width, label_x + text_width("0.25", LABEL_SCALE) + 1);
+    // The top label "1" sits at the top of the canvas (its tick is at row 1), the bottom "0"
+    // at the bottom: redraw each on a white canvas and compare the label box pixel by pixel.
+    let ink = [40, 40, 40];
+    for (text, top) in [("1", 0), ("0", img.height - 10)] {
+        let mut want = RgbImage {
+            width: img.width,
+            height: img.height,
+            pixels: vec![255; img.width * img.height * 3],
+        };
+        draw_text(&mut want, label_x, top, text, LABEL_SCALE, ink).unwrap();
+        for y in top..top + 10 {
+            for x in label_x..img.width {
+                assert_eq!(img.get(x, y), want.get(x, y), "{text:?} at ({x},{y})");
+            }
+        }
+    }
+    // The middle label "0.5" is centred on the middle tick.
+    let mid_tick = (img.height - 2) as f64 - 0.5 * (img.height - 3) as f64;
+    let mid_top = mid_tick.round() as usize + 1 - 5;
+    assert_eq!(img.get(label_x, mid_top), ink, "top-left of the 0 of 0.5");
+}
+
+#[test]
 fn heatmap_rejects_bad_arguments_instead_of_panicking() {
     let opts = HeatmapOptions::default();
     assert!(matches!(

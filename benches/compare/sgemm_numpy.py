@@ -87,14 +87,25 @@ def main():
     threads = [int(t) for t in args.threads.split(",")]
     results = {}
     for t in threads:
-        env = dict(os.environ, OPENBLAS_NUM_THREADS=str(t), OMP_NUM_THREADS=str(t))
+        # OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are set on some machines for old OpenBLAS
+        # builds and slow a current one: removed for this child only (see peers.py).
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+        env.update(OPENBLAS_NUM_THREADS=str(t), OMP_NUM_THREADS=str(t))
         proc = subprocess.run(
             [sys.executable, __file__, "--child", "--seconds", str(args.seconds)],
             env=env, capture_output=True, text=True, check=True,
         )
         results[t] = json.loads(proc.stdout)
+    kernel = subprocess.run(
+        [sys.executable, "-c", "import numpy, threadpoolctl; "
+         "print(*[(p['internal_api'], p.get('version'), p.get('architecture')) "
+         "for p in threadpoolctl.threadpool_info() if p['user_api'] == 'blas'])"],
+        env={k: v for k, v in os.environ.items()
+             if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")},
+        capture_output=True, text=True).stdout.strip() or "? (pip install threadpoolctl)"
     print(f"numpy {np.__version__} sgemm GFLOP/s: median wall time and best CPU time "
-          "(OPENBLAS_NUM_THREADS = t)")
+          f"(OPENBLAS_NUM_THREADS = t); BLAS kernel {kernel}")
     head = "".join(f"{f'{t}t wall':>10}{f'{t}t cpu':>10}" for t in threads)
     print(f"{'shape':<22}" + head)
     for sid in results[threads[0]]:

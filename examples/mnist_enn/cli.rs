@@ -1,218 +1,265 @@
-//! Command-line flags of `mnist_enn`.
+//! Command-line flags of `mnist_enn` and how they map onto `ExperimentConfig`.
+//!
+//! Every default lives in the library's presets (`ExperimentConfig::preset`); a flag left out
+//! keeps the preset's value, and the help text shows it, so each default is written once.
 
-use grad_instructor::instructor::experiment::{Arm, TrainConfig};
-use grad_instructor::instructor::{EnnRule, ReinforceConfig};
+use clap::Parser;
+use grad_instructor::experiment::config::Shard;
+use grad_instructor::experiment::{Arm, ExperimentConfig, Preset};
+use grad_instructor::instructor::{EnnRule, ImageMode};
 use grad_instructor::nn::Activation;
+use std::fmt::Debug;
 use std::path::PathBuf;
 
-pub const HELP: &str = "\
-mnist_enn: reproduce the Grad-Instructor comparison (arXiv 2406.10559) on MNIST
+/// `"<what> [default: <default preset's value>; quick: <quick preset's value>]"`.
+fn dflt<T: Debug + PartialEq>(what: &str, f: impl Fn(&ExperimentConfig) -> T) -> String {
+    let (d, q) = (
+        f(&ExperimentConfig::preset(Preset::Default)),
+        f(&ExperimentConfig::preset(Preset::Quick)),
+    );
+    if d == q {
+        format!("{what} [default: {d:?}]")
+    } else {
+        format!("{what} [default: {d:?}; --quick: {q:?}]")
+    }
+}
 
-USAGE: cargo run --release --example mnist_enn -- [FLAGS]
-       cargo run --release --example mnist_enn -- --merge DIR,DIR,... [--out DIR]
+const ABOUT: &str = "Reproduce the Grad-Instructor comparison (arXiv 2406.10559) on MNIST. \
+Defaults are our reconstruction; the paper (abstract only) does not state them.";
 
-Defaults are our reconstruction; the paper (abstract only) does not state them.
+const AFTER: &str = "Merge shards with: mnist_enn --merge DIR,DIR,... [--out DIR]";
 
-Target MLP and arms:
-  --seeds N            seeds per arm [10]
-  --seed-start S       first seed [0]
-  --shard I/N          run only the (arm, seed) pairs with index % N == I [0/1]
-  --epochs N           passes over the training set [3]
-  --lr X               SGD learning rate [0.01]
-  --batch N            mini-batch size [64]
-  --hidden LIST        hidden widths, comma-separated [100]
-  --activation A       relu | sigmoid | tanh [relu]
-  --arms LIST          subset of bp,l1,he,gi [bp,l1,he,gi]
-  --l1 X               L1 strength of the l1 arm [1e-4]
-  --le X               ENN term weight of universal backprop [see instructor::DEFAULT_LE]
-ENN training (REINFORCE by default):
-  --enn PATH           reuse a trained ENN (safetensors) instead of training one
-  --enn-rule R         reinforce | value
-  --episodes N         ENN training episodes
-  --episode-steps N    MLP steps per episode
-  --decide-every N     steps between decisions
-  --tau X              policy temperature
-  --enn-seed S         seed of ENN init and episodes [0]
-  --checkpoint-every N write OUT/enn_checkpoint/ every N episodes and at the end [10]
-  --resume DIR         continue ENN training from DIR/enn_checkpoint/ (same flags as the
-                       interrupted run; --out defaults to DIR)
-Analysis and output:
-  --no-explain         skip Grad-CAM pictures and the lottery test
-  --predict-enn M      train M more ENNs and test which statistic predicts the best one [4]
-  --predict-episodes N episodes per predicted ENN [a quarter of --episodes]
-  --predict-seeds N    seeds per predicted ENN's downstream runs [2]
-  --data DIR           MNIST directory [data/mnist, or $GI_MNIST_DIR]
-  --out DIR            output folder [runs/<timestamp>]
-  --jobs N             runs trained in parallel [available cores]
-  --quick              smoke run: small subsets, 1 epoch, 2 seeds, short ENN training
-  --merge LIST         combine the runs.csv of several output folders into one report
-  -h, --help           this text
-";
+/// The command line.
+#[derive(Parser, Debug)]
+#[command(name = "mnist_enn", about = ABOUT, after_help = AFTER)]
+pub struct Cli {
+    #[arg(long, value_name = "N", help_heading = "Target MLP and arms", help = dflt("seeds per arm", |c| c.seeds))]
+    pub seeds: Option<u64>,
+    #[arg(long, value_name = "S", help_heading = "Target MLP and arms", help = dflt("first seed", |c| c.seed_start))]
+    pub seed_start: Option<u64>,
+    #[arg(long, value_name = "I/N", value_parser = parse_shard, help_heading = "Target MLP and arms",
+          help = "run only the (arm, seed) pairs with index % N == I [default: 0/1]")]
+    pub shard: Option<Shard>,
+    #[arg(long, value_name = "N", help_heading = "Target MLP and arms", help = dflt("passes over the training set", |c| c.mlp.epochs))]
+    pub epochs: Option<usize>,
+    #[arg(long, value_name = "X", help_heading = "Target MLP and arms", help = dflt("SGD learning rate", |c| c.mlp.lr))]
+    pub lr: Option<f32>,
+    #[arg(long, value_name = "N", help_heading = "Target MLP and arms", help = dflt("mini-batch size", |c| c.mlp.batch))]
+    pub batch: Option<usize>,
+    #[arg(long, value_name = "LIST", value_parser = parse_hidden, help_heading = "Target MLP and arms",
+          help = dflt("hidden widths, comma-separated", |c| c.mlp.hidden.clone()))]
+    pub hidden: Option<Widths>,
+    #[arg(long, value_name = "A", value_parser = parse_activation, help_heading = "Target MLP and arms",
+          help = "relu | sigmoid | tanh | identity [default: relu]")]
+    pub activation: Option<Activation>,
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = parse_arm, help_heading = "Target MLP and arms",
+          help = "subset of bp,l1,he,gi [default: bp,l1,he,gi]")]
+    pub arms: Option<Vec<Arm>>,
+    #[arg(long, value_name = "X", help_heading = "Target MLP and arms", help = dflt("L1 strength of the l1 arm", |c| c.mlp.l1))]
+    pub l1: Option<f32>,
+    #[arg(long, value_name = "X", allow_negative_numbers = true, help_heading = "Target MLP and arms",
+          help = dflt("ENN term weight λ_E of universal backprop", |c| c.mlp.le))]
+    pub le: Option<f32>,
 
-pub struct Args {
-    pub seeds: u64,
-    pub seed_start: u64,
-    pub shard: (u64, u64),
-    pub cfg: TrainConfig,
-    pub arms: Vec<Arm>,
+    #[arg(
+        long = "enn",
+        value_name = "PATH",
+        conflicts_with = "resume",
+        help_heading = "ENN training (the value rule by default)",
+        help = "reuse a trained ENN (safetensors) instead of training one"
+    )]
     pub enn_path: Option<PathBuf>,
-    pub enn: ReinforceConfig,
-    pub enn_seed: u64,
+    #[arg(long, value_name = "R", value_parser = parse_rule, help_heading = "ENN training (the value rule by default)",
+          help = "reinforce | value [default: value]")]
+    pub enn_rule: Option<EnnRule>,
+    #[arg(long, value_name = "N", help_heading = "ENN training (the value rule by default)", help = dflt("ENN training episodes", |c| c.enn.episodes))]
+    pub episodes: Option<usize>,
+    #[arg(long, value_name = "N", help_heading = "ENN training (the value rule by default)", help = dflt("MLP steps per episode", |c| c.enn.steps_per_episode))]
+    pub episode_steps: Option<usize>,
+    #[arg(long, value_name = "N", help_heading = "ENN training (the value rule by default)", help = dflt("steps between decisions", |c| c.enn.decide_every))]
+    pub decide_every: Option<usize>,
+    #[arg(long, value_name = "X", help_heading = "ENN training (the value rule by default)", help = dflt("policy temperature", |c| c.enn.tau))]
+    pub tau: Option<f32>,
+    #[arg(long, value_name = "S", help_heading = "ENN training (the value rule by default)", help = dflt("seed of ENN init and episodes", |c| c.enn.seed))]
+    pub enn_seed: Option<u64>,
+    #[arg(long, value_name = "N", help_heading = "ENN training (the value rule by default)",
+          help = dflt("write OUT/enn_checkpoint/ every N episodes and at the end", |c| c.enn.checkpoint_every))]
+    pub checkpoint_every: Option<usize>,
+    #[arg(long, value_name = "MODE", value_parser = parse_image_mode, help_heading = "ENN training (the value rule by default)",
+          help = dflt("how the ENN's image reads W1: bilinear (PyTorch's default; 9% of W1) | area (every entry) | block-bilinear", |c| c.enn.image_mode.name()))]
+    pub image_mode: Option<ImageMode>,
+    #[arg(
+        long,
+        help_heading = "ENN training (the value rule by default)",
+        help = "zero W1's inert input columns (pixel variance over the training set < 1e-3) before the resize"
+    )]
+    pub mask_inert: bool,
+    #[arg(
+        long,
+        value_name = "DIR",
+        help_heading = "ENN training (the value rule by default)",
+        help = "continue ENN training from DIR/enn_checkpoint/ (same flags as the interrupted run; --out defaults to DIR)"
+    )]
     pub resume: Option<PathBuf>,
-    pub explain: bool,
-    pub predict_enn: usize,
-    pub predict_episodes: usize,
-    pub predict_seeds: u64,
+
+    #[arg(
+        long,
+        help_heading = "Analysis and output",
+        help = "skip Grad-CAM pictures and the lottery test"
+    )]
+    pub no_explain: bool,
+    #[arg(long, value_name = "N", help_heading = "Analysis and output",
+          help = dflt("untrained MLPs (seeds) of the lottery-ticket study", |c| c.explain.lottery_mlps))]
+    pub lottery_mlps: Option<u64>,
+    #[arg(long, value_name = "M", help_heading = "Analysis and output",
+          help = dflt("train M more ENNs and test which statistic predicts the best one", |c| c.predict.enns))]
+    pub predict_enn: Option<usize>,
+    #[arg(
+        long,
+        value_name = "N",
+        help_heading = "Analysis and output",
+        help = "episodes per predicted ENN [default: a quarter of --episodes, at least 2]"
+    )]
+    pub predict_episodes: Option<usize>,
+    #[arg(long, value_name = "N", help_heading = "Analysis and output",
+          help = dflt("seeds per predicted ENN's downstream runs", |c| c.predict.seeds))]
+    pub predict_seeds: Option<u64>,
+    #[arg(
+        long,
+        value_name = "DIR",
+        help_heading = "Analysis and output",
+        help = "MNIST directory [default: data/mnist, or $GI_MNIST_DIR]"
+    )]
     pub data: Option<PathBuf>,
+    #[arg(
+        long,
+        value_name = "DIR",
+        help_heading = "Analysis and output",
+        help = "output folder [default: runs/<timestamp>]"
+    )]
     pub out: Option<PathBuf>,
-    pub jobs: usize,
+    #[arg(
+        long,
+        value_name = "N",
+        help_heading = "Analysis and output",
+        help = "runs trained in parallel [default: available cores]"
+    )]
+    pub jobs: Option<usize>,
+    #[arg(
+        long,
+        help_heading = "Analysis and output",
+        help = "smoke run: small subsets, 1 epoch, 2 seeds, short ENN training"
+    )]
     pub quick: bool,
-    pub merge: Vec<PathBuf>,
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        help_heading = "Analysis and output",
+        help = "combine the runs.csv of several output folders into one report"
+    )]
+    pub merge: Option<Vec<PathBuf>>,
+    #[arg(
+        long,
+        short,
+        help_heading = "Analysis and output",
+        help = "no progress on stderr (errors and warnings still print)"
+    )]
+    pub quiet: bool,
 }
 
-type AnyError = Box<dyn std::error::Error>;
-
-impl Args {
-    /// One line describing the target-network configuration, for logs and the report.
-    pub fn describe(&self) -> String {
-        format!(
-            "MLP {:?}, {} epochs, lr {}, batch {}, seeds {}..{} (shard {}/{})",
-            self.cfg.sizes,
-            self.cfg.epochs,
-            self.cfg.lr,
-            self.cfg.batch,
-            self.seed_start,
-            self.seed_start + self.seeds,
-            self.shard.0,
-            self.shard.1
-        )
-    }
-}
-
-fn list<T>(s: &str, f: impl Fn(&str) -> Result<T, AnyError>) -> Result<Vec<T>, AnyError> {
-    s.split(',')
-        .filter(|p| !p.trim().is_empty())
-        .map(|p| f(p.trim()))
-        .collect()
-}
-
-/// Parses the command line; `Ok(None)` after printing `--help`.
-pub fn parse() -> Result<Option<Args>, AnyError> {
-    use lexopt::prelude::*;
-    let mut a = Args {
-        seeds: 10,
-        seed_start: 0,
-        shard: (0, 1),
-        cfg: TrainConfig::default(),
-        arms: vec![Arm::Bp, Arm::L1, Arm::He, Arm::GradInstructor],
-        enn_path: None,
-        enn: ReinforceConfig::default(),
-        enn_seed: 0,
-        resume: None,
-        explain: true,
-        predict_enn: 4,
-        predict_episodes: 0,
-        predict_seeds: 2,
-        data: None,
-        out: None,
-        jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
-        quick: false,
-        merge: Vec::new(),
+fn parse_shard(s: &str) -> Result<Shard, String> {
+    let (i, n) = s
+        .split_once('/')
+        .ok_or_else(|| format!("takes I/N, e.g. 0/4; got {s:?}"))?;
+    let num = |x: &str| {
+        x.trim()
+            .parse::<u64>()
+            .map_err(|_| format!("takes I/N with non-negative integers I < N; got {s:?}"))
     };
-    let (mut seeds, mut epochs, mut episodes, mut episode_steps) = (None, None, None, None);
-    let mut predict_episodes = None;
-    let mut hidden = vec![100usize];
-    let mut p = lexopt::Parser::from_env();
-    while let Some(arg) = p.next()? {
-        match arg {
-            Long("seeds") => seeds = Some(p.value()?.parse()?),
-            Long("seed-start") => a.seed_start = p.value()?.parse()?,
-            Long("shard") => {
-                let v = p.value()?.string()?;
-                let (i, n) = v.split_once('/').ok_or("--shard takes I/N, e.g. 0/4")?;
-                a.shard = (i.parse()?, n.parse()?);
-                if a.shard.1 == 0 || a.shard.0 >= a.shard.1 {
-                    return Err(format!("--shard {v}: need 0 <= I < N").into());
-                }
+    Ok(Shard {
+        index: num(i)?,
+        count: num(n)?,
+    })
+}
+
+/// `--hidden`'s value (a newtype, so clap treats the list as one value).
+#[derive(Clone, Debug)]
+pub struct Widths(pub Vec<usize>);
+
+fn parse_hidden(s: &str) -> Result<Widths, String> {
+    s.split(',')
+        .map(|p| {
+            p.trim().parse::<usize>().map_err(|_| {
+                format!("takes comma-separated positive integers, e.g. 100,100; {p:?} in {s:?} is not one")
+            })
+        })
+        .collect::<Result<_, _>>()
+        .map(Widths)
+}
+
+fn parse_activation(s: &str) -> Result<Activation, String> {
+    Activation::parse(s).map_err(|e| e.to_string())
+}
+
+fn parse_arm(s: &str) -> Result<Arm, String> {
+    Arm::parse(s).map_err(|e| e.to_string())
+}
+
+fn parse_image_mode(s: &str) -> Result<ImageMode, String> {
+    ImageMode::parse(s).map_err(|e| e.to_string())
+}
+
+fn parse_rule(s: &str) -> Result<EnnRule, String> {
+    EnnRule::parse(s).map_err(|e| e.to_string())
+}
+
+impl Cli {
+    /// The experiment configuration: the preset, then every flag given.
+    pub fn config(&self) -> ExperimentConfig {
+        let mut c = ExperimentConfig::preset(if self.quick {
+            Preset::Quick
+        } else {
+            Preset::Default
+        });
+        fn set<T: Clone>(field: &mut T, flag: &Option<T>) {
+            if let Some(v) = flag {
+                *field = v.clone();
             }
-            Long("epochs") => epochs = Some(p.value()?.parse()?),
-            Long("lr") => a.cfg.lr = p.value()?.parse()?,
-            Long("batch") => a.cfg.batch = p.value()?.parse()?,
-            Long("hidden") => hidden = list(&p.value()?.string()?, |s| Ok(s.parse()?))?,
-            Long("activation") => a.cfg.activation = Activation::parse(&p.value()?.string()?)?,
-            Long("arms") => a.arms = list(&p.value()?.string()?, |s| Ok(Arm::parse(s)?))?,
-            Long("l1") => a.cfg.l1_lambda = p.value()?.parse()?,
-            Long("le") => a.cfg.le = p.value()?.parse()?,
-            Long("enn") => a.enn_path = Some(p.value()?.into()),
-            Long("enn-rule") => a.enn.rule = EnnRule::parse(&p.value()?.string()?)?,
-            Long("episodes") => episodes = Some(p.value()?.parse()?),
-            Long("episode-steps") => episode_steps = Some(p.value()?.parse()?),
-            Long("decide-every") => a.enn.decide_every = p.value()?.parse()?,
-            Long("tau") => a.enn.tau = p.value()?.parse()?,
-            Long("enn-seed") => a.enn_seed = p.value()?.parse()?,
-            Long("checkpoint-every") => a.enn.checkpoint_every = p.value()?.parse()?,
-            Long("resume") => a.resume = Some(p.value()?.into()),
-            Long("no-explain") => a.explain = false,
-            Long("predict-enn") => a.predict_enn = p.value()?.parse()?,
-            Long("predict-episodes") => predict_episodes = Some(p.value()?.parse()?),
-            Long("predict-seeds") => a.predict_seeds = p.value()?.parse()?,
-            Long("data") => a.data = Some(p.value()?.into()),
-            Long("out") => a.out = Some(p.value()?.into()),
-            Long("jobs") => a.jobs = p.value()?.parse::<usize>()?.max(1),
-            Long("quick") => a.quick = true,
-            Long("merge") => a.merge = list(&p.value()?.string()?, |s| Ok(PathBuf::from(s)))?,
-            Short('h') | Long("help") => {
-                print!("{HELP}");
-                return Ok(None);
-            }
-            _ => return Err(arg.unexpected().into()),
         }
+        set(&mut c.seeds, &self.seeds);
+        set(&mut c.seed_start, &self.seed_start);
+        set(&mut c.shard, &self.shard);
+        set(&mut c.mlp.epochs, &self.epochs);
+        set(&mut c.mlp.lr, &self.lr);
+        set(&mut c.mlp.batch, &self.batch);
+        set(
+            &mut c.mlp.hidden,
+            &self.hidden.as_ref().map(|w| w.0.clone()),
+        );
+        set(&mut c.mlp.activation, &self.activation);
+        set(&mut c.arms, &self.arms);
+        set(&mut c.mlp.l1, &self.l1);
+        set(&mut c.mlp.le, &self.le);
+        c.enn.load = self.enn_path.clone();
+        set(&mut c.enn.rule, &self.enn_rule);
+        set(&mut c.enn.episodes, &self.episodes);
+        set(&mut c.enn.steps_per_episode, &self.episode_steps);
+        set(&mut c.enn.decide_every, &self.decide_every);
+        set(&mut c.enn.tau, &self.tau);
+        set(&mut c.enn.seed, &self.enn_seed);
+        set(&mut c.enn.checkpoint_every, &self.checkpoint_every);
+        set(&mut c.enn.image_mode, &self.image_mode);
+        c.enn.mask_inert |= self.mask_inert;
+        set(&mut c.explain.lottery_mlps, &self.lottery_mlps);
+        c.explain.enabled &= !self.no_explain;
+        set(&mut c.predict.enns, &self.predict_enn);
+        if self.predict_episodes.is_some() {
+            c.predict.episodes = self.predict_episodes;
+        }
+        set(&mut c.predict.seeds, &self.predict_seeds);
+        c.data.dir = self.data.clone();
+        set(&mut c.jobs, &self.jobs);
+        c
     }
-    a.seeds = seeds.unwrap_or(if a.quick { 2 } else { 10 });
-    a.cfg.epochs = epochs.unwrap_or(if a.quick { 1 } else { 3 });
-    if a.quick {
-        a.enn.episodes = 4;
-        a.enn.steps_per_episode = 60;
-        a.enn.decide_every = a.enn.decide_every.min(20);
-        a.enn.val_limit = 1000;
-    }
-    if let Some(e) = episodes {
-        a.enn.episodes = e;
-    }
-    if let Some(s) = episode_steps {
-        a.enn.steps_per_episode = s;
-    }
-    if a.quick {
-        a.predict_enn = a.predict_enn.min(2);
-        a.predict_seeds = 1;
-    }
-    a.predict_episodes = predict_episodes.unwrap_or((a.enn.episodes / 4).max(2));
-    a.enn.batch = a.cfg.batch;
-    a.enn.universal.lr = a.cfg.lr;
-    a.enn.universal.le = a.cfg.le;
-    a.enn.hidden = hidden[0];
-    let lr_ok = a.cfg.lr.is_finite() && a.cfg.lr > 0.0;
-    if a.seeds == 0
-        || a.cfg.epochs == 0
-        || a.cfg.batch == 0
-        || hidden.is_empty()
-        || hidden.contains(&0)
-        || !lr_ok
-    {
-        return Err("--seeds, --epochs, --batch, --hidden and --lr must be positive".into());
-    }
-    if a.resume.is_some() && a.enn_path.is_some() {
-        return Err("--resume continues ENN training; it cannot be combined with --enn".into());
-    }
-    if a.out.is_none() {
-        a.out = a.resume.clone();
-    }
-    if a.arms.is_empty() {
-        return Err("--arms must name at least one of bp, l1, he, gi".into());
-    }
-    a.cfg.sizes = std::iter::once(784)
-        .chain(hidden)
-        .chain(std::iter::once(10))
-        .collect();
-    Ok(Some(a))
 }

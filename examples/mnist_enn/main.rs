@@ -1,30 +1,19 @@
 //! The main experiment: `cargo run --release --example mnist_enn -- --help`.
 //!
-//! 1. Loads MNIST (shipped in `data/mnist/`).
-//! 2. Trains the Evaluation Neural Network with REINFORCE (or loads one with `--enn`).
-//! 3. Trains the target MLP (784-100-10, ReLU) under each arm — backprop, backprop + L1,
-//!    He init, Grad-Instructor — over several seeds, and prints per arm the mean ± std of
-//!    test accuracy, train accuracy and the train−test gap, with Welch's t-test of
-//!    Grad-Instructor against each other arm.
-//! 4. Explains the ENN with Grad-CAM and runs the lottery-ticket test; optionally tests which
-//!    cheap statistic predicts the best ENN (`--predict-enn M`).
-//! 5. Writes CSV/JSON, the ENN weights and `report.html` / `report.md` into the output folder.
+//! Wiring only: parse the command line into an `ExperimentConfig` (cli.rs), run it with
+//! `grad_instructor::experiment::run`, render its progress on stderr (one bar per phase with
+//! an ETA on a terminal, plain lines otherwise, nothing with `--quiet`), print the summary
+//! table and write the outputs (`experiment::output`).
 
-mod analysis;
 mod cli;
-mod output;
 
-use grad_instructor::data::{Dataset, Mnist};
-use grad_instructor::instructor::experiment::{run_arm, Arm, RunResult, TrainConfig};
-use grad_instructor::instructor::{
-    train_enn_resumable, EnnData, EpisodeLog, EvaluationNet, ReinforceConfig,
-};
-use rand::rngs::StdRng;
-use rand::SeedableRng;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use clap::Parser;
+use grad_instructor::experiment::output::{self, summary_table, timing_line};
+use grad_instructor::experiment::{self, Progress};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::sync::Mutex;
-use std::time::Instant;
 
 type AnyError = Box<dyn std::error::Error>;
 
@@ -51,234 +40,119 @@ fn default_out_dir() -> PathBuf {
     ))
 }
 
-/// The ENN's training split: `(episode training images, validation images for the reward)`,
-/// carved from the *training* set with a seeded shuffle (the test set is never used).
-pub fn enn_split(train: &Dataset, seed: u64, quick: bool) -> Result<(Dataset, Dataset), AnyError> {
-    let n_val = if quick { 1000 } else { 10000 }.min(train.len() / 2);
-    Ok(train.split_validation(n_val, &mut StdRng::seed_from_u64(seed ^ 0xE1A1))?)
+/// Renders the library's progress reports on stderr.
+enum Stderr {
+    /// `--quiet`: notes and progress are dropped.
+    Quiet,
+    /// stderr is not a terminal: one plain line per report.
+    Lines,
+    /// A terminal: one bar per phase with an ETA; messages above it.
+    Bars(Mutex<Option<ProgressBar>>),
 }
 
-/// Trains an ENN from `seed` with `cfg`, printing one progress line per episode.
-pub fn train_one_enn(
-    cfg: &ReinforceConfig,
-    split: &(Dataset, Dataset),
-    seed: u64,
-    label: &str,
-) -> Result<(EvaluationNet, Vec<EpisodeLog>), AnyError> {
-    train_one_enn_checkpointed(cfg, split, seed, label, None, None)
-}
-
-/// [`train_one_enn`] writing checkpoints into `checkpoint_dir` (every
-/// `cfg.checkpoint_every` episodes) and, with `resume_from`, continuing from the checkpoint
-/// there. The ENN's initial weights and then the episodes draw from one RNG seeded with
-/// `seed`; a resumed run re-creates it the same way (the checkpoint says how far to skip).
-pub fn train_one_enn_checkpointed(
-    cfg: &ReinforceConfig,
-    split: &(Dataset, Dataset),
-    seed: u64,
-    label: &str,
-    checkpoint_dir: Option<&Path>,
-    resume_from: Option<&Path>,
-) -> Result<(EvaluationNet, Vec<EpisodeLog>), AnyError> {
-    let (tr, val) = split;
-    let data = EnnData::new(&tr.images, &tr.labels, &val.images, &val.labels, tr.dim)?;
-    let mut rng = StdRng::seed_from_u64(seed);
-    let mut enn = EvaluationNet::new(&mut rng)?;
-    if let Some(dir) = resume_from {
-        eprintln!("[{label}] resuming from {}", dir.display());
-    }
-    let total = cfg.episodes;
-    let on_episode = |log: &EpisodeLog| {
-        eprintln!(
-            "[{label} {}/{total}] reward {:.4} baseline {:.4} E(final) {:.4} multipliers {:?}",
-            log.episode + 1,
-            log.reward,
-            log.baseline,
-            log.final_score,
-            log.chosen_multipliers
-        );
-    };
-    let logs = train_enn_resumable(
-        &mut enn,
-        cfg,
-        &data,
-        &mut rng,
-        checkpoint_dir,
-        resume_from,
-        on_episode,
-    )?;
-    Ok((enn, logs))
-}
-
-/// Saves an ENN as safetensors (atomically).
-pub fn save_enn(
-    path: &Path,
-    enn: &EvaluationNet,
-    metadata: &[(&str, &str)],
-) -> Result<(), AnyError> {
-    Ok(enn.save(path, metadata)?)
-}
-
-/// Loads an ENN saved by [`save_enn`].
-pub fn load_enn(path: &Path) -> Result<EvaluationNet, AnyError> {
-    Ok(EvaluationNet::load(path)?)
-}
-
-/// Trains `work` (arm, seed) pairs on `jobs` threads; results in the order of `work`.
-pub fn run_all(
-    work: &[(Arm, u64)],
-    cfg: &TrainConfig,
-    jobs: usize,
-    train: &Dataset,
-    test: &Dataset,
-    enn: Option<&EvaluationNet>,
-) -> Result<Vec<RunResult>, AnyError> {
-    let next = AtomicUsize::new(0);
-    let results = Mutex::new(Vec::new());
-    let first_error = Mutex::new(None);
-    std::thread::scope(|scope| {
-        for _ in 0..jobs.min(work.len()) {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= work.len() || first_error.lock().unwrap().is_some() {
-                    break;
-                }
-                let (arm, seed) = work[i];
-                let progress = |epoch: usize, loss: f64| {
-                    eprintln!(
-                        "[{:>2}/{}] {} seed {seed}: epoch {}/{} mean loss {loss:.4}",
-                        i + 1,
-                        work.len(),
-                        arm.name(),
-                        epoch + 1,
-                        cfg.epochs
-                    );
-                };
-                match run_arm(arm, seed, cfg, train, test, enn, progress) {
-                    Ok(r) => results.lock().unwrap().push((i, r)),
-                    Err(e) => {
-                        first_error.lock().unwrap().get_or_insert(e);
-                    }
-                }
-            });
+impl Progress for Stderr {
+    fn start(&self, phase: &str, total: u64) {
+        match self {
+            Stderr::Quiet => {}
+            Stderr::Lines => eprintln!("== {phase} ({total} steps)"),
+            Stderr::Bars(bar) => {
+                let style = ProgressStyle::with_template(
+                    "{prefix:>20} [{bar:30}] {pos}/{len} {elapsed_precise} ETA {eta} {wide_msg}",
+                )
+                .expect("a valid template")
+                .progress_chars("=> ");
+                let b = ProgressBar::new(total).with_style(style);
+                b.set_prefix(phase.to_string());
+                *bar.lock().unwrap() = Some(b);
+            }
         }
-    });
-    if let Some(e) = first_error.into_inner().unwrap() {
-        return Err(e.into());
     }
-    let mut r = results.into_inner().unwrap();
-    r.sort_by_key(|(i, _)| *i);
-    Ok(r.into_iter().map(|(_, r)| r).collect())
+
+    fn advance(&self, units: u64, message: &str) {
+        match self {
+            Stderr::Quiet => {}
+            Stderr::Lines => eprintln!("{message}"),
+            Stderr::Bars(bar) => {
+                if let Some(b) = bar.lock().unwrap().as_ref() {
+                    b.inc(units);
+                    b.set_message(message.to_string());
+                }
+            }
+        }
+    }
+
+    fn finish(&self) {
+        if let Stderr::Bars(bar) = self {
+            if let Some(b) = bar.lock().unwrap().take() {
+                b.finish();
+            }
+        }
+    }
+
+    fn note(&self, message: &str) {
+        match self {
+            Stderr::Quiet => {}
+            Stderr::Lines => eprintln!("{message}"),
+            Stderr::Bars(bar) => match bar.lock().unwrap().as_ref() {
+                Some(b) => b.println(message),
+                None => eprintln!("{message}"),
+            },
+        }
+    }
 }
 
-fn run() -> Result<(), AnyError> {
-    let Some(a) = cli::parse()? else {
-        return Ok(());
-    };
-    let out = a.out.clone().unwrap_or_else(default_out_dir);
+fn run(cli: cli::Cli) -> Result<(), AnyError> {
+    let out = cli
+        .out
+        .clone()
+        .or_else(|| cli.resume.clone())
+        .unwrap_or_else(default_out_dir);
     let command = std::env::args().collect::<Vec<_>>().join(" ");
-    if !a.merge.is_empty() {
-        return output::merge(&a.merge, &out, &command);
+    let progress = if cli.quiet {
+        Stderr::Quiet
+    } else if std::io::stderr().is_terminal() {
+        Stderr::Bars(Mutex::new(None))
+    } else {
+        Stderr::Lines
+    };
+    if let Some(dirs) = &cli.merge {
+        let merged = output::merge(dirs, &out, &command)?;
+        println!("{}", summary_table(&merged.summaries)?.to_markdown());
+        progress.note(&format!(
+            "merged {} rows into {}",
+            merged.records.len(),
+            out.display()
+        ));
+        return Ok(());
     }
-    let started = Instant::now();
-    let dir = Mnist::locate(a.data.as_deref())?;
-    let mnist = Mnist::load(&dir)?;
-    let (train, test) = if a.quick {
-        (mnist.train.take(6000), mnist.test.take(2000))
-    } else {
-        (mnist.train, mnist.test)
-    };
-    eprintln!(
-        "MNIST from {}: {} train / {} test images; {}; {} jobs",
-        dir.display(),
-        train.len(),
-        test.len(),
-        a.describe(),
-        a.jobs
-    );
-
-    // 1. The ENN: trained here (REINFORCE by default) or loaded.
-    let needs_enn = a.arms.contains(&Arm::GradInstructor) || a.explain || a.predict_enn > 0;
-    let mut enn_logs = Vec::new();
-    let mut enn_secs = 0.0;
-    let enn = if !needs_enn {
-        None
-    } else if let Some(path) = &a.enn_path {
-        eprintln!("ENN loaded from {}", path.display());
-        Some(load_enn(path)?)
-    } else {
-        let t = Instant::now();
-        let split = enn_split(&train, a.enn_seed, a.quick)?;
-        let resume_from = a.resume.as_ref().map(|d| d.join("enn_checkpoint"));
-        let (enn, logs) = train_one_enn_checkpointed(
-            &a.enn,
-            &split,
-            a.enn_seed,
-            "enn",
-            Some(&out.join("enn_checkpoint")),
-            resume_from.as_deref(),
-        )?;
-        enn_secs = t.elapsed().as_secs_f64();
-        let rule = format!("{:?}", a.enn.rule);
-        save_enn(
-            &out.join("enn.safetensors"),
-            &enn,
-            &[("rule", &rule), ("episodes", &a.enn.episodes.to_string())],
-        )?;
-        enn_logs = logs;
-        Some(enn)
-    };
-
-    // 2. The arms.
-    let work: Vec<(Arm, u64)> = a
-        .arms
-        .iter()
-        .flat_map(|&arm| (0..a.seeds).map(move |s| (arm, a.seed_start + s)))
-        .enumerate()
-        .filter(|(i, _)| *i as u64 % a.shard.1 == a.shard.0)
-        .map(|(_, w)| w)
-        .collect();
-    let t = Instant::now();
-    let results = run_all(&work, &a.cfg, a.jobs, &train, &test, enn.as_ref())?;
-    let arms_secs = t.elapsed().as_secs_f64();
-
-    // 3. Explanations and analyses.
-    let explained = match (&enn, a.explain) {
-        (Some(enn), true) => Some(analysis::explain(enn, &a, &results, &train, &test)?),
-        _ => None,
-    };
-    let mut predict_secs = 0.0;
-    let prediction = if a.predict_enn > 0 {
-        let t = Instant::now();
-        let p = analysis::predict_best_enn(&a, &results, &train, &test)?;
-        predict_secs = t.elapsed().as_secs_f64();
-        Some(p)
-    } else {
-        None
-    };
-
-    // 4. Files, table, report.
-    let timing = output::Timing {
-        enn_secs,
-        arms_secs,
-        predict_secs,
-        total_secs: started.elapsed().as_secs_f64(),
-    };
-    output::write_all(
-        &out,
-        &command,
-        &a,
-        &results,
-        &enn_logs,
-        explained.as_ref(),
-        prediction.as_ref(),
-        &timing,
-    )?;
+    let cfg = cli.config();
+    let outcome = experiment::run(&cfg, &out, cli.resume.as_deref(), &progress)?;
+    output::write_csvs(&out, &outcome)?;
+    println!("\n{} on {}", outcome.describe(), outcome.data_name);
+    println!("{}", summary_table(&outcome.summaries())?.to_markdown());
+    println!("{}; outputs in {}", timing_line(&outcome), out.display());
+    output::write_summary_json(&out, &command, &outcome)?;
+    output::write_report(&out, &command, &outcome)?;
+    progress.note(&format!("report: {}", out.join("report.html").display()));
     Ok(())
 }
 
 fn main() {
-    if let Err(e) = run() {
+    // clap's own errors are rendered as one `error:` line and exit 1, like every other error.
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            let _ = e.print(); // --help
+            return;
+        }
+        Err(e) => {
+            let text = e.render().to_string();
+            let first = text.lines().next().unwrap_or("invalid arguments");
+            eprintln!("error: {}", first.trim_start_matches("error: "));
+            std::process::exit(1);
+        }
+    };
+    if let Err(e) = run(cli) {
         eprintln!("error: {e}");
         std::process::exit(1);
     }

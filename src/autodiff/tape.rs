@@ -248,6 +248,24 @@ impl<'a> Tape<'a> {
         &self.nodes[v.index()].value
     }
 
+    /// The leaf that borrows `t` (bound with [`Tape::param`] or [`Tape::constant_ref`]), found
+    /// by identity, not by value; `None` if `t` is bound by no leaf or by more than one (then
+    /// each leaf holds part of its gradient, and no single `Var` stands for it).
+    pub fn leaf_of(&self, t: &Tensor) -> Option<Var> {
+        let mut found = None;
+        for (i, node) in self.nodes.iter().enumerate() {
+            if let (Op::Leaf, Value::Borrowed(b)) = (&node.op, &node.value) {
+                if std::ptr::eq(*b, t) {
+                    if found.is_some() {
+                        return None;
+                    }
+                    found = Some(Var(i as u32));
+                }
+            }
+        }
+        found
+    }
+
     /// The single value of a one-element node.
     pub fn item(&self, v: Var) -> Result<f32> {
         self.value(v).item()

@@ -94,6 +94,39 @@ pub fn enn_coverage(
     gradient_coverage(&g, variance, threshold)
 }
 
+/// Coverage of one ENN averaged over several W1s.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CoverageSummary {
+    /// Mean of [`Coverage::reached_fraction`].
+    pub reached_fraction: f64,
+    /// Mean of [`Coverage::inert_share`].
+    pub inert_share: f64,
+    /// Number of W1s.
+    pub n: usize,
+}
+
+/// [`enn_coverage`] of `enn` at each of `w1s`, averaged.
+pub fn mean_coverage(
+    enn: &EvaluationNet,
+    w1s: &[&Tensor],
+    variance: &[f64],
+    threshold: f64,
+) -> Result<CoverageSummary> {
+    if w1s.is_empty() {
+        return Err(Error::invalid("mean_coverage", "no W1 to measure"));
+    }
+    let covs = w1s
+        .iter()
+        .map(|w| enn_coverage(enn, w, variance, threshold))
+        .collect::<Result<Vec<_>>>()?;
+    let n = covs.len() as f64;
+    Ok(CoverageSummary {
+        reached_fraction: covs.iter().map(Coverage::reached_fraction).sum::<f64>() / n,
+        inert_share: covs.iter().map(Coverage::inert_share).sum::<f64>() / n,
+        n: covs.len(),
+    })
+}
+
 /// The score, the logit and their gradient norms at one W1.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct GradientNorms {

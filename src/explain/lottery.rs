@@ -1,18 +1,46 @@
-//! A strong-lottery-ticket test of Grad-CAM heat (our quantitative version of the paper's
-//! qualitative claim that the ENN's attention marks the weights that matter).
+//! A mask test of the ENN's Grad-CAM heat: do the W1 entries the ENN attends to matter more
+//! for an untrained MLP than entries chosen otherwise?
 //!
 //! On an *untrained* MLP, keep the top p% of W1's entries by a score, zero the rest, and
 //! measure test accuracy (a) with no training and (b) after fine-tuning for a fixed small
-//! budget with the mask held fixed (pruned weights stay zero). Scores compared:
-//! Grad-CAM heat, |w| (magnitude pruning), and random masks of the same size.
+//! budget with the mask held fixed (pruned weights stay zero). Masks compared:
+//!
+//! * **heat**: the top entries by the ENN's heat over W1;
+//! * **magnitude** |w| (magnitude pruning) and **random** (uniform) masks;
+//! * **structure-matched controls**, each the heat map itself rearranged so that its shape
+//!   survives and only its placement changes: **rolled** (cyclically shifted by a random,
+//!   nonzero offset along both axes — contiguous bands and tap grids stay bands and grids),
+//!   **rows permuted** (the hidden units' heat rows shuffled: the same input columns kept, on
+//!   other units) and **columns permuted** (the input columns shuffled: every unit keeps as
+//!   many entries, at other inputs). Without them a heat mask (contiguous, structured) is only
+//!   compared with scattered random masks, and structure is confounded with knowledge.
+//!
+//! Ties in a score (e.g. the many exact zeros of heat mapped through the bilinear image's
+//! adjoint) are broken at random with the run's seed, not by index, which would favour the
+//! top-left of W1.
+//!
+//! The study runs over several untrained MLPs (one per seed, each with its own heat map). For
+//! each percentage it reports mean ± sd over the MLPs, and for heat against each other mask
+//! the paired difference of fine-tuned accuracy (same MLP, same fine-tuning batches), its
+//! paired t-test and Holm-adjusted p-values across all comparisons of the table.
+//!
+//! **What it shows**: whether, at equal sparsity and equal fine-tuning budget, keeping the
+//! heat's entries gives a better (or worse) sub-network than masks with the same structure
+//! placed elsewhere, than magnitude pruning, and than chance. **What it does not show**: it is
+//! not a search for a strong lottery ticket (no mask is optimized; untrained accuracy of any
+//! of these masks is near chance), it says nothing about other sparsities, budgets or
+//! architectures, and an effect here may come from where the heat sits (e.g. on the image's
+//! centre pixels) rather than from anything the ENN learned — which is what the controls and
+//! a fresh-ENN comparison are for.
 
 use crate::data::{Batcher, Dataset};
 use crate::error::{Error, Result};
 use crate::nn::{Mlp, Sgd};
 use crate::stats;
 use crate::tensor::Tensor;
+use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
-use rand::Rng;
+use rand::{Rng, SeedableRng};
 
 /// Which entries a mask keeps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -21,31 +49,62 @@ pub enum MaskKind {
     Heat,
     /// The largest |w|.
     Magnitude,
-    /// Uniformly random entries (averaged over several masks).
+    /// Uniformly random entries.
     Random,
+    /// The heat map cyclically shifted by a random nonzero offset on both axes.
+    HeatRolled,
+    /// The heat map with its rows (hidden units) shuffled.
+    HeatRowsPermuted,
+    /// The heat map with its columns (inputs) shuffled.
+    HeatColumnsPermuted,
 }
 
 impl MaskKind {
+    /// Every kind, heat first.
+    pub const ALL: [MaskKind; 6] = [
+        MaskKind::Heat,
+        MaskKind::Magnitude,
+        MaskKind::Random,
+        MaskKind::HeatRolled,
+        MaskKind::HeatRowsPermuted,
+        MaskKind::HeatColumnsPermuted,
+    ];
+
     /// Short name for tables.
     pub fn name(self) -> &'static str {
         match self {
             MaskKind::Heat => "grad-cam heat",
             MaskKind::Magnitude => "magnitude |w|",
             MaskKind::Random => "random",
+            MaskKind::HeatRolled => "heat, rolled",
+            MaskKind::HeatRowsPermuted => "heat, rows permuted",
+            MaskKind::HeatColumnsPermuted => "heat, columns permuted",
         }
+    }
+
+    /// Whether each draw of this kind is random (several per MLP are averaged).
+    pub fn is_drawn(self) -> bool {
+        !matches!(self, MaskKind::Heat | MaskKind::Magnitude)
     }
 }
 
-/// Keeps the `round(fraction · n)` highest scores (ties broken by lower index); at least one.
-pub fn top_fraction_mask(scores: &[f32], fraction: f64) -> Vec<bool> {
-    let keep = ((fraction * scores.len() as f64).round() as usize).clamp(1, scores.len().max(1));
+fn keep_count(n: usize, fraction: f64) -> usize {
+    ((fraction * n as f64).round() as usize).clamp(1, n.max(1))
+}
+
+/// Keeps the `round(fraction · n)` highest scores (at least one). Ties are broken by a random
+/// order drawn from `rng`; NaN ranks below every number.
+pub fn top_fraction_mask(scores: &[f32], fraction: f64, rng: &mut impl Rng) -> Vec<bool> {
+    let keep = keep_count(scores.len(), fraction);
     let mut order: Vec<usize> = (0..scores.len()).collect();
-    // Descending by score; NaN sorts last so it is never kept first.
+    order.shuffle(rng);
+    // A stable sort keeps the shuffled order among equal scores.
     order.sort_by(|&i, &j| {
-        scores[j]
-            .partial_cmp(&scores[i])
-            .unwrap_or_else(|| scores[i].is_nan().cmp(&scores[j].is_nan()))
-            .then(i.cmp(&j))
+        let (a, b) = (scores[i], scores[j]);
+        match (a.is_nan(), b.is_nan()) {
+            (false, false) => b.partial_cmp(&a).expect("not NaN"),
+            (an, bn) => an.cmp(&bn),
+        }
     });
     let mut mask = vec![false; scores.len()];
     order.iter().take(keep).for_each(|&i| mask[i] = true);
@@ -54,12 +113,93 @@ pub fn top_fraction_mask(scores: &[f32], fraction: f64) -> Vec<bool> {
 
 /// A uniformly random mask keeping `round(fraction · n)` entries.
 pub fn random_mask(n: usize, fraction: f64, rng: &mut impl Rng) -> Vec<bool> {
-    let keep = ((fraction * n as f64).round() as usize).clamp(1, n.max(1));
+    let keep = keep_count(n, fraction);
     let mut order: Vec<usize> = (0..n).collect();
     order.shuffle(rng);
     let mut mask = vec![false; n];
     order.iter().take(keep).for_each(|&i| mask[i] = true);
     mask
+}
+
+/// `map` (rows × cols) cyclically shifted: `out[(r + dr) % rows][(c + dc) % cols] = map[r][c]`.
+pub fn roll(map: &[f32], rows: usize, cols: usize, dr: usize, dc: usize) -> Vec<f32> {
+    let mut out = vec![0.0f32; map.len()];
+    for r in 0..rows {
+        for c in 0..cols {
+            out[(r + dr) % rows * cols + (c + dc) % cols] = map[r * cols + c];
+        }
+    }
+    out
+}
+
+/// `map` with row `i` moved to row `perm[i]`.
+pub fn permute_rows(map: &[f32], cols: usize, perm: &[usize]) -> Vec<f32> {
+    let mut out = vec![0.0f32; map.len()];
+    for (i, &to) in perm.iter().enumerate() {
+        out[to * cols..(to + 1) * cols].copy_from_slice(&map[i * cols..(i + 1) * cols]);
+    }
+    out
+}
+
+/// `map` with column `j` moved to column `perm[j]`.
+pub fn permute_columns(map: &[f32], cols: usize, perm: &[usize]) -> Vec<f32> {
+    let mut out = vec![0.0f32; map.len()];
+    for (src, dst) in map.chunks_exact(cols).zip(out.chunks_exact_mut(cols)) {
+        for (j, &to) in perm.iter().enumerate() {
+            dst[to] = src[j];
+        }
+    }
+    out
+}
+
+/// A random offset in `1..len` (0 when `len == 1`: nothing to shift).
+fn nonzero_offset(len: usize, rng: &mut impl Rng) -> usize {
+    if len > 1 {
+        rng.gen_range(1..len)
+    } else {
+        0
+    }
+}
+
+/// One mask of `kind` over W1 (rows × cols) keeping `fraction` of it.
+pub fn make_mask(
+    kind: MaskKind,
+    heat: &Tensor,
+    w1: &Tensor,
+    fraction: f64,
+    rng: &mut impl Rng,
+) -> Result<Vec<bool>> {
+    let (rows, cols) = w1.matrix_dims("make_mask")?;
+    if heat.shape() != w1.shape() {
+        return Err(Error::shape(
+            "make_mask",
+            format!("heat shaped like W1 {}", w1.shape()),
+            format!("{}", heat.shape()),
+        ));
+    }
+    let h = heat.data();
+    Ok(match kind {
+        MaskKind::Heat => top_fraction_mask(h, fraction, rng),
+        MaskKind::Magnitude => {
+            let m: Vec<f32> = w1.data().iter().map(|w| w.abs()).collect();
+            top_fraction_mask(&m, fraction, rng)
+        }
+        MaskKind::Random => random_mask(w1.numel(), fraction, rng),
+        MaskKind::HeatRolled => {
+            let (dr, dc) = (nonzero_offset(rows, rng), nonzero_offset(cols, rng));
+            top_fraction_mask(&roll(h, rows, cols, dr, dc), fraction, rng)
+        }
+        MaskKind::HeatRowsPermuted => {
+            let mut perm: Vec<usize> = (0..rows).collect();
+            perm.shuffle(rng);
+            top_fraction_mask(&permute_rows(h, cols, &perm), fraction, rng)
+        }
+        MaskKind::HeatColumnsPermuted => {
+            let mut perm: Vec<usize> = (0..cols).collect();
+            perm.shuffle(rng);
+            top_fraction_mask(&permute_columns(h, cols, &perm), fraction, rng)
+        }
+    })
 }
 
 /// Zeros the entries of `w` where `mask` is false.
@@ -105,7 +245,7 @@ impl Default for FinetuneConfig {
 pub struct LotteryConfig {
     /// Percentages of W1 kept.
     pub percents: Vec<f64>,
-    /// Random masks per percentage.
+    /// Draws per MLP of each random kind (random, rolled, rows / columns permuted), averaged.
     pub n_random: usize,
     /// Fine-tuning budget after masking.
     pub finetune: FinetuneConfig,
@@ -115,23 +255,67 @@ impl Default for LotteryConfig {
     fn default() -> Self {
         LotteryConfig {
             percents: vec![5.0, 10.0, 20.0, 50.0],
-            n_random: 10,
+            n_random: 3,
             finetune: FinetuneConfig::default(),
         }
     }
 }
 
-/// One row of the lottery table.
+/// One row of the lottery table: a mask kind at one percentage, over the study's MLPs.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LotteryRow {
     /// Which score chose the kept weights.
     pub kind: MaskKind,
     /// Percentage of W1 kept.
     pub percent: f64,
-    /// Test accuracy with no training: mean and std over masks (std 0 for a single mask).
+    /// Test accuracy with no training: mean and sd over the MLPs (over the draws when the
+    /// study has one MLP), each MLP's value the mean over its draws.
     pub untrained: (f64, f64),
-    /// Test accuracy after fine-tuning with the mask fixed.
+    /// Test accuracy after fine-tuning with the mask fixed: mean and sd, as `untrained`.
     pub finetuned: (f64, f64),
+    /// Fine-tuned accuracy per MLP (the mean over its draws), in the study's MLP order.
+    pub per_mlp: Vec<f64>,
+}
+
+/// Heat against one other mask kind at one percentage, paired over the MLPs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LotteryComparison {
+    /// Percentage of W1 kept.
+    pub percent: f64,
+    /// The mask heat is compared with.
+    pub control: MaskKind,
+    /// Mean over MLPs of fine-tuned accuracy (heat − control).
+    pub mean_diff: f64,
+    /// Sample sd of those differences.
+    pub sd_diff: f64,
+    /// Paired t statistic `mean / (sd / √n)`.
+    pub t: f64,
+    /// Two-sided p-value of the paired t-test (df = n − 1); NaN for n < 2.
+    pub p: f64,
+    /// Holm-adjusted p-value across every comparison of the study.
+    pub p_holm: f64,
+}
+
+/// The study over several MLPs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LotteryStudy {
+    /// One row per (percentage, kind), percentages in config order, kinds in [`MaskKind::ALL`].
+    pub rows: Vec<LotteryRow>,
+    /// Heat against each other kind at each percentage.
+    pub comparisons: Vec<LotteryComparison>,
+    /// The MLP seeds, in the order of [`LotteryRow::per_mlp`].
+    pub seeds: Vec<u64>,
+}
+
+/// One untrained MLP of the study and the heat over its W1.
+#[derive(Clone, Debug)]
+pub struct LotteryCase {
+    /// The MLP's seed (names it in tables and seeds its mask and fine-tuning streams).
+    pub seed: u64,
+    /// The untrained MLP.
+    pub mlp: Mlp,
+    /// The heat over its W1 (W1's shape).
+    pub heat: Tensor,
 }
 
 /// Fine-tunes `mlp` for `cfg.steps` SGD steps, re-applying `mask` to W1 after every step.
@@ -151,9 +335,7 @@ fn finetune(
             if step == cfg.steps {
                 break;
             }
-            let (_, grads) = mlp.loss_and_grads(batch.tensor, batch.labels, 0.0)?;
-            let refs: Vec<&Tensor> = grads.iter().collect();
-            sgd.step(&mut mlp.params_mut(), &refs)?;
+            mlp.train_step(&mut sgd, batch.tensor, batch.labels, 0.0)?;
             apply_mask(&mut mlp.layers[0].weight, mask)?;
             step += 1;
         }
@@ -161,8 +343,194 @@ fn finetune(
     Ok(())
 }
 
-/// Runs the lottery test for each percentage: heat and magnitude masks once, random masks
-/// `n_random` times. `heat` is shaped like W1 of `untrained`.
+/// Per (percentage, kind): every draw's (untrained, fine-tuned) accuracy on one MLP.
+type CaseResult = Vec<Vec<(f64, f64)>>;
+
+/// Runs every mask of one MLP. The masks draw from one stream and the fine-tuning batches of
+/// every mask come from a fresh copy of another (same batches for every mask: a paired
+/// design); both are seeded by `(seed, case.seed)`.
+fn run_case(
+    case: &LotteryCase,
+    config: &LotteryConfig,
+    train: &Dataset,
+    test: &Dataset,
+    seed: u64,
+) -> Result<CaseResult> {
+    let w1 = &case.mlp.layers[0].weight;
+    let base = seed ^ case.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let mut mask_rng = StdRng::seed_from_u64(base ^ 0x3A5C);
+    let mut out = Vec::new();
+    for &p in &config.percents {
+        for kind in MaskKind::ALL {
+            let draws = if kind.is_drawn() {
+                config.n_random.max(1)
+            } else {
+                1
+            };
+            let mut accs = Vec::with_capacity(draws);
+            for _ in 0..draws {
+                let mask = make_mask(kind, &case.heat, w1, p / 100.0, &mut mask_rng)?;
+                let mut mlp = case.mlp.clone();
+                apply_mask(&mut mlp.layers[0].weight, &mask)?;
+                let before = mlp.accuracy(&test.images, &test.labels)?;
+                let mut batch_rng = StdRng::seed_from_u64(base ^ 0xF17E);
+                finetune(&mut mlp, &mask, &config.finetune, train, &mut batch_rng)?;
+                accs.push((before, mlp.accuracy(&test.images, &test.labels)?));
+            }
+            out.push(accs);
+        }
+    }
+    Ok(out)
+}
+
+/// Holm's step-down adjustment: the i-th smallest p (0-based) becomes
+/// `max_{j ≤ i} min(1, (m − j) p_(j))`; NaN stays NaN and is left out of the count.
+fn holm(ps: &[f64]) -> Vec<f64> {
+    let mut idx: Vec<usize> = (0..ps.len()).filter(|&i| !ps[i].is_nan()).collect();
+    idx.sort_by(|&a, &b| ps[a].total_cmp(&ps[b]));
+    let m = idx.len();
+    let mut out = vec![f64::NAN; ps.len()];
+    let mut running = 0.0f64;
+    for (rank, &i) in idx.iter().enumerate() {
+        running = running.max(((m - rank) as f64 * ps[i]).min(1.0));
+        out[i] = running;
+    }
+    out
+}
+
+/// The paired t-test of `d` (differences): `(t, p)`; NaN for fewer than two differences,
+/// `(0, 1)` when all are 0, `(±inf, 0)` when they are equal and nonzero.
+fn paired_t(d: &[f64]) -> (f64, f64) {
+    if d.len() < 2 {
+        return (f64::NAN, f64::NAN);
+    }
+    let (m, sd) = (stats::mean(d), stats::std_dev(d));
+    if sd == 0.0 {
+        return if m == 0.0 {
+            (0.0, 1.0)
+        } else {
+            (m.signum() * f64::INFINITY, 0.0)
+        };
+    }
+    let t = m / (sd / (d.len() as f64).sqrt());
+    (t, stats::student_t_two_sided_p(t, (d.len() - 1) as f64))
+}
+
+/// Runs the lottery test on every case (on up to `jobs` threads; results do not depend on
+/// `jobs`) and summarizes it (see the module docs). `seed` is the run's seed: it and each
+/// case's seed fix every mask draw, tie break and fine-tuning batch.
+pub fn lottery_study(
+    cases: &[LotteryCase],
+    config: &LotteryConfig,
+    train: &Dataset,
+    test: &Dataset,
+    seed: u64,
+    jobs: usize,
+) -> Result<LotteryStudy> {
+    if cases.is_empty() || config.percents.is_empty() {
+        return Err(Error::invalid(
+            "lottery_study",
+            "needs at least one MLP and one percentage",
+        ));
+    }
+    for c in cases {
+        let w1 = &c.mlp.layers[0].weight;
+        if c.heat.shape() != w1.shape() {
+            return Err(Error::shape(
+                "lottery_study",
+                format!("heat shaped like W1 {}", w1.shape()),
+                format!("{}", c.heat.shape()),
+            ));
+        }
+    }
+    if let Some(&p) = config.percents.iter().find(|&&p| !(p > 0.0 && p <= 100.0)) {
+        return Err(Error::invalid(
+            "lottery_study",
+            format!("percentage {p} is not in (0, 100]"),
+        ));
+    }
+    let jobs = jobs.clamp(1, cases.len());
+    let mut results: Vec<Option<Result<CaseResult>>> = (0..cases.len()).map(|_| None).collect();
+    std::thread::scope(|s| {
+        for (chunk_cases, chunk_out) in cases
+            .chunks(cases.len().div_ceil(jobs))
+            .zip(results.chunks_mut(cases.len().div_ceil(jobs)))
+        {
+            s.spawn(move || {
+                for (c, o) in chunk_cases.iter().zip(chunk_out) {
+                    *o = Some(run_case(c, config, train, test, seed));
+                }
+            });
+        }
+    });
+    let per_case: Vec<CaseResult> = results
+        .into_iter()
+        .map(|r| r.expect("every case ran"))
+        .collect::<Result<_>>()?;
+    let n_kinds = MaskKind::ALL.len();
+    let mut rows = Vec::new();
+    for (pi, &percent) in config.percents.iter().enumerate() {
+        for (ki, &kind) in MaskKind::ALL.iter().enumerate() {
+            let at = pi * n_kinds + ki;
+            fn cell(c: &CaseResult, at: usize) -> &[(f64, f64)] {
+                &c[at]
+            }
+            let mean_of = |draws: &[(f64, f64)], f: fn(&(f64, f64)) -> f64| {
+                stats::mean(&draws.iter().map(f).collect::<Vec<_>>())
+            };
+            let (before, after): (Vec<f64>, Vec<f64>) = if cases.len() == 1 {
+                // One MLP: the spread is over the draws.
+                cell(&per_case[0], at).iter().copied().unzip()
+            } else {
+                per_case
+                    .iter()
+                    .map(|c| (mean_of(cell(c, at), |x| x.0), mean_of(cell(c, at), |x| x.1)))
+                    .unzip()
+            };
+            rows.push(LotteryRow {
+                kind,
+                percent,
+                untrained: (stats::mean(&before), stats::std_dev(&before)),
+                finetuned: (stats::mean(&after), stats::std_dev(&after)),
+                per_mlp: per_case
+                    .iter()
+                    .map(|c| mean_of(cell(c, at), |x| x.1))
+                    .collect(),
+            });
+        }
+    }
+    let mut comparisons = Vec::new();
+    for (pi, &percent) in config.percents.iter().enumerate() {
+        let heat = &rows[pi * n_kinds].per_mlp;
+        for ki in 1..n_kinds {
+            let other = &rows[pi * n_kinds + ki].per_mlp;
+            let d: Vec<f64> = heat.iter().zip(other).map(|(a, b)| a - b).collect();
+            let (t, p) = paired_t(&d);
+            comparisons.push(LotteryComparison {
+                percent,
+                control: MaskKind::ALL[ki],
+                mean_diff: stats::mean(&d),
+                sd_diff: stats::std_dev(&d),
+                t,
+                p,
+                p_holm: f64::NAN,
+            });
+        }
+    }
+    let adjusted = holm(&comparisons.iter().map(|c| c.p).collect::<Vec<_>>());
+    comparisons
+        .iter_mut()
+        .zip(adjusted)
+        .for_each(|(c, p)| c.p_holm = p);
+    Ok(LotteryStudy {
+        rows,
+        comparisons,
+        seeds: cases.iter().map(|c| c.seed).collect(),
+    })
+}
+
+/// The study on one MLP (the spread in each row is over the draws); `rng` supplies the run's
+/// seed. Kept for callers that explain a single network.
 pub fn lottery_test(
     untrained: &Mlp,
     heat: &Tensor,
@@ -171,66 +539,150 @@ pub fn lottery_test(
     test: &Dataset,
     rng: &mut impl Rng,
 ) -> Result<Vec<LotteryRow>> {
-    let w1 = &untrained.layers[0].weight;
-    if heat.shape() != w1.shape() {
-        return Err(Error::shape(
-            "lottery_test",
-            format!("heat shaped like W1 {}", w1.shape()),
-            format!("{}", heat.shape()),
-        ));
-    }
-    let magnitude: Vec<f32> = w1.data().iter().map(|w| w.abs()).collect();
-    let mut rows = Vec::new();
-    for &p in &config.percents {
-        let fraction = p / 100.0;
-        for kind in [MaskKind::Heat, MaskKind::Magnitude, MaskKind::Random] {
-            let masks: Vec<Vec<bool>> = match kind {
-                MaskKind::Heat => vec![top_fraction_mask(heat.data(), fraction)],
-                MaskKind::Magnitude => vec![top_fraction_mask(&magnitude, fraction)],
-                MaskKind::Random => (0..config.n_random.max(1))
-                    .map(|_| random_mask(w1.numel(), fraction, rng))
-                    .collect(),
-            };
-            let (mut before, mut after) = (Vec::new(), Vec::new());
-            for mask in &masks {
-                let mut mlp = untrained.clone();
-                apply_mask(&mut mlp.layers[0].weight, mask)?;
-                before.push(mlp.accuracy(&test.images, &test.labels)?);
-                finetune(&mut mlp, mask, &config.finetune, train, rng)?;
-                after.push(mlp.accuracy(&test.images, &test.labels)?);
-            }
-            rows.push(LotteryRow {
-                kind,
-                percent: p,
-                untrained: (stats::mean(&before), stats::std_dev(&before)),
-                finetuned: (stats::mean(&after), stats::std_dev(&after)),
-            });
-        }
-    }
-    Ok(rows)
+    let case = LotteryCase {
+        seed: 0,
+        mlp: untrained.clone(),
+        heat: heat.clone(),
+    };
+    Ok(lottery_study(&[case], config, train, test, rng.gen(), 1)?.rows)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::SeedableRng;
 
     #[test]
     fn top_fraction_mask_keeps_the_largest_scores() {
-        let mask = top_fraction_mask(&[0.1, 0.9, 0.5, 0.7], 0.5);
+        let mut rng = StdRng::seed_from_u64(1);
+        let mask = top_fraction_mask(&[0.1, 0.9, 0.5, 0.7], 0.5, &mut rng);
         assert_eq!(mask, vec![false, true, false, true]);
+        // NaN is never preferred to a number.
+        let mask = top_fraction_mask(&[f32::NAN, 0.0, f32::NAN], 0.34, &mut rng);
+        assert_eq!(mask, vec![false, true, false]);
+    }
+
+    #[test]
+    fn ties_are_broken_at_random_by_the_seed_not_by_index() {
+        // 1 000 equal scores, keep 10: by index this would always be entries 0..10.
+        let scores = vec![0.0f32; 1000];
+        let a = top_fraction_mask(&scores, 0.01, &mut StdRng::seed_from_u64(5));
+        let b = top_fraction_mask(&scores, 0.01, &mut StdRng::seed_from_u64(5));
+        let c = top_fraction_mask(&scores, 0.01, &mut StdRng::seed_from_u64(6));
+        assert_eq!(a, b, "same seed, same mask");
+        assert_ne!(a, c, "another seed, another mask");
+        assert_eq!(a.iter().filter(|&&k| k).count(), 10);
+        assert!(a[10..].iter().any(|&k| k), "not the first ten by index");
+        // Strictly larger scores always win over the tied zeros.
+        let mut s = scores.clone();
+        s[999] = 1.0;
+        s[500] = 0.5;
+        let m = top_fraction_mask(&s, 0.002, &mut StdRng::seed_from_u64(7));
         assert_eq!(
-            top_fraction_mask(&[1.0, 1.0, 1.0], 0.34),
-            vec![true, false, false]
+            m.iter()
+                .enumerate()
+                .filter(|(_, &k)| k)
+                .map(|(i, _)| i)
+                .collect::<Vec<_>>(),
+            vec![500, 999]
         );
     }
 
     #[test]
     fn random_mask_keeps_exactly_the_requested_count_reproducibly() {
-        let a = random_mask(100, 0.2, &mut rand::rngs::StdRng::seed_from_u64(3));
-        let b = random_mask(100, 0.2, &mut rand::rngs::StdRng::seed_from_u64(3));
+        let a = random_mask(100, 0.2, &mut StdRng::seed_from_u64(3));
+        let b = random_mask(100, 0.2, &mut StdRng::seed_from_u64(3));
         assert_eq!(a.iter().filter(|&&k| k).count(), 20);
         assert_eq!(a, b);
+    }
+
+    #[test]
+    fn roll_and_permutations_move_entries_by_hand() {
+        // 2 × 3: [a b c; d e f] = [1 2 3; 4 5 6].
+        let m = [1., 2., 3., 4., 5., 6.];
+        assert_eq!(roll(&m, 2, 3, 1, 1), vec![6., 4., 5., 3., 1., 2.]);
+        assert_eq!(roll(&m, 2, 3, 0, 0), m.to_vec());
+        assert_eq!(permute_rows(&m, 3, &[1, 0]), vec![4., 5., 6., 1., 2., 3.]);
+        assert_eq!(
+            permute_columns(&m, 3, &[2, 0, 1]),
+            vec![2., 3., 1., 5., 6., 4.]
+        );
+    }
+
+    #[test]
+    fn structure_matched_controls_keep_the_heat_masks_shape_and_move_it() {
+        // Heat: one contiguous band, rows 2..4 × columns 3..9 of a 10 × 20 W1 (12 of 200).
+        let (rows, cols) = (10, 20);
+        let mut heat = vec![0.0f32; rows * cols];
+        for r in 2..4 {
+            for c in 3..9 {
+                heat[r * cols + c] = 1.0;
+            }
+        }
+        let heat = Tensor::from_vec(heat, &[rows, cols]).unwrap();
+        let w1 = Tensor::from_vec((0..200).map(|x| x as f32).collect(), &[rows, cols]).unwrap();
+        let mut rng = StdRng::seed_from_u64(9);
+        let frac = 12.0 / 200.0;
+        let band = make_mask(MaskKind::Heat, &heat, &w1, frac, &mut rng).unwrap();
+        assert_eq!(
+            band,
+            heat.data().iter().map(|&h| h > 0.0).collect::<Vec<_>>()
+        );
+        let shape = |m: &[bool]| {
+            let rs: Vec<usize> = (0..rows)
+                .filter(|&r| m[r * cols..(r + 1) * cols].iter().any(|&k| k))
+                .collect();
+            let per_row: Vec<usize> = rs
+                .iter()
+                .map(|&r| m[r * cols..(r + 1) * cols].iter().filter(|&&k| k).count())
+                .collect();
+            (rs.len(), per_row)
+        };
+        for kind in [
+            MaskKind::HeatRolled,
+            MaskKind::HeatRowsPermuted,
+            MaskKind::HeatColumnsPermuted,
+        ] {
+            let m = make_mask(kind, &heat, &w1, frac, &mut rng).unwrap();
+            assert_eq!(m.iter().filter(|&&k| k).count(), 12, "{kind:?}");
+            assert_ne!(m, band, "{kind:?} moved the band");
+            // Two rows of six entries each, wherever they went.
+            assert_eq!(shape(&m), (2, vec![6, 6]), "{kind:?}");
+        }
+        // The rolled mask is the band cyclically shifted as a whole by some nonzero offset.
+        let rolled = make_mask(MaskKind::HeatRolled, &heat, &w1, frac, &mut rng).unwrap();
+        let as_f32 = |m: &[bool]| {
+            m.iter()
+                .map(|&k| f32::from(u8::from(k)))
+                .collect::<Vec<_>>()
+        };
+        let shifted = (1..rows)
+            .flat_map(|dr| (1..cols).map(move |dc| (dr, dc)))
+            .any(|(dr, dc)| roll(&as_f32(&band), rows, cols, dr, dc) == as_f32(&rolled));
+        assert!(shifted);
+        // Magnitude: the 12 largest |w| are the last 12 entries.
+        let mag = make_mask(MaskKind::Magnitude, &heat, &w1, frac, &mut rng).unwrap();
+        assert!(mag[188..].iter().all(|&k| k) && !mag[..188].iter().any(|&k| k));
+    }
+
+    #[test]
+    fn holm_matches_hand_values() {
+        // p = (0.01, 0.04, 0.03, NaN): sorted 0.01·3 = 0.03, 0.03·2 = 0.06, 0.04·1 → max 0.06.
+        let h = holm(&[0.01, 0.04, 0.03, f64::NAN]);
+        assert!((h[0] - 0.03).abs() < 1e-15);
+        assert!((h[2] - 0.06).abs() < 1e-15);
+        assert!((h[1] - 0.06).abs() < 1e-15);
+        assert!(h[3].is_nan());
+    }
+
+    #[test]
+    fn paired_t_matches_a_hand_value() {
+        // d = (1, 2, 3): mean 2, sd 1, t = 2 / (1/√3) = 2√3. For df = 2 the two-sided tail
+        // has the closed form p = 1 − t/√(t² + 2) = 1 − √12/√14 = 0.0741799…
+        let (t, p) = paired_t(&[1.0, 2.0, 3.0]);
+        assert!((t - 2.0 * 3f64.sqrt()).abs() < 1e-12);
+        assert!((p - 0.0741799).abs() < 1e-6, "{p}");
+        assert_eq!(paired_t(&[0.0, 0.0]), (0.0, 1.0));
+        assert!(paired_t(&[1.0]).1.is_nan());
     }
 
     #[test]

@@ -20,6 +20,9 @@ pub mod enn_cam;
 pub mod gradcam;
 pub mod lottery;
 
-pub use coverage::{enn_coverage, gradient_coverage, gradient_norms, Coverage, GradientNorms};
+pub use coverage::{
+    enn_coverage, gradient_coverage, gradient_norms, mean_coverage, Coverage, CoverageSummary,
+    GradientNorms,
+};
 pub use gradcam::{class_activation_map, CamMethod};
 pub use lottery::{lottery_test, FinetuneConfig, LotteryConfig, LotteryRow, MaskKind};

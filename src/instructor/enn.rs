@@ -20,9 +20,10 @@ use crate::autodiff::{Tape, Var};
 use crate::error::{Error, Result};
 use crate::io::safetensors;
 use crate::nn::conv::Conv2dVars;
-use crate::nn::{Conv2d, Init, Linear, LinearVars};
+use crate::nn::{Conv2d, Init, Linear, LinearVars, Module};
 use crate::tensor::Tensor;
-use rand::Rng;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use std::path::Path;
 
 /// The safetensors metadata key under which [`EvaluationNet::save`] records the image
@@ -68,17 +69,13 @@ pub struct EnnOutput {
     pub last_conv: Var,
 }
 
-/// Parameter names in [`EvaluationNet::params`] order.
-const NAMES: [&str; 8] = [
-    "conv1.weight",
-    "conv1.bias",
-    "conv2.weight",
-    "conv2.bias",
-    "fc1.weight",
-    "fc1.bias",
-    "fc2.weight",
-    "fc2.bias",
-];
+// Parameters `conv1.weight`, `conv1.bias`, `conv2.weight`, …, `fc2.bias`, in this order.
+crate::impl_module!(EvaluationNet {
+    conv1,
+    conv2,
+    fc1,
+    fc2
+});
 
 impl EvaluationNet {
     /// A freshly initialized ENN (PyTorch default init) with the default image configuration.
@@ -171,32 +168,20 @@ impl EvaluationNet {
         Ok((score, grad))
     }
 
-    /// Parameters in a fixed order: conv1 (w, b), conv2 (w, b), fc1 (w, b), fc2 (w, b).
+    /// [`Module::params`]: conv1 (w, b), conv2 (w, b), fc1 (w, b), fc2 (w, b) (kept as an
+    /// inherent method while call sites that do not import [`Module`] remain).
     pub fn params(&self) -> Vec<&Tensor> {
-        vec![
-            &self.conv1.weight,
-            &self.conv1.bias,
-            &self.conv2.weight,
-            &self.conv2.bias,
-            &self.fc1.weight,
-            &self.fc1.bias,
-            &self.fc2.weight,
-            &self.fc2.bias,
-        ]
+        Module::params(self)
     }
 
-    /// Mutable parameters in [`EvaluationNet::params`] order.
+    /// [`Module::params_mut`], in [`EvaluationNet::params`] order.
     pub fn params_mut(&mut self) -> Vec<&mut Tensor> {
-        vec![
-            &mut self.conv1.weight,
-            &mut self.conv1.bias,
-            &mut self.conv2.weight,
-            &mut self.conv2.bias,
-            &mut self.fc1.weight,
-            &mut self.fc1.bias,
-            &mut self.fc2.weight,
-            &mut self.fc2.bias,
-        ]
+        Module::params_mut(self)
+    }
+
+    /// [`Module::named_params`]: `("conv1.weight", W), …` in [`EvaluationNet::params`] order.
+    pub fn named_params(&self) -> Vec<(String, &Tensor)> {
+        Module::named_params(self)
     }
 
     /// The leaves of a bound ENN in [`EvaluationNet::params`] order.
@@ -213,24 +198,13 @@ impl EvaluationNet {
         ]
     }
 
-    /// `("conv1.weight", W), …` in [`EvaluationNet::params`] order (for a weights file).
-    pub fn named_params(&self) -> Vec<(String, &Tensor)> {
-        NAMES
-            .iter()
-            .map(|n| n.to_string())
-            .zip(self.params())
-            .collect()
-    }
-
     /// Saves the parameters and the image configuration (metadata key [`IMAGE_METADATA_KEY`],
     /// JSON) as one safetensors file, atomically, with extra string `metadata`.
     pub fn save(&self, path: &Path, metadata: &[(&str, &str)]) -> Result<()> {
-        let named = self.named_params();
-        let tensors: Vec<(&str, &Tensor)> = named.iter().map(|(n, t)| (n.as_str(), *t)).collect();
         let image = self.image.to_json();
         let mut meta: Vec<(&str, &str)> = vec![(IMAGE_METADATA_KEY, image.as_str())];
         meta.extend_from_slice(metadata); // a second "image" key is an error of to_bytes
-        safetensors::save(path, &tensors, &meta)
+        self.with_named_params(|named| safetensors::save(path, named, &meta))
     }
 
     /// Loads an ENN written by [`EvaluationNet::save`], with the image configuration it was
@@ -247,68 +221,17 @@ impl EvaluationNet {
         EvaluationNet::from_named(weights.tensors, image)
     }
 
-    /// Rebuilds an ENN from named tensors (any order; every name exactly once, shapes as
-    /// [`EvaluationNet::new`] makes them) and the image configuration it was trained with.
+    /// Rebuilds an ENN from named tensors (any order; every name of [`Module::named_params`]
+    /// exactly once, shapes as [`EvaluationNet::new`] makes them) and the image configuration
+    /// it was trained with.
     pub fn from_named(
         tensors: Vec<(String, Tensor)>,
         image: WeightImageConfig,
     ) -> Result<EvaluationNet> {
-        let mut slots: [Option<Tensor>; 8] = Default::default();
-        for (name, t) in tensors {
-            let i = NAMES.iter().position(|n| *n == name).ok_or_else(|| {
-                Error::invalid(
-                    "EvaluationNet::from_named",
-                    format!("unknown tensor {name:?}"),
-                )
-            })?;
-            if slots[i].replace(t).is_some() {
-                return Err(Error::invalid(
-                    "EvaluationNet::from_named",
-                    format!("tensor {name:?} given twice"),
-                ));
-            }
-        }
-        let expected: [&[usize]; 8] = [
-            &[16, 1, 3, 3],
-            &[16],
-            &[32, 16, 3, 3],
-            &[32],
-            &[32, 32],
-            &[32],
-            &[1, 32],
-            &[1],
-        ];
-        let mut it = Vec::with_capacity(8);
-        for (i, slot) in slots.into_iter().enumerate() {
-            let t = slot.ok_or_else(|| {
-                Error::invalid(
-                    "EvaluationNet::from_named",
-                    format!("missing tensor {:?}", NAMES[i]),
-                )
-            })?;
-            t.expect_dims("EvaluationNet::from_named", expected[i])?;
-            it.push(t);
-        }
-        let mut it = it.into_iter();
-        let mut next = || it.next().expect("eight tensors checked above");
-        let conv = |weight, bias| Conv2d {
-            weight,
-            bias,
-            stride: 1,
-            pad: 1,
-        };
-        Ok(EvaluationNet {
-            conv1: conv(next(), next()),
-            conv2: conv(next(), next()),
-            fc1: Linear {
-                weight: next(),
-                bias: next(),
-            },
-            fc2: Linear {
-                weight: next(),
-                bias: next(),
-            },
-            image,
-        })
+        // The architecture is written once, in `new`; every tensor it draws is replaced.
+        let mut enn = EvaluationNet::new(&mut StdRng::seed_from_u64(0))?;
+        enn.load_named(tensors)?;
+        enn.image = image;
+        Ok(enn)
     }
 }

@@ -8,14 +8,12 @@
 //!   the `train_enn` driver for both rules.
 //! * [`value`]: the value rule and its replay buffer.
 //! * [`checkpoint`]: the state of ENN training on disk (one safetensors file), for resuming.
-//! * [`experiment`]: the comparison of training arms (the lead's).
 //!
 //! The paper (arXiv 2406.10559) is available to us only as its abstract; every choice it does
 //! not state is a configuration field whose default is documented as our reconstruction.
 
 pub mod checkpoint;
 pub mod enn;
-pub mod experiment;
 pub mod reinforce;
 pub mod universal;
 pub mod value;

@@ -39,7 +39,7 @@ use serde::{Deserialize, Serialize};
 
 /// How the resize reads W1 (see the module docs).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "kebab-case")]
 pub enum ImageMode {
     /// Bilinear, `align_corners=False`, no antialias: ≤ 4 taps per output pixel.
     #[default]
@@ -207,6 +207,19 @@ impl WeightImageConfig {
     pub fn image_size(&self, rows: usize, cols: usize) -> Result<(usize, usize)> {
         let g = self.geometry(1, rows, cols)?;
         Ok((g.out_h, g.out_w))
+    }
+
+    /// A short description for reports: `"area"`, `"bilinear, 239 inert columns masked"`.
+    pub fn describe(&self) -> String {
+        match &self.inert {
+            Some(m) => format!(
+                "{}, {} inert columns masked (variance < {:e})",
+                self.mode.name(),
+                m.columns.len(),
+                m.threshold
+            ),
+            None => self.mode.name().to_string(),
+        }
     }
 
     /// One line of JSON (the form a weights file stores).

@@ -19,6 +19,8 @@ pub struct Conv2d {
     pub pad: usize,
 }
 
+crate::impl_module!(Conv2d { weight, bias });
+
 /// The tape variables of a bound [`Conv2d`].
 #[derive(Clone, Copy, Debug)]
 pub struct Conv2dVars {

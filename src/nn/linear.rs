@@ -20,6 +20,8 @@ pub struct Linear {
     pub bias: Tensor,
 }
 
+crate::impl_module!(Linear { weight, bias });
+
 /// The tape variables of a bound [`Linear`].
 #[derive(Clone, Copy, Debug)]
 pub struct LinearVars {

@@ -7,6 +7,8 @@
 use super::activation::Activation;
 use super::init::Init;
 use super::linear::{Linear, LinearVars};
+use super::module::Module;
+use super::optim::Optimizer;
 use crate::autodiff::{Tape, Var};
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
@@ -20,6 +22,9 @@ pub struct Mlp {
     /// Nonlinearity between layers.
     pub activation: Activation,
 }
+
+// Parameters `layers.0.weight`, `layers.0.bias`, `layers.1.weight`, …
+crate::impl_module!(Mlp { layers });
 
 impl Mlp {
     /// An MLP with the given layer widths (`[784, 100, 10]`: one hidden layer of 100).
@@ -116,20 +121,52 @@ impl Mlp {
         Ok((value, grads))
     }
 
-    /// Parameters in a fixed order: w0, b0, w1, b1, …
-    pub fn params(&self) -> Vec<&Tensor> {
-        self.layers
-            .iter()
-            .flat_map(|l| [&l.weight, &l.bias])
-            .collect()
+    /// One training step on a batch: [`Mlp::loss_and_grads`], then `opt`'s update. A NaN or
+    /// infinite loss or gradient stops before the update with [`Error::NonFinite`] (`what` is
+    /// `"loss"` or `"gradient"`; `run` is `"mlp"` and `step` 0, for the caller to relabel).
+    /// Returns the loss. Every loop that trains an MLP by plain backprop goes through here.
+    ///
+    /// ```
+    /// use grad_instructor::nn::{Activation, Init, Mlp, Sgd};
+    /// use grad_instructor::Tensor;
+    /// use rand::{rngs::StdRng, SeedableRng};
+    /// # fn main() -> grad_instructor::Result<()> {
+    /// let mut mlp = Mlp::new(&[2, 2], Activation::Relu, Init::He, &mut StdRng::seed_from_u64(3))?;
+    /// let x = Tensor::from_vec(vec![1.0, f32::NAN], &[1, 2])?;
+    /// let before = mlp.clone();
+    /// assert!(mlp.train_step(&mut Sgd::new(0.1), &x, &[0], 0.0).is_err()); // NaN input
+    /// assert_eq!(mlp.layers[0].bias, before.layers[0].bias); // nothing was updated
+    /// # Ok(()) }
+    /// ```
+    pub fn train_step(
+        &mut self,
+        opt: &mut impl Optimizer,
+        x: &Tensor,
+        labels: &[u32],
+        l1_lambda: f32,
+    ) -> Result<f32> {
+        let (loss, grads) = self.loss_and_grads(x, labels, l1_lambda)?;
+        if !loss.is_finite() || grads.iter().any(|g| !g.all_finite()) {
+            let what = if loss.is_finite() { "gradient" } else { "loss" };
+            return Err(Error::NonFinite {
+                run: "mlp".into(),
+                step: 0,
+                what: what.into(),
+            });
+        }
+        opt.step_module(self, &grads)?;
+        Ok(loss)
     }
 
-    /// Mutable parameters in the order of [`Mlp::params`].
+    /// [`Module::params`]: w0, b0, w1, b1, … (kept as an inherent method while call sites
+    /// that do not import [`Module`] remain).
+    pub fn params(&self) -> Vec<&Tensor> {
+        Module::params(self)
+    }
+
+    /// [`Module::params_mut`], in the order of [`Mlp::params`].
     pub fn params_mut(&mut self) -> Vec<&mut Tensor> {
-        self.layers
-            .iter_mut()
-            .flat_map(|l| [&mut l.weight, &mut l.bias])
-            .collect()
+        Module::params_mut(self)
     }
 
     /// Logits without a tape (inference): x (batch × inputs) → (batch × outputs).

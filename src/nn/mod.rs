@@ -12,11 +12,14 @@
 //! * [`init`]: PyTorch's default, He and Xavier initializers, with their derivations.
 //! * [`optim`]: SGD (momentum, weight decay) and Adam, as `torch.optim` defines them.
 //! * [`mlp`]: the multilayer perceptron the paper trains (784-100-10, ReLU).
+//! * [`module`]: the [`Module`] trait: named parameters in a fixed order, which optimizers
+//!   step and weights files store; [`impl_module!`](crate::impl_module) implements it from a
+//!   list of fields.
 //!
 //! The step written out (what [`Mlp::loss_and_grads`] does, plus the update):
 //!
 //! ```
-//! use grad_instructor::nn::{loss, Activation, Init, Mlp, Sgd};
+//! use grad_instructor::nn::{loss, Activation, Init, Mlp, Module, Sgd};
 //! use grad_instructor::{Tape, Tensor};
 //! use rand::{rngs::StdRng, SeedableRng};
 //! # fn main() -> grad_instructor::Result<()> {
@@ -32,8 +35,7 @@
 //!     let mut g = tape.backward(l)?;
 //!     vars.iter().flat_map(|v| [g.take(v.weight), g.take(v.bias)]).flatten().collect()
 //! }; // the tape is dropped here, releasing its borrow of `mlp`
-//! let refs: Vec<&Tensor> = grads.iter().collect();
-//! Sgd::new(0.1).step(&mut mlp.params_mut(), &refs)?;
+//! Sgd::new(0.1).step(&mut mlp, &grads)?; // grads in the order of mlp.params()
 //! # Ok(()) }
 //! ```
 
@@ -43,6 +45,7 @@ pub mod init;
 pub mod linear;
 pub mod loss;
 pub mod mlp;
+pub mod module;
 pub mod optim;
 
 pub use activation::Activation;
@@ -50,4 +53,5 @@ pub use conv::Conv2d;
 pub use init::Init;
 pub use linear::{Linear, LinearVars};
 pub use mlp::Mlp;
-pub use optim::{Adam, Sgd};
+pub use module::Module;
+pub use optim::{Adam, Optimizer, Sgd};

@@ -8,8 +8,9 @@
 //!
 //! Heatmaps map each value through a [`Colormap`] over a [`ValueRange`], upscale by an integer
 //! factor per axis (nearest neighbour, so a 15x117 map becomes visible), and optionally draw a
-//! legend strip with tick marks to the right. The PNG has **no text**: tick labels would need a
-//! font rasterizer; the report's caption carries the numbers (see [`resolve_range`]).
+//! legend strip with tick marks to the right, each labelled with its value in a built-in
+//! 3 × 5 pixel font drawn at twice its size ([`draw_text`]; digits, `.`, `-`, `+` and `e`
+//! only — all a number needs).
 
 use crate::error::{Error, Result};
 use flate2::write::ZlibEncoder;
@@ -361,14 +362,117 @@ const LEGEND_TICK: usize = 4; // tick length; the middle tick is twice as long
 const LEGEND_MIN_HEIGHT: usize = 64; // a shorter map gets white space below it
 /// Ticks at these fractions of the range (bottom = low, top = high).
 const LEGEND_TICKS: [f64; 5] = [0.0, 0.25, 0.5, 0.75, 1.0];
+const LABEL_GAP: usize = 3; // between the longest tick and its label
+/// Tick labels are drawn at this multiple of the 3 × 5 font.
+pub const LABEL_SCALE: usize = 2;
+
+/// A 3 × 5 bitmap font: each glyph is five rows, the top first, of three bits (4 = left
+/// pixel, 1 = right pixel).
+fn glyph(c: char) -> Option<[u8; 5]> {
+    Some(match c {
+        '0' => [7, 5, 5, 5, 7],
+        '1' => [2, 6, 2, 2, 7],
+        '2' => [7, 1, 7, 4, 7],
+        '3' => [7, 1, 7, 1, 7],
+        '4' => [5, 5, 7, 1, 1],
+        '5' => [7, 4, 7, 1, 7],
+        '6' => [7, 4, 7, 5, 7],
+        '7' => [7, 1, 1, 1, 1],
+        '8' => [7, 5, 7, 5, 7],
+        '9' => [7, 5, 7, 1, 7],
+        '.' => [0, 0, 0, 0, 2],
+        '-' => [0, 0, 7, 0, 0],
+        '+' => [0, 2, 7, 2, 0],
+        'e' => [0, 3, 7, 4, 3],
+        _ => return None,
+    })
+}
+
+/// Width in pixels of `text` drawn by [`draw_text`] at `scale`: 3 columns and a 1-column gap
+/// per character, no gap after the last.
+pub fn text_width(text: &str, scale: usize) -> usize {
+    let n = text.chars().count();
+    (4 * n).saturating_sub(1) * scale
+}
+
+/// Draws `text` with its top-left corner at `(x, y)`, each font pixel a `scale × scale`
+/// square of `color`; pixels off the image are skipped. `Err` for a character the font lacks.
+pub fn draw_text(
+    img: &mut RgbImage,
+    x: usize,
+    y: usize,
+    text: &str,
+    scale: usize,
+    color: [u8; 3],
+) -> Result<()> {
+    for (k, c) in text.chars().enumerate() {
+        let rows = glyph(c).ok_or_else(|| {
+            Error::invalid("draw_text", format!("no glyph for {c:?} in {text:?}"))
+        })?;
+        for (r, bits) in rows.iter().enumerate() {
+            for col in 0..3 {
+                if bits & (4 >> col) == 0 {
+                    continue;
+                }
+                for dy in 0..scale {
+                    for dx in 0..scale {
+                        let (px, py) = (x + (4 * k + col) * scale + dx, y + r * scale + dy);
+                        if px < img.width && py < img.height {
+                            img.set(px, py, color);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The label of a tick at `v` on a range whose larger end has magnitude `span`: at least three
+/// significant digits (no decimals from 100 on), trailing zeros dropped; exponent form below 1e-3 and from 1e4 on;
+/// "0" for a value that is zero up to rounding (|v| < 1e-9 · span).
+pub fn tick_label(v: f64, span: f64) -> String {
+    let a = v.abs();
+    if !v.is_finite() {
+        return "0".into(); // resolve_range never gives a non-finite end
+    }
+    if a == 0.0 || a < 1e-9 * span {
+        return "0".into();
+    }
+    let trim = |s: String| {
+        if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            s
+        }
+    };
+    if (1e-3..1e4).contains(&a) {
+        let decimals = (2 - a.log10().floor() as i32).clamp(0, 5) as usize;
+        trim(format!("{v:.decimals$}"))
+    } else {
+        let s = format!("{v:.2e}");
+        let (mantissa, exp) = s.split_once('e').expect("exponent format");
+        format!("{}e{exp}", trim(mantissa.to_string()))
+    }
+}
+
+/// The legend's tick labels for the range `(lo, hi)`, bottom tick first.
+pub fn legend_labels(lo: f64, hi: f64) -> Vec<String> {
+    let span = lo.abs().max(hi.abs());
+    LEGEND_TICKS
+        .iter()
+        .map(|&t| tick_label(lo + t * (hi - lo), span))
+        .collect()
+}
 
 /// Renders the heatmap as an RGB image (what [`heatmap_png`] encodes).
 ///
 /// Layout: the map occupies columns `0..w*scale_x`, rows `0..h*scale_y`, value `(r, c)` filling
 /// the block at `(c*scale_x.., r*scale_y..)`. With a legend, a framed vertical gradient (high at
 /// the top) follows after a white gap, with ticks on its right at 0, 1/4, 1/2, 3/4 and 1 of the
-/// range (the 1/2 tick, which is zero for a symmetric range, is longer); the canvas is at least
-/// 64 pixels tall so the strip stays readable.
+/// range (the 1/2 tick, which is zero for a symmetric range, is longer), each followed by its
+/// value ([`legend_labels`], drawn by [`draw_text`], vertically centred on the tick); the
+/// canvas is at least 64 pixels tall so the strip and its labels stay readable.
 pub fn heatmap_rgb(values: &[f32], h: usize, w: usize, opts: &HeatmapOptions) -> Result<RgbImage> {
     if h == 0 || w == 0 {
         return Err(Error::invalid(
@@ -395,9 +499,17 @@ pub fn heatmap_rgb(values: &[f32], h: usize, w: usize, opts: &HeatmapOptions) ->
     let map_w = w.saturating_mul(opts.scale_x);
     let map_h = h.saturating_mul(opts.scale_y);
     let legend_x = map_w.saturating_add(LEGEND_GAP);
+    let (lo, hi) = resolve_range(values, opts.range)?;
+    let (lo, hi) = (lo as f64, hi as f64);
+    let labels = legend_labels(lo, hi);
+    let label_w = labels
+        .iter()
+        .map(|l| text_width(l, LABEL_SCALE))
+        .max()
+        .unwrap_or(0);
     let (canvas_w, canvas_h) = if opts.legend {
         (
-            legend_x.saturating_add(LEGEND_STRIP + 2 + 1 + 2 * LEGEND_TICK),
+            legend_x.saturating_add(LEGEND_STRIP + 2 + 2 * LEGEND_TICK + LABEL_GAP + label_w + 1),
             map_h.max(LEGEND_MIN_HEIGHT),
         )
     } else {
@@ -410,8 +522,6 @@ pub fn heatmap_rgb(values: &[f32], h: usize, w: usize, opts: &HeatmapOptions) ->
         ));
     }
 
-    let (lo, hi) = resolve_range(values, opts.range)?;
-    let (lo, hi) = (lo as f64, hi as f64);
     let to_t = |v: f32| {
         if v.is_nan() {
             f64::NAN
@@ -453,7 +563,8 @@ pub fn heatmap_rgb(values: &[f32], h: usize, w: usize, opts: &HeatmapOptions) ->
                 img.set(x, y, color);
             }
         }
-        for &t in &LEGEND_TICKS {
+        let glyph_h = 5 * LABEL_SCALE;
+        for (&t, label) in LEGEND_TICKS.iter().zip(&labels) {
             let y = (y1 - 1) as f64 - t * (inner - 1.0);
             let y = y.round() as usize;
             let len = if t == 0.5 {
@@ -464,6 +575,18 @@ pub fn heatmap_rgb(values: &[f32], h: usize, w: usize, opts: &HeatmapOptions) ->
             for x in x1 + 1..=x1 + len {
                 img.set(x, y, INK);
             }
+            // Centred on the tick, kept inside the canvas at the top and bottom ticks.
+            let top = (y + 1)
+                .saturating_sub(glyph_h / 2)
+                .min(canvas_h.saturating_sub(glyph_h));
+            draw_text(
+                &mut img,
+                x1 + 1 + 2 * LEGEND_TICK + LABEL_GAP,
+                top,
+                label,
+                LABEL_SCALE,
+                INK,
+            )?;
         }
     }
     Ok(img)

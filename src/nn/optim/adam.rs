@@ -11,9 +11,11 @@
 //! With them the first step is `η g/(|g| + ε)`: about η in the direction of −sign g, whatever
 //! the gradient's scale. That scale invariance is Adam's point.
 
-use super::check_pairs;
+use super::pairs;
 use crate::error::Result;
+use crate::nn::Module;
 use crate::tensor::Tensor;
+use std::borrow::Borrow;
 
 /// Adam state.
 #[derive(Clone, Debug)]
@@ -51,7 +53,8 @@ impl Adam {
         }
     }
 
-    /// One update of `params` by `grads` (same order and shapes).
+    /// One update of `model`'s parameters by `grads` (in [`Module::params`] order, same
+    /// shapes; owned tensors or references).
     ///
     /// ```
     /// use grad_instructor::nn::Adam;
@@ -59,23 +62,27 @@ impl Adam {
     /// # fn main() -> grad_instructor::Result<()> {
     /// let mut p = Tensor::from_vec(vec![1.0, 1.0], &[2])?;
     /// let g = Tensor::from_vec(vec![1e-3, -50.0], &[2])?; // very different scales
-    /// Adam::new(0.1).step(&mut [&mut p], &[&g])?;
+    /// Adam::new(0.1).step(&mut p, &[g])?;
     /// // The first step moves each coordinate by ≈ η = 0.1 against its gradient's sign
     /// // (ε = 1e-8 against |g| ≥ 1e-3 changes it by at most 1e-5 relative; f32 rounding of
     /// // the bias corrections adds ~1e-7).
     /// assert!((p.data()[0] - 0.9).abs() < 1e-5 && (p.data()[1] - 1.1).abs() < 1e-5);
     /// # Ok(()) }
     /// ```
-    pub fn step(&mut self, params: &mut [&mut Tensor], grads: &[&Tensor]) -> Result<()> {
-        check_pairs("Adam::step", params, grads)?;
+    pub fn step<M, G>(&mut self, model: &mut M, grads: &[G]) -> Result<()>
+    where
+        M: Module + ?Sized,
+        G: Borrow<Tensor>,
+    {
+        let pairs = pairs("Adam::step", model, grads)?;
         if self.m.is_empty() {
-            self.m = params.iter().map(|p| p.zeros_like()).collect();
-            self.v = params.iter().map(|p| p.zeros_like()).collect();
+            self.m = pairs.iter().map(|(p, _)| p.zeros_like()).collect();
+            self.v = pairs.iter().map(|(p, _)| p.zeros_like()).collect();
         }
         self.t += 1;
         let c1 = 1.0 - self.beta1.powi(self.t as i32);
         let c2 = 1.0 - self.beta2.powi(self.t as i32);
-        for (i, (p, g)) in params.iter_mut().zip(grads).enumerate() {
+        for (i, (p, g)) in pairs.into_iter().enumerate() {
             let (m, v) = (self.m[i].data_mut(), self.v[i].data_mut());
             for (j, (w, &gi)) in p.data_mut().iter_mut().zip(g.data()).enumerate() {
                 let d = gi + self.weight_decay * *w;

@@ -6,9 +6,11 @@
 //! consistent components add up (a step size of `η/(1−μ)` on a steady gradient) while
 //! oscillating ones cancel.
 
-use super::check_pairs;
+use super::pairs;
 use crate::error::Result;
+use crate::nn::Module;
 use crate::tensor::Tensor;
+use std::borrow::Borrow;
 
 /// SGD state.
 #[derive(Clone, Debug)]
@@ -43,7 +45,8 @@ impl Sgd {
         }
     }
 
-    /// One update of `params` by `grads` (same order and shapes).
+    /// One update of `model`'s parameters by `grads` (in [`Module::params`] order, same
+    /// shapes; owned tensors or references).
     ///
     /// ```
     /// use grad_instructor::nn::Sgd;
@@ -51,19 +54,29 @@ impl Sgd {
     /// # fn main() -> grad_instructor::Result<()> {
     /// let mut p = Tensor::from_vec(vec![1.0, -2.0], &[2])?;
     /// let g = Tensor::from_vec(vec![0.5, 0.5], &[2])?;
-    /// Sgd::new(0.25).step(&mut [&mut p], &[&g])?; // p − 0.25 g, both values exact in binary
+    /// Sgd::new(0.25).step(&mut p, &[g])?; // p − 0.25 g, both values exact in binary
     /// assert_eq!(p.data(), &[0.875, -2.125]);
     /// # Ok(()) }
     /// ```
-    pub fn step(&mut self, params: &mut [&mut Tensor], grads: &[&Tensor]) -> Result<()> {
-        check_pairs("Sgd::step", params, grads)?;
+    pub fn step<M, G>(&mut self, model: &mut M, grads: &[G]) -> Result<()>
+    where
+        M: Module + ?Sized,
+        G: Borrow<Tensor>,
+    {
+        let pairs = pairs("Sgd::step", model, grads)?;
         let first = self.velocity.is_empty() && self.momentum != 0.0;
         if first {
-            self.velocity = params.iter().map(|p| p.zeros_like()).collect();
+            self.velocity = pairs.iter().map(|(p, _)| p.zeros_like()).collect();
         }
-        for (i, (p, g)) in params.iter_mut().zip(grads).enumerate() {
+        for (i, (p, g)) in pairs.into_iter().enumerate() {
             let (lr, wd, mu) = (self.lr, self.weight_decay, self.momentum);
-            if mu == 0.0 {
+            if mu == 0.0 && wd == 0.0 {
+                // `w − η g`: the plain step, written as the hand-rolled updates it replaced.
+                p.data_mut()
+                    .iter_mut()
+                    .zip(g.data())
+                    .for_each(|(w, &gi)| *w -= lr * gi);
+            } else if mu == 0.0 {
                 p.data_mut()
                     .iter_mut()
                     .zip(g.data())

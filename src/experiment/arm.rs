@@ -1,4 +1,4 @@
-//! The experiment: train the target MLP under each arm and measure it.
+//! The arms of the comparison and one (arm, seed) training run.
 //!
 //! Arms, all at the same epoch budget and from the same seeds:
 //! 1. `bp`: conventional backprop, PyTorch-default init;
@@ -11,18 +11,19 @@
 //! alone), and `bp`, `l1` and `gi` share the initial weights, so per-seed differences are
 //! paired comparisons.
 
-use super::enn::EvaluationNet;
-use super::universal::{at_step, universal_step, UniversalConfig};
 use crate::data::{Batcher, Dataset};
 use crate::error::{Error, Result};
+use crate::explain::gradient_norms;
+use crate::instructor::{at_step, universal_step, EvaluationNet, UniversalConfig};
 use crate::nn::{Activation, Init, Mlp, Sgd};
-use crate::tensor::Tensor;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
+use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
 /// One arm of the comparison.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Arm {
     /// Conventional backprop, PyTorch-default init.
     Bp,
@@ -31,10 +32,14 @@ pub enum Arm {
     /// He initialization.
     He,
     /// Grad-Instructor: universal backprop with a trained ENN.
+    #[serde(rename = "gi")]
     GradInstructor,
 }
 
 impl Arm {
+    /// Every arm, in the order of the report.
+    pub const ALL: [Arm; 4] = [Arm::Bp, Arm::L1, Arm::He, Arm::GradInstructor];
+
     /// Short name used on the command line and in files.
     pub fn name(self) -> &'static str {
         match self {
@@ -100,7 +105,7 @@ impl Default for TrainConfig {
             lr: 0.01,
             batch: 64,
             l1_lambda: 1e-4,
-            le: super::universal::DEFAULT_LE,
+            le: crate::instructor::DEFAULT_LE,
             log_every: 10,
         }
     }
@@ -117,6 +122,11 @@ pub struct GradNormRecord {
     pub enn_term: f32,
     /// The ENN's score of W1 at that step.
     pub score: f32,
+    /// `‖∂z/∂W1‖` of the ENN's logit z (E = σ(z)) at the same W1: the score's gradient
+    /// without the sigmoid's slope E(1 − E), which saturates as E nears 0 or 1.
+    pub logit_grad: f32,
+    /// `‖∂E/∂W1‖ = E(1 − E) ‖∂z/∂W1‖` at the same W1 (the ENN term without λ_E).
+    pub score_grad: f32,
 }
 
 /// Outcome of one (arm, seed) run.
@@ -221,32 +231,30 @@ pub fn run_arm(
             let x = batch.tensor;
             let loss = match (arm, enn) {
                 (Arm::GradInstructor, Some(enn)) => {
+                    let logged = cfg.log_every > 0 && step.is_multiple_of(cfg.log_every);
+                    // Read-only (the ENN is frozen), before the step moves W1.
+                    let norms = if logged {
+                        Some(gradient_norms(enn, &mlp.layers[0].weight)?)
+                    } else {
+                        None
+                    };
                     let stats = universal_step(&mut mlp, enn, x, batch.labels, &universal, 1.0)
                         .map_err(|e| at_step(e, &format!("{} seed {seed}", arm.name()), step))?;
-                    if cfg.log_every > 0 && step.is_multiple_of(cfg.log_every) {
+                    if let Some(n) = norms {
                         grad_norms.push(GradNormRecord {
                             step,
                             loss_term: stats.loss_term_norm,
                             enn_term: stats.enn_term_norm,
                             score: stats.score,
+                            logit_grad: n.logit_grad as f32,
+                            score_grad: n.score_grad as f32,
                         });
                     }
                     stats.loss
                 }
-                _ => {
-                    let (loss, grads) = mlp.loss_and_grads(x, batch.labels, l1)?;
-                    if !loss.is_finite() || grads.iter().any(|g| !g.all_finite()) {
-                        let what = if loss.is_finite() { "gradient" } else { "loss" };
-                        return Err(Error::NonFinite {
-                            run: format!("{} seed {seed}", arm.name()),
-                            step,
-                            what: what.into(),
-                        });
-                    }
-                    let refs: Vec<&Tensor> = grads.iter().collect();
-                    sgd.step(&mut mlp.params_mut(), &refs)?;
-                    loss
-                }
+                _ => mlp
+                    .train_step(&mut sgd, x, batch.labels, l1)
+                    .map_err(|e| at_step(e, &format!("{} seed {seed}", arm.name()), step))?,
             };
             loss_sum += loss as f64;
             batches += 1;

@@ -1,0 +1,39 @@
+//! The experiment: the layer above [`instructor`](crate::instructor) and
+//! [`explain`](mod@crate::explain) that runs studies.
+//!
+//! * [`config`]: [`ExperimentConfig`], every setting of a run, with named [`Preset`]s applied
+//!   in one place; serde-(de)serializable, recorded in `summary.json`.
+//! * [`arm`]: the arms (`bp`, `l1`, `he`, `gi`) and one (arm, seed) training run, [`run_arm`].
+//! * [`runner`]: the parallel runner over (arm, seed) work lists, [`run_all`].
+//! * [`enn`]: training, saving and loading the ENN.
+//! * [`summary`]: per-arm summaries and Welch's tests from the runs' numbers.
+//! * [`explain`](mod@explain): the Grad-CAM protocol and the lottery test.
+//! * [`predict`]: the best-ENN study with its [`Statistic`]s.
+//! * [`run`](mod@run): one whole comparison from a config, returning an [`Outcome`].
+//! * [`output`]: the files a run writes (CSV, JSON, report) and `merge`.
+//! * [`progress`]: the [`Progress`] trait through which the library reports progress (it
+//!   never prints; a front end renders it).
+//!
+//! The library knows no command-line flag names: a front end maps its flags onto the config's
+//! fields.
+
+pub mod arm;
+pub mod config;
+pub mod enn;
+pub mod explain;
+pub mod output;
+pub mod predict;
+pub mod progress;
+pub mod run;
+pub mod runner;
+pub mod summary;
+
+pub use arm::{initial_mlp, run_arm, Arm, GradNormRecord, RunResult, TrainConfig};
+pub use config::{ExperimentConfig, Preset};
+pub use enn::{enn_split, load_enn, save_enn, train_one_enn, train_one_enn_checkpointed};
+pub use explain::{explain, Explained};
+pub use predict::{predict_best_enn, EnnCandidate, Prediction, Statistic};
+pub use progress::{Progress, Silent};
+pub use run::{run, Outcome, Timing};
+pub use runner::run_all;
+pub use summary::{summarize, ArmSummary, RunRecord};

@@ -1,0 +1,290 @@
+//! The best-ENN study: train several ENNs, measure each one's downstream gain (Grad-Instructor
+//! minus backprop test accuracy) and four cheap statistics of it, and correlate each
+//! statistic with the gain (Spearman).
+
+use super::arm::{Arm, RunResult, TrainConfig};
+use super::config::ExperimentConfig;
+use super::enn::{enn_split, train_one_enn};
+use super::explain::{coverage_of, EnnCoverage};
+use super::progress::Progress;
+use super::run::coverage_seeds;
+use super::runner::run_all;
+use crate::data::Dataset;
+use crate::error::Result;
+use crate::instructor::{pixel_variance, EnnRule, EpisodeLog};
+use crate::nn::{Init, Mlp, Sgd};
+use crate::stats;
+use crate::tensor::Tensor;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+/// A cheap statistic of a trained ENN that might predict its downstream gain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Statistic {
+    /// Mean reward of the last quarter of its training episodes.
+    FinalReward,
+    /// Mean |E(s) − acc(s)| over held-out states.
+    PredictionError,
+    /// Spearman correlation of E(s) with acc(s) over held-out states.
+    SpearmanStates,
+    /// Mean ‖∂E/∂W1‖ on fresh default-init MLPs.
+    GradNorm,
+}
+
+impl Statistic {
+    /// Every statistic, in report order.
+    pub const ALL: [Statistic; 4] = [
+        Statistic::FinalReward,
+        Statistic::PredictionError,
+        Statistic::SpearmanStates,
+        Statistic::GradNorm,
+    ];
+
+    /// The name used in tables and plots.
+    pub fn name(self) -> &'static str {
+        match self {
+            Statistic::FinalReward => "final RL reward",
+            Statistic::PredictionError => "validation prediction error",
+            Statistic::SpearmanStates => "Spearman(E, accuracy) on held-out states",
+            Statistic::GradNorm => "mean ||dE/dW1|| on fresh MLPs",
+        }
+    }
+
+    /// The statistic's value for one candidate.
+    pub fn of(self, c: &EnnCandidate) -> f64 {
+        match self {
+            Statistic::FinalReward => c.final_reward,
+            Statistic::PredictionError => c.prediction_error,
+            Statistic::SpearmanStates => c.spearman_states,
+            Statistic::GradNorm => c.grad_norm,
+        }
+    }
+}
+
+/// One candidate ENN of the prediction study.
+pub struct EnnCandidate {
+    /// `<rule>-<seed>`.
+    pub name: String,
+    /// Mean reward of the last quarter of its training episodes.
+    pub final_reward: f64,
+    /// Mean |E(s) − acc(s)| over held-out states.
+    pub prediction_error: f64,
+    /// Spearman correlation of E(s) with acc(s) over held-out states.
+    pub spearman_states: f64,
+    /// Mean ‖∂E/∂W1‖ on fresh default-init MLPs.
+    pub grad_norm: f64,
+    /// Mean test accuracy of Grad-Instructor MLPs minus BP's, over the study's seeds.
+    pub gain: f64,
+    /// Coverage of W1 by its gradient.
+    pub coverage: EnnCoverage,
+}
+
+/// The statistics and how each correlates with the gain.
+pub struct Prediction {
+    /// The trained ENNs.
+    pub candidates: Vec<EnnCandidate>,
+    /// (statistic, Spearman correlation with the gain), in [`Statistic::ALL`] order.
+    pub correlations: Vec<(Statistic, f64)>,
+    /// MLP seeds of the downstream runs.
+    pub seeds: Vec<u64>,
+    /// Episodes per ENN.
+    pub episodes: usize,
+}
+
+impl Prediction {
+    /// The statistic with the largest finite |Spearman|, if any.
+    pub fn best(&self) -> Option<(Statistic, f64)> {
+        self.correlations
+            .iter()
+            .copied()
+            .filter(|c| c.1.is_finite())
+            .max_by(|x, y| x.1.abs().total_cmp(&y.1.abs()))
+    }
+}
+
+/// Progress units [`predict_best_enn`] reports (ENN episodes and run epochs).
+pub fn predict_units(cfg: &ExperimentConfig, results: &[RunResult]) -> u64 {
+    let seeds = cfg.predict.seeds.max(1);
+    let missing_bp = (0..seeds)
+        .filter(|s| {
+            !results
+                .iter()
+                .any(|r| r.arm == Arm::Bp && r.seed == cfg.seed_start + s)
+        })
+        .count() as u64;
+    let epochs = cfg.mlp.epochs as u64;
+    missing_bp * epochs + cfg.predict.enns as u64 * (cfg.predict_episodes() as u64 + seeds * epochs)
+}
+
+/// Held-out MLP states with known validation accuracy: init scales × training lengths.
+fn held_out_states(
+    cfg: &TrainConfig,
+    scales: &[f32],
+    lengths: &[usize],
+    tr: &Dataset,
+    val: &Dataset,
+) -> Result<Vec<(Tensor, f64)>> {
+    let mut states = Vec::new();
+    let mut rng = StdRng::seed_from_u64(0x5747E5);
+    let sizes = [cfg.sizes[0], cfg.sizes[1], *cfg.sizes.last().unwrap()];
+    for &scale in scales {
+        let mut mlp = Mlp::new(
+            &sizes,
+            cfg.activation,
+            Init::PytorchDefaultScaled(scale),
+            &mut rng,
+        )?;
+        let mut sgd = Sgd::new(cfg.lr);
+        let mut done = 0;
+        for &len in lengths {
+            while done < len {
+                let idx: Vec<usize> = (0..cfg.batch).map(|_| rng.gen_range(0..tr.len())).collect();
+                let b = tr.subset(&idx);
+                let x = Tensor::from_vec(b.images, &[cfg.batch, tr.dim])?;
+                mlp.train_step(&mut sgd, &x, &b.labels, 0.0)?;
+                done += 1;
+            }
+            states.push((
+                mlp.layers[0].weight.clone(),
+                mlp.accuracy(&val.images, &val.labels)?,
+            ));
+        }
+    }
+    Ok(states)
+}
+
+/// Mean ‖∂E/∂W1‖ over four fresh default-init MLPs (a fixed seed, the same for every ENN).
+fn mean_grad_norm(enn: &crate::instructor::EvaluationNet, cfg: &TrainConfig) -> Result<f64> {
+    let mut rng = StdRng::seed_from_u64(0x9AD);
+    let mut norms = Vec::new();
+    for _ in 0..4 {
+        let mlp = Mlp::new(&cfg.sizes, cfg.activation, Init::PytorchDefault, &mut rng)?;
+        let (_, g) = enn.score_and_grad_w1(&mlp.layers[0].weight)?;
+        norms.push(
+            g.data()
+                .iter()
+                .map(|&x| (x as f64) * (x as f64))
+                .sum::<f64>()
+                .sqrt(),
+        );
+    }
+    Ok(stats::mean(&norms))
+}
+
+/// Trains `cfg.predict.enns` ENNs (seeds × {reinforce, value}), measures each one's
+/// downstream gain and the [`Statistic`]s, and correlates them (Spearman) with the gain.
+/// BP runs of the study's seeds are reused from `results` when the main comparison ran them
+/// (same configuration and data, and runs are deterministic per seed), trained otherwise.
+pub fn predict_best_enn(
+    cfg: &ExperimentConfig,
+    results: &[RunResult],
+    train: &Dataset,
+    test: &Dataset,
+    progress: &dyn Progress,
+) -> Result<Prediction> {
+    let tc = cfg.train_config(train.dim);
+    let split = enn_split(train, cfg.enn.seed, cfg.enn.validation_images)?;
+    // Held-out states use the second half of the validation split, the reward the first.
+    let half = split.1.len() / 2;
+    let val_states = split.1.subset(&(half..split.1.len()).collect::<Vec<_>>());
+    let states = held_out_states(
+        &tc,
+        &cfg.predict.held_out_scales,
+        &cfg.predict.held_out_lengths,
+        &split.0,
+        &val_states,
+    )?;
+    let accs: Vec<f64> = states.iter().map(|s| s.1).collect();
+    let seeds: Vec<u64> = (0..cfg.predict.seeds.max(1))
+        .map(|s| cfg.seed_start + s)
+        .collect();
+    let mut rcfg = cfg.reinforce_config();
+    rcfg.episodes = cfg.predict_episodes();
+    let image = cfg.image_config(train)?;
+    let variance = pixel_variance(&train.images, train.dim)?;
+    let mut bp_acc = Vec::new();
+    let mut missing = Vec::new();
+    for &s in &seeds {
+        match results.iter().find(|r| r.arm == Arm::Bp && r.seed == s) {
+            Some(r) => bp_acc.push(r.test_acc),
+            None => missing.push((Arm::Bp, s)),
+        }
+    }
+    let bp_runs = run_all(&missing, &tc, cfg.jobs, train, test, None, progress)?;
+    bp_acc.extend(bp_runs.iter().map(|r| r.test_acc));
+    let bp_mean = stats::mean(&bp_acc);
+    let mut candidates = Vec::new();
+    for m in 0..cfg.predict.enns {
+        let rule = if m % 2 == 0 {
+            EnnRule::Reinforce
+        } else {
+            EnnRule::Value
+        };
+        let seed = cfg.enn.seed + 1000 + (m / 2) as u64;
+        rcfg.rule = rule;
+        let rule_name = match rule {
+            EnnRule::Reinforce => "reinforce",
+            EnnRule::Value => "value",
+        };
+        let name = format!("{rule_name}-{seed}");
+        let (enn, logs) = train_one_enn(&rcfg, &image, &split, seed, &name, progress)?;
+        let scores: Vec<f64> = states
+            .iter()
+            .map(|(w1, _)| enn.score(w1).map(f64::from))
+            .collect::<Result<_>>()?;
+        let errors: Vec<f64> = scores
+            .iter()
+            .zip(&accs)
+            .map(|(e, y)| (e - y).abs())
+            .collect();
+        let spearman_states = stats::spearman(&scores, &accs)?;
+        let gi_work: Vec<(Arm, u64)> = seeds.iter().map(|&s| (Arm::GradInstructor, s)).collect();
+        let gi = run_all(&gi_work, &tc, cfg.jobs, train, test, Some(&enn), progress)?;
+        let gain = stats::mean(&gi.iter().map(|r| r.test_acc).collect::<Vec<_>>()) - bp_mean;
+        progress.note(&format!(
+            "[predict-enn] {name}: gain {:+.2} pp, spearman(E, acc) {spearman_states:.3}",
+            100.0 * gain
+        ));
+        let coverage = coverage_of(
+            &name,
+            &enn,
+            &tc,
+            &coverage_seeds(cfg),
+            &variance,
+            cfg.enn.inert_threshold,
+        )?;
+        candidates.push(EnnCandidate {
+            name,
+            final_reward: last_quarter_reward(&logs),
+            prediction_error: stats::mean(&errors),
+            spearman_states,
+            grad_norm: mean_grad_norm(&enn, &tc)?,
+            gain,
+            coverage,
+        });
+    }
+    let gains: Vec<f64> = candidates.iter().map(|c| c.gain).collect();
+    let correlations = Statistic::ALL
+        .iter()
+        .map(|&s| {
+            let xs: Vec<f64> = candidates.iter().map(|c| s.of(c)).collect();
+            Ok((s, stats::spearman(&xs, &gains)?))
+        })
+        .collect::<Result<_>>()?;
+    Ok(Prediction {
+        candidates,
+        correlations,
+        seeds,
+        episodes: rcfg.episodes,
+    })
+}
+
+fn last_quarter_reward(logs: &[EpisodeLog]) -> f64 {
+    let n = (logs.len() / 4).max(1).min(logs.len());
+    stats::mean(
+        &logs[logs.len() - n..]
+            .iter()
+            .map(|l| l.reward as f64)
+            .collect::<Vec<_>>(),
+    )
+}

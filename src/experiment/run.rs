@@ -1,0 +1,256 @@
+//! One comparison run from its configuration: load the data, get the ENN (train or load),
+//! train every (arm, seed) of this shard, explain, run the prediction study.
+
+use super::arm::RunResult;
+use super::config::ExperimentConfig;
+use super::enn::{enn_split, load_enn, save_enn, train_one_enn_checkpointed};
+use super::explain::{coverage_of, explain, EnnCoverage, Explained};
+use super::predict::{predict_best_enn, predict_units, Prediction};
+use super::progress::Progress;
+use super::runner::run_all;
+use super::summary::{summarize, ArmSummary, RunRecord};
+use crate::data::{Dataset, Mnist};
+use crate::error::{Error, Result};
+use crate::instructor::{pixel_variance, EpisodeLog, EvaluationNet};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Where the time went, in seconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Timing {
+    /// Training the main ENN (0 when loaded or not needed).
+    pub enn_secs: f64,
+    /// Training the arms.
+    pub arms_secs: f64,
+    /// The prediction study.
+    pub predict_secs: f64,
+    /// Everything before writing the outputs.
+    pub total_secs: f64,
+}
+
+/// Everything a run produced; the output writers take it whole.
+pub struct Outcome {
+    /// The configuration it ran.
+    pub config: ExperimentConfig,
+    /// The data folder.
+    pub data_dir: PathBuf,
+    /// The data set's name (from its folder).
+    pub data_name: String,
+    /// Training images used.
+    pub train_len: usize,
+    /// Test images used.
+    pub test_len: usize,
+    /// Values per image.
+    pub input_dim: usize,
+    /// Every (arm, seed) run of this shard, in work-list order.
+    pub results: Vec<RunResult>,
+    /// The main ENN's training log (empty when loaded or not needed).
+    pub enn_logs: Vec<EpisodeLog>,
+    /// Coverage of W1 by the main ENN's gradient (empty when no ENN was used).
+    pub coverage: Vec<EnnCoverage>,
+    /// Grad-CAM and the lottery test, when run.
+    pub explained: Option<Explained>,
+    /// The prediction study, when run.
+    pub prediction: Option<Prediction>,
+    /// Timings.
+    pub timing: Timing,
+}
+
+impl Outcome {
+    /// The runs' numbers without the networks.
+    pub fn records(&self) -> Vec<RunRecord> {
+        self.results.iter().map(RunRecord::from).collect()
+    }
+
+    /// Per-arm summaries of the runs.
+    pub fn summaries(&self) -> Vec<ArmSummary> {
+        summarize(&self.records())
+    }
+
+    /// The configuration line (`MLP [784, 100, 10], 3 epochs, ...`).
+    pub fn describe(&self) -> String {
+        self.config.describe(self.input_dim)
+    }
+}
+
+/// A data set's display name from its folder: `MNIST` for a folder named `mnist` (any
+/// case), otherwise the folder's name.
+pub fn data_name(dir: &Path) -> String {
+    let name = dir.file_name().map_or_else(
+        || dir.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    if name.eq_ignore_ascii_case("mnist") {
+        "MNIST".into()
+    } else {
+        name
+    }
+}
+
+/// Loads the configured data: `(folder, train, test)`, each cut to its configured limit.
+pub fn load_data(cfg: &ExperimentConfig) -> Result<(PathBuf, Dataset, Dataset)> {
+    let dir = Mnist::locate(cfg.data.dir.as_deref())?;
+    let mnist = Mnist::load(&dir)?;
+    let cut = |d: Dataset, limit: Option<usize>| match limit {
+        Some(n) => d.take(n),
+        None => d,
+    };
+    let train = cut(mnist.train, cfg.data.train_limit);
+    let test = cut(mnist.test, cfg.data.test_limit);
+    Ok((dir, train, test))
+}
+
+/// The main ENN: loaded from `cfg.enn.load`, or trained (checkpointing into
+/// `out/enn_checkpoint`, resuming from `resume/enn_checkpoint`) and saved as
+/// `out/enn.safetensors`. Returns the ENN, its training log and the seconds spent.
+fn main_enn(
+    cfg: &ExperimentConfig,
+    train: &Dataset,
+    out: &Path,
+    resume: Option<&Path>,
+    progress: &dyn Progress,
+) -> Result<(EvaluationNet, Vec<EpisodeLog>, f64)> {
+    if let Some(path) = &cfg.enn.load {
+        let enn = load_enn(path)?;
+        let (mode, masked) = (enn.image.mode, enn.image.inert.is_some());
+        if mode != cfg.enn.image_mode || masked != cfg.enn.mask_inert {
+            // Running a loaded ENN on another image than it was trained on would score
+            // pictures it has never seen; say so instead of silently choosing one.
+            return Err(Error::Usage(format!(
+                "the ENN in {} was trained with image mode {} (inert columns masked: {masked}); \
+                 this run asks for {} (masked: {}): set the image mode and mask to match, or train a new ENN",
+                path.display(),
+                mode.name(),
+                cfg.enn.image_mode.name(),
+                cfg.enn.mask_inert
+            )));
+        }
+        progress.note(&format!(
+            "ENN loaded from {} (image mode {}, inert columns masked: {masked})",
+            path.display(),
+            mode.name()
+        ));
+        return Ok((enn, Vec::new(), 0.0));
+    }
+    let t = Instant::now();
+    let rcfg = cfg.reinforce_config();
+    let image = cfg.image_config(train)?;
+    let split = enn_split(train, cfg.enn.seed, cfg.enn.validation_images)?;
+    let resume_from = resume.map(|d| d.join("enn_checkpoint"));
+    progress.start("ENN training", rcfg.episodes as u64);
+    let (enn, logs) = train_one_enn_checkpointed(
+        &rcfg,
+        &image,
+        &split,
+        cfg.enn.seed,
+        "enn",
+        Some(&out.join("enn_checkpoint")),
+        resume_from.as_deref(),
+        progress,
+    )?;
+    progress.finish();
+    let secs = t.elapsed().as_secs_f64();
+    let rule = format!("{:?}", rcfg.rule);
+    save_enn(
+        &out.join("enn.safetensors"),
+        &enn,
+        &[("rule", &rule), ("episodes", &rcfg.episodes.to_string())],
+    )?;
+    Ok((enn, logs, secs))
+}
+
+/// The seeds whose initial W1 the coverage figures are measured on: the run's first five.
+pub fn coverage_seeds(cfg: &ExperimentConfig) -> Vec<u64> {
+    cfg.seed_list().take(5).collect()
+}
+
+/// Runs the whole comparison of `cfg`, writing the ENN and its checkpoints into `out`
+/// (the other outputs are written from the returned [`Outcome`] by [`super::output`]).
+pub fn run(
+    cfg: &ExperimentConfig,
+    out: &Path,
+    resume: Option<&Path>,
+    progress: &dyn Progress,
+) -> Result<Outcome> {
+    let started = Instant::now();
+    let (data_dir, train, test) = load_data(cfg)?;
+    progress.note(&format!(
+        "{} from {}: {} train / {} test images; {}; {} jobs",
+        data_name(&data_dir),
+        data_dir.display(),
+        train.len(),
+        test.len(),
+        cfg.describe(train.dim),
+        cfg.jobs
+    ));
+    let mut timing = Timing::default();
+
+    // 1. The ENN, trained or loaded, when anything needs it.
+    let (enn, enn_logs) = if cfg.needs_enn() {
+        let (enn, logs, secs) = main_enn(cfg, &train, out, resume, progress)?;
+        timing.enn_secs = secs;
+        (Some(enn), logs)
+    } else {
+        (None, Vec::new())
+    };
+
+    // 2. The arms.
+    let tc = cfg.train_config(train.dim);
+    let work = cfg.work();
+    let t = Instant::now();
+    progress.start("arms", (work.len() * tc.epochs) as u64);
+    let results = run_all(&work, &tc, cfg.jobs, &train, &test, enn.as_ref(), progress)?;
+    progress.finish();
+    timing.arms_secs = t.elapsed().as_secs_f64();
+
+    // 3. Explanations and the prediction study.
+    let explained = match (&enn, cfg.explain.enabled) {
+        (Some(enn), true) => Some(explain(
+            enn,
+            cfg.seed_start,
+            &tc,
+            &cfg.explain,
+            &results,
+            &train,
+            &test,
+            cfg.jobs,
+        )?),
+        _ => None,
+    };
+    let coverage = match &enn {
+        Some(enn) => vec![coverage_of(
+            "main",
+            enn,
+            &tc,
+            &coverage_seeds(cfg),
+            &pixel_variance(&train.images, train.dim)?,
+            cfg.enn.inert_threshold,
+        )?],
+        None => Vec::new(),
+    };
+    let prediction = if cfg.predict.enns > 0 {
+        let t = Instant::now();
+        progress.start("ENN prediction study", predict_units(cfg, &results));
+        let p = predict_best_enn(cfg, &results, &train, &test, progress)?;
+        progress.finish();
+        timing.predict_secs = t.elapsed().as_secs_f64();
+        Some(p)
+    } else {
+        None
+    };
+    timing.total_secs = started.elapsed().as_secs_f64();
+    Ok(Outcome {
+        config: cfg.clone(),
+        data_name: data_name(&data_dir),
+        data_dir,
+        train_len: train.len(),
+        test_len: test.len(),
+        input_dim: train.dim,
+        results,
+        enn_logs,
+        coverage,
+        explained,
+        prediction,
+        timing,
+    })
+}
