@@ -15,7 +15,7 @@
 use grad_instructor::data::Mnist;
 use grad_instructor::explain::{enn_coverage, Coverage};
 use grad_instructor::instructor::{
-    pixel_variance, train_enn, EnnData, EvaluationNet, ImageMode, InertColumns, ReinforceConfig,
+    pixel_variance, train_enn, EnnTrainingConfig, EvaluationNet, ImageMode, InertColumns, TrainRng,
     WeightImageConfig, DEFAULT_INERT_THRESHOLD,
 };
 use grad_instructor::nn::{Activation, Init, Mlp};
@@ -117,10 +117,9 @@ fn run() -> Result<(), AnyError> {
     ];
     // The ENN's training split, as the mnist_enn example makes it (seed 7).
     let (tr, val) = train.split_validation(10000, &mut StdRng::seed_from_u64(7 ^ 0xE1A1))?;
-    let enn_data = EnnData::new(&tr.images, &tr.labels, &val.images, &val.labels, tr.dim)?;
-    let cfg = ReinforceConfig {
+    let cfg = EnnTrainingConfig {
         episodes,
-        ..ReinforceConfig::default()
+        ..EnnTrainingConfig::default()
     };
     println!(
         "| image | ENN | entries reached (∂E/∂W1 ≠ 0) | share of ‖∂E/∂W1‖² on inert columns |"
@@ -140,11 +139,11 @@ fn run() -> Result<(), AnyError> {
         }
         println!("| {name} | fresh (seeds 7–9) | {} |", summarize(&fresh));
         if episodes > 0 {
-            let mut rng = StdRng::seed_from_u64(7);
+            let mut rng = TrainRng::seed_from_u64(7);
             let mut enn = EvaluationNet::new(&mut rng)?;
             enn.image = image.clone();
             let t = std::time::Instant::now();
-            train_enn(&mut enn, &cfg, &enn_data, &mut rng, |_| {})?;
+            train_enn(&mut enn, &cfg, &tr, &val, &mut rng, |_| {})?;
             eprintln!(
                 "[{name}] trained {episodes} episodes in {:.0?}",
                 t.elapsed()

@@ -124,16 +124,17 @@ fn enn_file_with_a_damaged_image_configuration_is_a_clear_error() {
         r#"{"resize_scale":0.15,"gain":null,"mode":"bicubic","inert":null}"#,
         r#"{"resize_scale":-1,"gain":null,"mode":"area","inert":null}"#,
     ] {
-        grad_instructor::io::safetensors::save(&path, &tensors, &[(IMAGE_METADATA_KEY, bad)])
-            .unwrap();
+        // Checksummed (as EvaluationNet::load requires), so the image entry is what fails.
+        let meta = [(IMAGE_METADATA_KEY, bad)];
+        grad_instructor::io::safetensors::save_checked(&path, &tensors, &meta).unwrap();
         let r = EvaluationNet::load(&path);
         assert!(
             matches!(r, Err(Error::InvalidArgument { .. })),
             "{bad}: {r:?}"
         );
     }
-    // A file from before the key existed loads with the default (the only image then).
-    grad_instructor::io::safetensors::save(&path, &tensors, &[]).unwrap();
+    // A (checksummed) file without the key loads with the default image.
+    grad_instructor::io::safetensors::save_checked(&path, &tensors, &[]).unwrap();
     assert_eq!(EvaluationNet::load(&path).unwrap(), e);
     std::fs::remove_dir_all(dir).unwrap();
 }

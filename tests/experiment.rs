@@ -146,7 +146,9 @@ fn derived_configs_carry_the_target_settings_into_enn_training() {
     let t = c.train_config(784);
     assert_eq!(t.sizes, vec![784, 32, 16, 10]);
     let r = c.reinforce_config();
-    assert_eq!((r.hidden, r.batch), (32, 16));
+    // ENN episodes train the target's whole architecture (issue 12), not 784-32-10.
+    assert_eq!((r.hidden.clone(), r.batch), (vec![32, 16], 16));
+    assert_eq!(r.activation, c.mlp.activation);
     assert_eq!((r.universal.lr, r.universal.le), (0.05, 0.2));
     assert_eq!(c.predict_episodes(), 25);
     c.predict.episodes = Some(3);

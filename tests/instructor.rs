@@ -3,7 +3,8 @@
 //! training. Real-MNIST measurements are `#[ignore]` tests (run with `--ignored --nocapture`).
 
 use grad_instructor::autodiff::Tape;
-use grad_instructor::instructor::value::value_regression_step;
+use grad_instructor::data::Dataset;
+use grad_instructor::instructor::rules::value::value_regression_step;
 use grad_instructor::instructor::*;
 use grad_instructor::nn::{Activation, Adam, Init, Mlp, Sgd};
 use grad_instructor::{Error, Tensor};
@@ -304,7 +305,7 @@ fn replay_buffer_keeps_the_most_recent_pairs() {
 }
 
 /// Synthetic classification data: class c has mean pattern `c`-dependent, plus noise.
-fn synthetic(n: usize, dim: usize, classes: u32, rng: &mut StdRng) -> (Vec<f32>, Vec<u32>) {
+fn synthetic(n: usize, dim: usize, classes: u32, rng: &mut StdRng) -> Dataset {
     let protos: Vec<Vec<f32>> = (0..classes)
         .map(|_| (0..dim).map(|_| rng.gen_range(0.0..1.0)).collect())
         .collect();
@@ -319,18 +320,22 @@ fn synthetic(n: usize, dim: usize, classes: u32, rng: &mut StdRng) -> (Vec<f32>,
                 .map(|p| (p + rng.gen_range(-0.3f32..0.3)).clamp(0.0, 1.0)),
         );
     }
-    (x, y)
+    Dataset {
+        images: x,
+        labels: y,
+        dim,
+    }
 }
 
-fn small_config(rule: EnnRule) -> ReinforceConfig {
-    ReinforceConfig {
+fn small_config(rule: EnnRule) -> EnnTrainingConfig {
+    EnnTrainingConfig {
         rule,
         episodes: 3,
         steps_per_episode: 24,
         batch: 16,
         decide_every: 6,
         branch_steps: 2,
-        hidden: 20,
+        hidden: vec![20],
         val_limit: 0,
         value: ValueConfig {
             record_every: 4,
@@ -338,23 +343,22 @@ fn small_config(rule: EnnRule) -> ReinforceConfig {
             replay_batch: 4,
             updates_per_episode: 2,
         },
-        ..ReinforceConfig::default()
+        ..EnnTrainingConfig::default()
     }
 }
 
 #[test]
 fn enn_training_is_deterministic_for_a_seed_under_both_rules() {
     let mut rng = StdRng::seed_from_u64(71);
-    let (tx, ty) = synthetic(200, 40, 3, &mut rng);
-    let (vx, vy) = synthetic(60, 40, 3, &mut rng);
-    let data = EnnData::new(&tx, &ty, &vx, &vy, 40).unwrap();
+    let train = synthetic(200, 40, 3, &mut rng);
+    let val = synthetic(60, 40, 3, &mut rng);
     for rule in [EnnRule::Reinforce, EnnRule::Value] {
         let cfg = small_config(rule);
         let run = |seed: u64| {
             let mut e = enn(72);
-            let mut r = StdRng::seed_from_u64(seed);
+            let mut r = TrainRng::seed_from_u64(seed);
             let mut seen = 0;
-            let logs = train_enn(&mut e, &cfg, &data, &mut r, |_| seen += 1).unwrap();
+            let logs = train_enn(&mut e, &cfg, &train, &val, &mut r, |_| seen += 1).unwrap();
             assert_eq!(seen, cfg.episodes);
             (format!("{logs:?}"), e, logs)
         };
@@ -450,26 +454,36 @@ fn universal_norm_ratio_on_mnist() {
 #[test]
 fn train_enn_rejects_bad_config_and_mismatched_data() {
     let mut rng = StdRng::seed_from_u64(101);
-    let (tx, ty) = synthetic(50, 40, 3, &mut rng);
-    let (vx, vy) = synthetic(20, 40, 3, &mut rng);
-    assert!(EnnData::new(&tx, &ty[..49], &vx, &vy, 40).is_err());
-    let data = EnnData::new(&tx, &ty, &vx, &vy, 40).unwrap();
+    let train = synthetic(50, 40, 3, &mut rng);
+    let val = synthetic(20, 40, 3, &mut rng);
     let mut e = enn(102);
+    let mut trng = TrainRng::seed_from_u64(101);
+    let mut short = train.clone();
+    short.labels.pop();
+    let r = train_enn(
+        &mut e,
+        &small_config(EnnRule::Value),
+        &short,
+        &val,
+        &mut trng,
+        |_| {},
+    );
+    assert!(matches!(r, Err(Error::Shape { .. })), "{r:?}");
     for bad in [
-        ReinforceConfig {
+        EnnTrainingConfig {
             tau: 0.0,
             ..small_config(EnnRule::Reinforce)
         },
-        ReinforceConfig {
+        EnnTrainingConfig {
             lr_multipliers: vec![],
             ..small_config(EnnRule::Reinforce)
         },
-        ReinforceConfig {
+        EnnTrainingConfig {
             init_scale_range: (2.0, 1.0),
             ..small_config(EnnRule::Value)
         },
     ] {
-        let r = train_enn(&mut e, &bad, &data, &mut rng, |_| {});
+        let r = train_enn(&mut e, &bad, &train, &val, &mut trng, |_| {});
         assert!(matches!(r, Err(Error::InvalidArgument { .. })), "{bad:?}");
     }
     assert_eq!(EnnRule::parse("value").unwrap(), EnnRule::Value);

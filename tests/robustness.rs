@@ -4,7 +4,7 @@
 //! checkpoints rejected, tensor size limits, and the error paths the `mnist_enn` example
 //! takes on bad input.
 
-use grad_instructor::data::Mnist;
+use grad_instructor::data::{Dataset, Mnist};
 use grad_instructor::instructor::checkpoint::{self, checkpoint_path, CHECKPOINT_FILE};
 use grad_instructor::instructor::*;
 use grad_instructor::tensor::MAX_ELEMENTS;
@@ -27,7 +27,7 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 /// Synthetic classification data: one random prototype per class plus uniform noise.
-fn synthetic(n: usize, dim: usize, classes: u32, rng: &mut StdRng) -> (Vec<f32>, Vec<u32>) {
+fn synthetic(n: usize, dim: usize, classes: u32, rng: &mut StdRng) -> Dataset {
     let protos: Vec<Vec<f32>> = (0..classes)
         .map(|_| (0..dim).map(|_| rng.gen_range(0.0..1.0)).collect())
         .collect();
@@ -42,16 +42,18 @@ fn synthetic(n: usize, dim: usize, classes: u32, rng: &mut StdRng) -> (Vec<f32>,
                 .map(|p| (p + rng.gen_range(-0.3f32..0.3)).clamp(0.0, 1.0)),
         );
     }
-    (x, y)
+    Dataset {
+        images: x,
+        labels: y,
+        dim,
+    }
 }
 
 /// The training and validation data every test here uses (seeded, so parent and child of
 /// the kill test build the same data).
 struct Data {
-    tx: Vec<f32>,
-    ty: Vec<u32>,
-    vx: Vec<f32>,
-    vy: Vec<u32>,
+    train: Dataset,
+    val: Dataset,
 }
 
 const DIM: usize = 40;
@@ -59,25 +61,30 @@ const DIM: usize = 40;
 impl Data {
     fn new() -> Data {
         let mut rng = StdRng::seed_from_u64(2024);
-        let (tx, ty) = synthetic(200, DIM, 3, &mut rng);
-        let (vx, vy) = synthetic(60, DIM, 3, &mut rng);
-        Data { tx, ty, vx, vy }
+        let train = synthetic(200, DIM, 3, &mut rng);
+        let val = synthetic(60, DIM, 3, &mut rng);
+        Data { train, val }
     }
-    fn enn_data(&self) -> EnnData<'_> {
-        EnnData::new(&self.tx, &self.ty, &self.vx, &self.vy, DIM).unwrap()
+}
+
+/// Checkpoint options: write into `save_to`, resume from `resume_from`.
+fn ckpt<'a>(save_to: Option<&'a Path>, resume_from: Option<&'a Path>) -> Checkpoints<'a> {
+    Checkpoints {
+        save_to,
+        resume_from,
     }
 }
 
 /// A few seconds of training: 6 episodes of 24 steps on a 40-20-3 MLP.
-fn config(rule: EnnRule) -> ReinforceConfig {
-    ReinforceConfig {
+fn config(rule: EnnRule) -> EnnTrainingConfig {
+    EnnTrainingConfig {
         rule,
         episodes: 6,
         steps_per_episode: 24,
         batch: 16,
         decide_every: 6,
         branch_steps: 2,
-        hidden: 20,
+        hidden: vec![20],
         val_limit: 0,
         value: ValueConfig {
             record_every: 4,
@@ -86,7 +93,7 @@ fn config(rule: EnnRule) -> ReinforceConfig {
             updates_per_episode: 2,
         },
         checkpoint_every: 2,
-        ..ReinforceConfig::default()
+        ..EnnTrainingConfig::default()
     }
 }
 
@@ -98,15 +105,15 @@ fn fresh_enn() -> EvaluationNet {
 }
 
 /// An uninterrupted run without checkpoints: the reference every resumed run must equal.
-fn uninterrupted(cfg: &ReinforceConfig, data: &Data) -> (EvaluationNet, Vec<EpisodeLog>) {
+fn uninterrupted(cfg: &EnnTrainingConfig, data: &Data) -> (EvaluationNet, Vec<EpisodeLog>) {
     let mut enn = fresh_enn();
     let logs = train_enn_resumable(
         &mut enn,
         cfg,
-        &data.enn_data(),
-        &mut StdRng::seed_from_u64(RUN_SEED),
-        None,
-        None,
+        &data.train,
+        &data.val,
+        &mut TrainRng::seed_from_u64(RUN_SEED),
+        ckpt(None, None),
         |_| {},
     )
     .unwrap();
@@ -136,7 +143,7 @@ fn resumed_training_is_bit_identical_to_an_uninterrupted_run_under_both_rules() 
         let (enn_ref, logs_ref) = uninterrupted(&cfg, &data);
         let dir = scratch(&format!("resume-{rule:?}"));
         // First half with checkpoints, as if the run stopped after episode 3.
-        let first = ReinforceConfig {
+        let first = EnnTrainingConfig {
             episodes: 3,
             ..cfg.clone()
         };
@@ -145,10 +152,10 @@ fn resumed_training_is_bit_identical_to_an_uninterrupted_run_under_both_rules() 
         let logs_a = train_enn_resumable(
             &mut enn,
             &first,
-            &data.enn_data(),
-            &mut StdRng::seed_from_u64(RUN_SEED),
-            Some(&dir),
-            None,
+            &data.train,
+            &data.val,
+            &mut TrainRng::seed_from_u64(RUN_SEED),
+            ckpt(Some(&dir), None),
             |l| seen.push(l.episode),
         )
         .unwrap();
@@ -160,10 +167,10 @@ fn resumed_training_is_bit_identical_to_an_uninterrupted_run_under_both_rules() 
         let logs_b = train_enn_resumable(
             &mut resumed,
             &cfg,
-            &data.enn_data(),
-            &mut StdRng::seed_from_u64(RUN_SEED),
-            Some(&dir),
-            Some(&dir),
+            &data.train,
+            &data.val,
+            &mut TrainRng::seed_from_u64(RUN_SEED),
+            ckpt(Some(&dir), Some(&dir)),
             |l| seen.push(l.episode),
         )
         .unwrap();
@@ -187,17 +194,17 @@ fn train_enn_and_train_enn_resumable_draw_the_same_random_stream() {
     let cfg = config(EnnRule::Value);
     let dir = scratch("same-stream");
     let mut enn = fresh_enn();
-    let mut r1 = StdRng::seed_from_u64(9);
-    let logs = train_enn(&mut enn, &cfg, &data.enn_data(), &mut r1, |_| {}).unwrap();
+    let mut r1 = TrainRng::seed_from_u64(9);
+    let logs = train_enn(&mut enn, &cfg, &data.train, &data.val, &mut r1, |_| {}).unwrap();
     let mut enn2 = fresh_enn();
-    let mut r2 = StdRng::seed_from_u64(9);
+    let mut r2 = TrainRng::seed_from_u64(9);
     let logs2 = train_enn_resumable(
         &mut enn2,
         &cfg,
-        &data.enn_data(),
+        &data.train,
+        &data.val,
         &mut r2,
-        Some(&dir),
-        None,
+        ckpt(Some(&dir), None),
         |_| {},
     )
     .unwrap();
@@ -205,8 +212,8 @@ fn train_enn_and_train_enn_resumable_draw_the_same_random_stream() {
     assert_same_enn(&enn, &enn2);
     // Writing checkpoints draws nothing: both RNGs end in the same state.
     assert_eq!(r1.gen::<u64>(), r2.gen::<u64>());
-    // The first episode's seed is the RNG's first draw (what resuming checks).
-    assert_eq!(logs[0].seed, StdRng::seed_from_u64(9).gen::<u64>());
+    // The first episode's seed is the RNG's first draw.
+    assert_eq!(logs[0].seed, TrainRng::seed_from_u64(9).gen::<u64>());
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -224,10 +231,10 @@ fn kill_test_child_process() {
     train_enn_resumable(
         &mut enn,
         &cfg,
-        &data.enn_data(),
-        &mut StdRng::seed_from_u64(RUN_SEED),
-        Some(Path::new(&dir)),
-        None,
+        &data.train,
+        &data.val,
+        &mut TrainRng::seed_from_u64(RUN_SEED),
+        ckpt(Some(Path::new(&dir)), None),
         // A pause per episode so the parent's SIGKILL lands in the middle of the run
         // (the pause changes no result; the parent checks that the run was unfinished).
         |_| std::thread::sleep(Duration::from_millis(400)),
@@ -251,9 +258,9 @@ fn kill_and_resume_matches_an_uninterrupted_run() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let ckpt = checkpoint_path(&dir);
+    let ckpt_file = checkpoint_path(&dir);
     let started = Instant::now();
-    while !ckpt.exists() {
+    while !ckpt_file.exists() {
         if let Some(status) = child.try_wait().unwrap() {
             panic!("child exited ({status}) before writing a checkpoint");
         }
@@ -281,10 +288,10 @@ fn kill_and_resume_matches_an_uninterrupted_run() {
     let logs = train_enn_resumable(
         &mut enn,
         &cfg,
-        &data.enn_data(),
-        &mut StdRng::seed_from_u64(RUN_SEED),
-        Some(&dir),
-        Some(&dir),
+        &data.train,
+        &data.val,
+        &mut TrainRng::seed_from_u64(RUN_SEED),
+        ckpt(Some(&dir), Some(&dir)),
         |_| {},
     )
     .unwrap();
@@ -303,7 +310,7 @@ fn nan_in_training_stops_with_non_finite_and_keeps_the_last_good_checkpoint() {
     let data = Data::new();
     let cfg = config(EnnRule::Value);
     let dir = scratch("nan");
-    let first = ReinforceConfig {
+    let first = EnnTrainingConfig {
         episodes: 2,
         ..cfg.clone()
     };
@@ -311,52 +318,56 @@ fn nan_in_training_stops_with_non_finite_and_keeps_the_last_good_checkpoint() {
     train_enn_resumable(
         &mut enn,
         &first,
-        &data.enn_data(),
-        &mut StdRng::seed_from_u64(RUN_SEED),
-        Some(&dir),
-        None,
+        &data.train,
+        &data.val,
+        &mut TrainRng::seed_from_u64(RUN_SEED),
+        ckpt(Some(&dir), None),
         |_| {},
     )
     .unwrap();
     let good = std::fs::read(checkpoint_path(&dir)).unwrap();
-    // Resume on poisoned data: a NaN in every training image makes the first MLP step of
-    // episode 2 non-finite.
-    let mut poisoned_x = data.tx.clone();
-    for img in poisoned_x.chunks_mut(DIM) {
-        img[0] = f32::NAN;
-    }
-    let poisoned = EnnData::new(&poisoned_x, &data.ty, &data.vx, &data.vy, DIM).unwrap();
+    // A state that is finite but blows up in episode 2: with conv1's weights at 1e38 the
+    // ENN's activations overflow, so the value rule's gradient is not finite. (Tampering with
+    // the file itself would fail its checksum; this is a legitimately written state.)
+    let mut state = checkpoint::load(&dir, &cfg, &enn).unwrap();
+    state.enn_params[0].data_mut().fill(1e38);
+    checkpoint::save(&dir, &state, &cfg, &enn).unwrap();
+    let explosive = std::fs::read(checkpoint_path(&dir)).unwrap();
     let err = train_enn_resumable(
         &mut enn,
         &cfg,
-        &poisoned,
-        &mut StdRng::seed_from_u64(RUN_SEED),
-        Some(&dir),
-        Some(&dir),
+        &data.train,
+        &data.val,
+        &mut TrainRng::seed_from_u64(RUN_SEED),
+        ckpt(Some(&dir), Some(&dir)),
         |_| panic!("no episode may finish"),
     )
     .unwrap_err();
     match &err {
         Error::NonFinite { run, step, what } => {
-            assert!(run.contains("episode 2"), "{err}");
-            // Step 0 is a decision (decide_every 6): the candidate branches' SGD steps.
-            assert_eq!(*step, 0, "{err}");
-            assert!(what.contains("loss"), "{err}");
+            assert!(
+                run.contains("enn-training (ENN training episode 2)"),
+                "{err}"
+            );
+            // "enn-training" steps count Adam's: 2 episodes x 2 updates before this one.
+            assert_eq!(*step, 4, "{err}");
+            assert!(what.contains("value-rule loss"), "{err}");
         }
         e => panic!("expected NonFinite, got {e:?}"),
     }
-    // The checkpoint is the one written before, byte for byte, and still resumes.
-    assert_eq!(std::fs::read(checkpoint_path(&dir)).unwrap(), good);
+    // The checkpoint is the one written before, byte for byte; the good one still resumes.
+    assert_eq!(std::fs::read(checkpoint_path(&dir)).unwrap(), explosive);
     let leftovers = std::fs::read_dir(&dir).unwrap().count();
     assert_eq!(leftovers, 1, "only {CHECKPOINT_FILE} in the folder");
+    std::fs::write(checkpoint_path(&dir), &good).unwrap();
     let mut resumed = fresh_enn();
     let logs = train_enn_resumable(
         &mut resumed,
         &cfg,
-        &data.enn_data(),
-        &mut StdRng::seed_from_u64(RUN_SEED),
-        None,
-        Some(&dir),
+        &data.train,
+        &data.val,
+        &mut TrainRng::seed_from_u64(RUN_SEED),
+        ckpt(None, Some(&dir)),
         |_| {},
     )
     .unwrap();
@@ -376,10 +387,10 @@ fn poisoned_enn_parameter_is_a_non_finite_error_naming_the_episode() {
     let err = train_enn_resumable(
         &mut enn,
         &cfg,
-        &data.enn_data(),
-        &mut StdRng::seed_from_u64(RUN_SEED),
-        Some(&dir),
-        None,
+        &data.train,
+        &data.val,
+        &mut TrainRng::seed_from_u64(RUN_SEED),
+        ckpt(Some(&dir), None),
         |_| {},
     )
     .unwrap_err();
@@ -397,7 +408,7 @@ fn poisoned_enn_parameter_is_a_non_finite_error_naming_the_episode() {
 #[test]
 fn checkpoint_of_another_config_or_seed_or_a_corrupt_file_is_rejected() {
     let data = Data::new();
-    let cfg = ReinforceConfig {
+    let cfg = EnnTrainingConfig {
         episodes: 1,
         ..config(EnnRule::Value)
     };
@@ -406,45 +417,46 @@ fn checkpoint_of_another_config_or_seed_or_a_corrupt_file_is_rejected() {
     train_enn_resumable(
         &mut enn,
         &cfg,
-        &data.enn_data(),
-        &mut StdRng::seed_from_u64(RUN_SEED),
-        Some(&dir),
-        None,
+        &data.train,
+        &data.val,
+        &mut TrainRng::seed_from_u64(RUN_SEED),
+        ckpt(Some(&dir), None),
         |_| {},
     )
     .unwrap();
-    let resume = |cfg: &ReinforceConfig, rng: &mut StdRng| {
+    let resume = |cfg: &EnnTrainingConfig, rng: &mut TrainRng| {
         let mut e = fresh_enn();
-        train_enn_resumable(&mut e, cfg, &data.enn_data(), rng, None, Some(&dir), |_| {})
+        let c = ckpt(None, Some(&dir));
+        train_enn_resumable(&mut e, cfg, &data.train, &data.val, rng, c, |_| {})
     };
     // Another learning rate: a format error saying so.
-    let other = ReinforceConfig {
+    let other = EnnTrainingConfig {
         enn_lr: 0.5,
         ..cfg.clone()
     };
-    let err = resume(&other, &mut StdRng::seed_from_u64(RUN_SEED)).unwrap_err();
+    let err = resume(&other, &mut TrainRng::seed_from_u64(RUN_SEED)).unwrap_err();
     assert!(matches!(err, Error::Format { .. }), "{err:?}");
     assert!(err.to_string().contains("another configuration"), "{err}");
     assert!(!err.to_string().contains('\n'), "one line: {err}");
     // Another seed: the RNG does not start where the interrupted run's did.
     assert!(matches!(
-        resume(&cfg, &mut StdRng::seed_from_u64(RUN_SEED + 1)),
+        resume(&cfg, &mut TrainRng::seed_from_u64(RUN_SEED + 1)),
         Err(Error::InvalidArgument { .. })
     ));
     // Resuming a finished 1-episode run as a 1-episode run does nothing; as a 2-episode run it
     // runs one more (episodes may grow).
     assert_eq!(
-        resume(&cfg, &mut StdRng::seed_from_u64(RUN_SEED))
+        resume(&cfg, &mut TrainRng::seed_from_u64(RUN_SEED))
             .unwrap()
             .len(),
         1
     );
-    let longer = ReinforceConfig {
+    let longer = EnnTrainingConfig {
         episodes: 2,
         ..cfg.clone()
     };
     assert_eq!(
-        resume(&longer, &mut StdRng::seed_from_u64(RUN_SEED))
+        resume(&longer, &mut TrainRng::seed_from_u64(RUN_SEED))
             .unwrap()
             .len(),
         2
@@ -454,12 +466,12 @@ fn checkpoint_of_another_config_or_seed_or_a_corrupt_file_is_rejected() {
     let bytes = std::fs::read(&path).unwrap();
     for cut in [0, 7, 8, 100, bytes.len() / 2, bytes.len() - 1] {
         std::fs::write(&path, &bytes[..cut]).unwrap();
-        let err = resume(&longer, &mut StdRng::seed_from_u64(RUN_SEED)).unwrap_err();
+        let err = resume(&longer, &mut TrainRng::seed_from_u64(RUN_SEED)).unwrap_err();
         assert!(matches!(err, Error::Format { .. }), "cut {cut}: {err:?}");
     }
     // A missing checkpoint is an I/O error naming the file.
     std::fs::remove_file(&path).unwrap();
-    let err = resume(&cfg, &mut StdRng::seed_from_u64(RUN_SEED)).unwrap_err();
+    let err = resume(&cfg, &mut TrainRng::seed_from_u64(RUN_SEED)).unwrap_err();
     assert!(matches!(err, Error::Io { .. }), "{err:?}");
     assert!(err.to_string().contains(CHECKPOINT_FILE), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
@@ -590,14 +602,14 @@ fn mnist_enn_example_prints_one_line_and_exits_1_on_bad_input() {
 #[test]
 #[ignore = "writes fuzz/corpus/checkpoint; run by hand when the checkpoint format changes"]
 fn write_checkpoint_fuzz_seed_corpus() {
-    let cfg = ReinforceConfig {
+    let cfg = EnnTrainingConfig {
         rule: EnnRule::Value,
         episodes: 2,
         steps_per_episode: 8,
         batch: 4,
         decide_every: 4,
         branch_steps: 2,
-        hidden: 16,
+        hidden: vec![16],
         val_limit: 0,
         value: ValueConfig {
             record_every: 4,
@@ -606,7 +618,7 @@ fn write_checkpoint_fuzz_seed_corpus() {
             updates_per_episode: 1,
         },
         checkpoint_every: 1,
-        ..ReinforceConfig::default()
+        ..EnnTrainingConfig::default()
     };
     let data = Data::new();
     let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/checkpoint");
@@ -617,10 +629,10 @@ fn write_checkpoint_fuzz_seed_corpus() {
     train_enn_resumable(
         &mut enn,
         &cfg,
-        &data.enn_data(),
-        &mut StdRng::seed_from_u64(3),
-        Some(&dir),
-        None,
+        &data.train,
+        &data.val,
+        &mut TrainRng::seed_from_u64(3),
+        ckpt(Some(&dir), None),
         |_| {
             episode += 1;
         },
@@ -628,7 +640,7 @@ fn write_checkpoint_fuzz_seed_corpus() {
     .unwrap();
     // Only the final checkpoint survives in `dir`; also keep one from before any Adam step.
     std::fs::copy(checkpoint_path(&dir), out.join("after_2_episodes")).unwrap();
-    let first = ReinforceConfig {
+    let first = EnnTrainingConfig {
         episodes: 1,
         ..cfg.clone()
     };
@@ -636,10 +648,10 @@ fn write_checkpoint_fuzz_seed_corpus() {
     train_enn_resumable(
         &mut enn,
         &first,
-        &data.enn_data(),
-        &mut StdRng::seed_from_u64(3),
-        Some(&dir),
-        None,
+        &data.train,
+        &data.val,
+        &mut TrainRng::seed_from_u64(3),
+        ckpt(Some(&dir), None),
         |_| {},
     )
     .unwrap();

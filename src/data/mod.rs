@@ -7,4 +7,6 @@ pub mod idx;
 pub mod mnist;
 
 pub use idx::{encode_idx, parse_idx, read_idx, read_idx_file, IdxArray};
-pub use mnist::{Batch, Batcher, Dataset, Mnist, MNIST_CLASSES, MNIST_MEAN, MNIST_STD};
+pub use mnist::{
+    Batch, Batcher, Dataset, DatasetFingerprint, Mnist, MNIST_CLASSES, MNIST_MEAN, MNIST_STD,
+};

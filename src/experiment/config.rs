@@ -10,7 +10,7 @@ use super::arm::{Arm, TrainConfig};
 use crate::data::Dataset;
 use crate::error::Result;
 use crate::instructor::{
-    EnnRule, ImageMode, InertColumns, ReinforceConfig, WeightImageConfig, DEFAULT_INERT_THRESHOLD,
+    EnnRule, EnnTrainingConfig, ImageMode, InertColumns, WeightImageConfig, DEFAULT_INERT_THRESHOLD,
 };
 use crate::nn::Activation;
 use serde::{Deserialize, Serialize};
@@ -80,7 +80,7 @@ pub struct Shard {
     pub count: u64,
 }
 
-/// The ENN: loaded from a file, or trained (the fields of [`ReinforceConfig`] a run varies).
+/// The ENN: loaded from a file, or trained (the fields of [`EnnTrainingConfig`] a run varies).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EnnConfig {
@@ -197,7 +197,7 @@ impl ExperimentConfig {
     /// The configuration of a preset: the one place where defaults are written.
     pub fn preset(preset: Preset) -> ExperimentConfig {
         let train = TrainConfig::default();
-        let enn = ReinforceConfig::default();
+        let enn = EnnTrainingConfig::default();
         let lottery = crate::explain::LotteryConfig::default();
         let mut c = ExperimentConfig {
             preset,
@@ -296,19 +296,20 @@ impl ExperimentConfig {
     }
 
     /// The configuration of the main ENN's training: the episodes' MLP uses the target's
-    /// batch, learning rate, λ_E and first hidden width.
-    pub fn reinforce_config(&self) -> ReinforceConfig {
-        let mut r = ReinforceConfig {
+    /// batch, learning rate, λ_E, hidden widths and activation (issue 12).
+    pub fn reinforce_config(&self) -> EnnTrainingConfig {
+        let mut r = EnnTrainingConfig {
             rule: self.enn.rule,
             episodes: self.enn.episodes,
             steps_per_episode: self.enn.steps_per_episode,
             batch: self.mlp.batch,
             decide_every: self.enn.decide_every,
             tau: self.enn.tau,
-            hidden: self.mlp.hidden.first().copied().unwrap_or(100),
+            hidden: self.mlp.hidden.clone(),
+            activation: self.mlp.activation,
             val_limit: self.enn.val_limit,
             checkpoint_every: self.enn.checkpoint_every,
-            ..ReinforceConfig::default()
+            ..EnnTrainingConfig::default()
         };
         r.universal.lr = self.mlp.lr;
         r.universal.le = self.mlp.le;

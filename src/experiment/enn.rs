@@ -4,7 +4,8 @@ use super::progress::Progress;
 use crate::data::Dataset;
 use crate::error::Result;
 use crate::instructor::{
-    train_enn_resumable, EnnData, EpisodeLog, EvaluationNet, ReinforceConfig, WeightImageConfig,
+    train_enn_resumable, Checkpoints, EnnTrainingConfig, EpisodeLog, EvaluationNet, TrainRng,
+    WeightImageConfig,
 };
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -21,7 +22,7 @@ pub fn enn_split(train: &Dataset, seed: u64, n_val: usize) -> Result<(Dataset, D
 /// Trains an ENN from `seed` with `cfg`, seeing W1 through `image`, advancing `progress` once
 /// per episode.
 pub fn train_one_enn(
-    cfg: &ReinforceConfig,
+    cfg: &EnnTrainingConfig,
     image: &WeightImageConfig,
     split: &(Dataset, Dataset),
     seed: u64,
@@ -34,10 +35,10 @@ pub fn train_one_enn(
 /// [`train_one_enn`] writing checkpoints into `checkpoint_dir` (every
 /// `cfg.checkpoint_every` episodes) and, with `resume_from`, continuing from the checkpoint
 /// there. The ENN's initial weights and then the episodes draw from one RNG seeded with
-/// `seed`; a resumed run re-creates it the same way (the checkpoint says how far to skip).
+/// `seed`; a resumed run re-creates it the same way (the checkpoint says where the stream stood).
 #[allow(clippy::too_many_arguments)]
 pub fn train_one_enn_checkpointed(
-    cfg: &ReinforceConfig,
+    cfg: &EnnTrainingConfig,
     image: &WeightImageConfig,
     split: &(Dataset, Dataset),
     seed: u64,
@@ -47,8 +48,7 @@ pub fn train_one_enn_checkpointed(
     progress: &dyn Progress,
 ) -> Result<(EvaluationNet, Vec<EpisodeLog>)> {
     let (tr, val) = split;
-    let data = EnnData::new(&tr.images, &tr.labels, &val.images, &val.labels, tr.dim)?;
-    let mut rng = StdRng::seed_from_u64(seed);
+    let mut rng = TrainRng::seed_from_u64(seed);
     let mut enn = EvaluationNet::new(&mut rng)?;
     enn.image = image.clone();
     if let Some(dir) = resume_from {
@@ -68,15 +68,11 @@ pub fn train_one_enn_checkpointed(
             ),
         );
     };
-    let logs = train_enn_resumable(
-        &mut enn,
-        cfg,
-        &data,
-        &mut rng,
-        checkpoint_dir,
+    let ckpt = Checkpoints {
+        save_to: checkpoint_dir,
         resume_from,
-        on_episode,
-    )?;
+    };
+    let logs = train_enn_resumable(&mut enn, cfg, tr, val, &mut rng, ckpt, on_episode)?;
     Ok((enn, logs))
 }
 

@@ -30,6 +30,16 @@ use std::path::Path;
 /// configuration (as [`WeightImageConfig::to_json`]).
 pub const IMAGE_METADATA_KEY: &str = "image";
 
+/// The first non-finite value among named tensors, as `(name, index, value)`.
+fn first_non_finite<'a>(
+    named: impl IntoIterator<Item = (String, &'a Tensor)>,
+) -> Option<(String, usize, f32)> {
+    named.into_iter().find_map(|(n, t)| {
+        let i = t.data().iter().position(|v| !v.is_finite())?;
+        Some((n, i, t.data()[i]))
+    })
+}
+
 /// The Evaluation Neural Network.
 #[derive(Clone, Debug, PartialEq)]
 pub struct EvaluationNet {
@@ -199,19 +209,35 @@ impl EvaluationNet {
     }
 
     /// Saves the parameters and the image configuration (metadata key [`IMAGE_METADATA_KEY`],
-    /// JSON) as one safetensors file, atomically, with extra string `metadata`.
+    /// JSON) as one safetensors file, atomically, with extra string `metadata`, sealed with a
+    /// CRC-32 of all of it ([`safetensors::save_checked`]). A non-finite parameter is refused.
     pub fn save(&self, path: &Path, metadata: &[(&str, &str)]) -> Result<()> {
         let image = self.image.to_json();
         let mut meta: Vec<(&str, &str)> = vec![(IMAGE_METADATA_KEY, image.as_str())];
         meta.extend_from_slice(metadata); // a second "image" key is an error of to_bytes
-        self.with_named_params(|named| safetensors::save(path, named, &meta))
+        if let Some((name, i, v)) = first_non_finite(self.named_params()) {
+            return Err(Error::invalid(
+                "EvaluationNet::save",
+                format!("parameter {name:?} holds {v} at index {i}; not saved"),
+            ));
+        }
+        self.with_named_params(|named| safetensors::save_checked(path, named, &meta))
     }
 
     /// Loads an ENN written by [`EvaluationNet::save`], with the image configuration it was
-    /// saved with. A file without the key was written before the configuration was recorded,
-    /// when the only image an ENN file could have been trained on was the default one.
+    /// saved with. The checksum must be present and match, and every parameter must be
+    /// finite: a damaged file is an [`Error::Format`] naming it. (A file with a checksum but
+    /// without the image key gets the default image.)
     pub fn load(path: &Path) -> Result<EvaluationNet> {
-        let weights = safetensors::load(path)?;
+        let weights = safetensors::load_checked(path)?;
+        let named = weights.tensors.iter().map(|(n, t)| (n.clone(), t));
+        if let Some((name, i, v)) = first_non_finite(named) {
+            return Err(Error::format(
+                path,
+                None,
+                format!("ENN parameter {name:?} holds {v} at index {i}"),
+            ));
+        }
         let image = match weights.meta(IMAGE_METADATA_KEY) {
             Some(json) => WeightImageConfig::from_json(json).map_err(|e| {
                 Error::invalid("EvaluationNet::load", format!("{}: {e}", path.display()))

@@ -4,28 +4,36 @@
 //! * [`weight_image`](mod@weight_image): W1 → a small one-channel image (resize by 0.15, fixed gain).
 //! * [`enn`]: the ENN, `EvaluationNet`, and its score and gradient with respect to W1.
 //! * [`universal`]: one SGD step of the MLP plus the ENN's ascent term on W1.
-//! * [`reinforce`]: episodes of MLP training with ENN-guided decisions; REINFORCE update and
-//!   the `train_enn` driver for both rules.
-//! * [`value`]: the value rule and its replay buffer.
-//! * [`checkpoint`]: the state of ENN training on disk (one safetensors file), for resuming.
+//! * [`config`]: the configuration of ENN training (both rules) and its validation.
+//! * [`episode`]: one episode — an MLP of the target's architecture trained under the frozen
+//!   ENN, with decisions between candidate learning rates — and what the ENN can learn from it.
+//! * [`rules`]: the REINFORCE and value rules and the one ENN update they share.
+//! * [`trainer`]: the loop over episodes, and the state it carries (what resuming restores).
+//! * [`checkpoint`]: that state on disk, and `train_enn_resumable`.
+//!
+//! Data flows one way: `config` → `episode` → `rules` → `trainer` → `checkpoint`; no module
+//! imports one to its right.
 //!
 //! The paper (arXiv 2406.10559) is available to us only as its abstract; every choice it does
 //! not state is a configuration field whose default is documented as our reconstruction.
 
 pub mod checkpoint;
+pub mod config;
 pub mod enn;
-pub mod reinforce;
+pub mod episode;
+pub mod rules;
+pub mod trainer;
 pub mod universal;
-pub mod value;
 pub mod weight_image;
 
+pub use checkpoint::{train_enn_resumable, Checkpoints};
+pub use config::{EnnRule, EnnTrainingConfig};
 pub use enn::{EnnOutput, EnnVars, EvaluationNet};
-pub use reinforce::{
-    policy, reinforce_step, train_enn, train_enn_resumable, EnnData, EnnRule, EpisodeLog,
-    ReinforceConfig,
-};
+pub use episode::{policy, EpisodeLog};
+pub use rules::reinforce::reinforce_step;
+pub use rules::value::{value_update, ReplayBuffer, ValueConfig};
+pub use trainer::{train_enn, TrainRng, TrainState, Trainer};
 pub use universal::{at_step, universal_step, StepStats, UniversalConfig, DEFAULT_LE};
-pub use value::{value_update, ReplayBuffer, ValueConfig};
 pub use weight_image::{
     pixel_variance, weight_image, weight_image_adjoint, weight_image_with, weight_images,
     ImageMode, InertColumns, WeightImageConfig, DEFAULT_INERT_THRESHOLD,

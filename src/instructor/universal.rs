@@ -16,7 +16,7 @@
 //!
 //! For a PyTorch-default-init 784-100-10 ReLU MLP, one batch of 64, η = 0.01, m = 1, the
 //! loss term ‖η ∂L/∂W1‖ and the ENN term ‖∂E/∂W1‖ (λ_E = 1) at step 0 were measured for a
-//! fresh ENN and for an ENN trained by [`train_enn`](super::reinforce::train_enn); see
+//! fresh ENN and for an ENN trained by [`train_enn`](super::trainer::train_enn); see
 //! [`DEFAULT_LE`] for the figures and the choice.
 
 //!
@@ -66,7 +66,7 @@ use crate::tensor::Tensor;
 pub const DEFAULT_LE: f32 = 0.01;
 
 /// Hyperparameters of a universal-backpropagation step.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct UniversalConfig {
     /// Learning rate η of the loss term.
     pub lr: f32,

@@ -7,16 +7,17 @@
 //! mixed into every update, so that one episode's (highly correlated) states do not drag the
 //! ENN towards that single reward.
 
-use super::enn::EvaluationNet;
-use crate::autodiff::Tape;
+use super::{concat_images, enn_step};
 use crate::error::{Error, Result};
+use crate::instructor::enn::EvaluationNet;
 use crate::nn::Adam;
 use crate::tensor::Tensor;
 use rand::Rng;
+use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 
 /// Hyperparameters of the value rule (all our reconstruction).
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ValueConfig {
     /// A state image is recorded every this many MLP steps (and at the episode's end).
     pub record_every: usize,
@@ -98,27 +99,6 @@ impl ReplayBuffer {
     }
 }
 
-/// Stacks single images (1, 1, h, w) into one batch (n, 1, h, w).
-pub fn stack_images(images: &[&Tensor]) -> Result<Tensor> {
-    let first = images
-        .first()
-        .ok_or_else(|| Error::invalid("stack_images", "no images"))?;
-    let d = first.dims().to_vec();
-    if d.len() != 4 || d[0] != 1 {
-        return Err(Error::shape(
-            "stack_images",
-            "(1, c, h, w)",
-            format!("{d:?}"),
-        ));
-    }
-    let mut data = Vec::with_capacity(images.len() * first.numel());
-    for t in images {
-        t.expect_dims("stack_images", &d)?;
-        data.extend_from_slice(t.data());
-    }
-    Tensor::from_vec(data, &[images.len(), d[1], d[2], d[3]])
-}
-
 /// One Adam step of `mean_i (E(image_i) − target_i)²`; returns the loss before the step.
 pub fn value_regression_step(
     enn: &mut EvaluationNet,
@@ -135,34 +115,10 @@ pub fn value_regression_step(
         ));
     }
     let target = Tensor::from_vec(targets.to_vec(), &[n, 1])?;
-    let (loss, grads) = {
-        let mut tape = Tape::with_capacity(32);
-        let vars = enn.bind(&mut tape, true);
-        let x = tape.constant_ref(images);
+    enn_step(enn, adam, images, "value-rule loss", |tape, out| {
         let t = tape.constant(target);
-        let out = enn.forward(&mut tape, &vars, x)?;
-        let loss = tape.mse(out.score, t)?;
-        let value = tape.item(loss)?;
-        let mut g = tape.backward(loss)?;
-        let grads = EvaluationNet::vars_in_order(&vars)
-            .iter()
-            .map(|&v| {
-                g.take(v)
-                    .ok_or_else(|| Error::invalid("value_regression_step", "no gradient"))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        (value, grads)
-    };
-    if !loss.is_finite() || grads.iter().any(|g| !g.all_finite()) {
-        return Err(Error::NonFinite {
-            run: "enn-training".into(),
-            step: adam.t as usize,
-            what: "value-rule loss or gradient".into(),
-        });
-    }
-    let grad_refs: Vec<&Tensor> = grads.iter().collect();
-    adam.step(&mut enn.params_mut(), &grad_refs)?;
-    Ok(loss)
+        tape.mse(out.score, t)
+    })
 }
 
 /// The value rule's update after one episode: `cfg.updates_per_episode` Adam steps on the
@@ -189,7 +145,7 @@ pub fn value_update(
             images.push(t);
             targets.push(r);
         }
-        let batch = stack_images(&images)?;
+        let batch = concat_images(&images)?;
         total += value_regression_step(enn, adam, &batch, &targets)? as f64;
     }
     for s in states {
