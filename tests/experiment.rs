@@ -232,3 +232,159 @@ fn merge_combines_shards_into_the_rows_and_summary_of_one_run() {
     assert!(merge(&[], &out, "test").is_err());
     std::fs::remove_dir_all(&base).unwrap();
 }
+
+// ---- ExperimentConfig::validate (issue 15): each field's range, before any work. ----
+
+use grad_instructor::experiment::config::Shard;
+use grad_instructor::experiment::{ConfigError, RunError, Silent};
+
+/// The field `validate` blames after `edit` is applied to the default config.
+fn rejected(edit: impl FnOnce(&mut ExperimentConfig)) -> ConfigError {
+    let mut c = ExperimentConfig::preset(Preset::Default);
+    edit(&mut c);
+    match c.validate() {
+        Err(e) => e,
+        Ok(w) => panic!("accepted (warnings {w:?}): {c:?}"),
+    }
+}
+
+#[test]
+fn validate_accepts_every_preset_without_warnings() {
+    for p in Preset::ALL {
+        assert_eq!(ExperimentConfig::preset(p).validate(), Ok(vec![]), "{p:?}");
+    }
+}
+
+/// A change to a config, boxed so that a list of them can be written out.
+type Edit = Box<dyn FnOnce(&mut ExperimentConfig)>;
+
+#[test]
+fn validate_names_the_field_of_each_out_of_range_value() {
+    let cases: Vec<(&str, Edit)> = vec![
+        ("seeds", Box::new(|c| c.seeds = 0)),
+        ("seeds", Box::new(|c| c.seeds = 1_000_000_000)),
+        ("seeds", Box::new(|c| c.seeds = u64::MAX)),
+        (
+            "seed_start",
+            Box::new(|c| (c.seed_start, c.seeds) = (u64::MAX, 2)),
+        ),
+        (
+            "shard",
+            Box::new(|c| c.shard = Shard { index: 0, count: 0 }),
+        ),
+        (
+            "shard",
+            Box::new(|c| c.shard = Shard { index: 2, count: 2 }),
+        ),
+        (
+            "shard",
+            Box::new(|c| {
+                c.shard = Shard {
+                    index: 40,
+                    count: 41,
+                }
+            }),
+        ),
+        ("jobs", Box::new(|c| c.jobs = 0)),
+        ("arms", Box::new(|c| c.arms.clear())),
+        (
+            "arms",
+            Box::new(|c| c.arms = vec![Arm::GradInstructor, Arm::GradInstructor, Arm::Bp]),
+        ),
+        ("arms", Box::new(|c| c.arms = vec![Arm::Bp, Arm::Bp])),
+        ("mlp.hidden", Box::new(|c| c.mlp.hidden.clear())),
+        ("mlp.hidden", Box::new(|c| c.mlp.hidden = vec![100, 0])),
+        ("mlp.hidden", Box::new(|c| c.mlp.hidden = vec![3_000_000])),
+        ("mlp.epochs", Box::new(|c| c.mlp.epochs = 0)),
+        ("mlp.lr", Box::new(|c| c.mlp.lr = 0.0)),
+        ("mlp.lr", Box::new(|c| c.mlp.lr = -0.1)),
+        ("mlp.lr", Box::new(|c| c.mlp.lr = "1e39".parse().unwrap())), // +inf in f32
+        ("mlp.lr", Box::new(|c| c.mlp.lr = f32::NAN)),
+        ("mlp.batch", Box::new(|c| c.mlp.batch = 0)),
+        ("mlp.batch", Box::new(|c| c.mlp.batch = 1_000_000_000)),
+        ("mlp.l1", Box::new(|c| c.mlp.l1 = -1e-4)),
+        ("mlp.l1", Box::new(|c| c.mlp.l1 = f32::NAN)),
+        ("mlp.le", Box::new(|c| c.mlp.le = f32::NAN)),
+        ("mlp.le", Box::new(|c| c.mlp.le = f32::INFINITY)),
+        ("enn.episodes", Box::new(|c| c.enn.episodes = 0)),
+        (
+            "enn.episodes",
+            Box::new(|c| c.enn.episodes = 1_000_000_000_000),
+        ),
+        (
+            "enn.steps_per_episode",
+            Box::new(|c| c.enn.steps_per_episode = 0),
+        ),
+        ("enn.decide_every", Box::new(|c| c.enn.decide_every = 0)),
+        ("enn.tau", Box::new(|c| c.enn.tau = f32::INFINITY)),
+        ("enn.tau", Box::new(|c| c.enn.tau = 0.0)),
+        (
+            "enn.checkpoint_every",
+            Box::new(|c| c.enn.checkpoint_every = 0),
+        ),
+        (
+            "enn.validation_images",
+            Box::new(|c| c.enn.validation_images = 0),
+        ),
+        ("predict.enns", Box::new(|c| c.predict.enns = 1)),
+        (
+            "predict.episodes",
+            Box::new(|c| c.predict.episodes = Some(0)),
+        ),
+        ("predict.seeds", Box::new(|c| c.predict.seeds = 0)),
+        (
+            "explain.lottery_percents",
+            Box::new(|c| c.explain.lottery_percents = vec![150.0]),
+        ),
+        (
+            "data.train_limit",
+            Box::new(|c| c.data.train_limit = Some(0)),
+        ),
+    ];
+    for (field, edit) in cases {
+        let e = rejected(edit);
+        assert_eq!(e.field, field, "{e}");
+        assert!(!e.to_string().contains('\n'), "one line: {e}");
+    }
+}
+
+#[test]
+fn validate_checks_enn_fields_only_when_an_enn_trains() {
+    // Without the gi arm no ENN trains and nothing studies one: their fields do not matter.
+    let mut c = ExperimentConfig::preset(Preset::Quick);
+    c.arms = vec![Arm::Bp];
+    (c.enn.episodes, c.enn.decide_every, c.predict.enns) = (0, 0, 1);
+    assert!(c.validate().is_ok());
+    assert!(!c.needs_enn() && !c.runs_enn_outputs());
+    // A loaded ENN is not trained.
+    c.arms = vec![Arm::GradInstructor];
+    c.predict.enns = 0;
+    c.enn.load = Some("enn.safetensors".into());
+    assert!(c.validate().is_ok());
+    c.enn.load = None;
+    assert_eq!(c.validate().unwrap_err().field, "enn.episodes");
+}
+
+#[test]
+fn negative_le_is_accepted_with_a_warning() {
+    let mut c = ExperimentConfig::preset(Preset::Default);
+    c.mlp.le = -0.01;
+    let w = c.validate().unwrap();
+    assert_eq!(w.len(), 1);
+    assert_eq!(w[0].field, "mlp.le");
+    assert!(w[0].message.contains("descend"), "{}", w[0].message);
+}
+
+#[test]
+fn run_rejects_a_bad_config_before_touching_data_or_output() {
+    let out = std::env::temp_dir().join(format!("gi-experiment-never-{}", std::process::id()));
+    let mut c = ExperimentConfig::preset(Preset::Quick);
+    c.jobs = 0;
+    c.data.dir = Some("/nonexistent/gi-experiment/mnist".into());
+    match grad_instructor::experiment::run(&c, &out, None, &Silent) {
+        Err(RunError::Config(e)) => assert_eq!(e.field, "jobs"),
+        Err(e) => panic!("expected a config error, got {e}"),
+        Ok(_) => panic!("ran"),
+    }
+    assert!(!out.exists(), "nothing may be written");
+}

@@ -4,7 +4,7 @@
 
 use grad_instructor::data::{Dataset, Mnist};
 use grad_instructor::experiment::enn::{enn_split, train_one_enn};
-use grad_instructor::experiment::{run, ExperimentConfig, Preset, Silent};
+use grad_instructor::experiment::{run, ExperimentConfig, Preset, RunError, Silent};
 use grad_instructor::instructor::{EvaluationNet, ImageMode, WeightImageConfig};
 use grad_instructor::Error;
 use rand::rngs::StdRng;
@@ -93,7 +93,7 @@ fn loading_an_enn_trained_on_another_image_is_a_usage_error_and_a_match_runs() {
     // loaded the ENN as bilinear and ran without a word.
     let r = run(&c, &dir.join("out1"), None, &Silent);
     assert!(
-        matches!(r, Err(Error::Usage(ref m)) if m.contains("area")),
+        matches!(r, Err(RunError::Failed(Error::Usage(ref m))) if m.contains("area")),
         "{:?}",
         r.err()
     );

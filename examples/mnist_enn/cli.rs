@@ -29,15 +29,16 @@ Defaults are our reconstruction; the paper (abstract only) does not state them."
 
 const AFTER: &str = "Merge shards with: mnist_enn --merge DIR,DIR,... [--out DIR]";
 
-/// The command line.
+/// The command line. Numbers may be negative at parse time (`--le -0.01` is legal, `--seeds
+/// -1` gets a message naming the flag); ranges are the library's `ExperimentConfig::validate`.
 #[derive(Parser, Debug)]
-#[command(name = "mnist_enn", about = ABOUT, after_help = AFTER)]
+#[command(name = "mnist_enn", about = ABOUT, after_help = AFTER, allow_negative_numbers = true)]
 pub struct Cli {
     #[arg(long, value_name = "N", help_heading = "Target MLP and arms", help = dflt("seeds per arm", |c| c.seeds))]
     pub seeds: Option<u64>,
     #[arg(long, value_name = "S", help_heading = "Target MLP and arms", help = dflt("first seed", |c| c.seed_start))]
     pub seed_start: Option<u64>,
-    #[arg(long, value_name = "I/N", value_parser = parse_shard, help_heading = "Target MLP and arms",
+    #[arg(long, value_name = "I/N", value_parser = parse_shard, allow_hyphen_values = true, help_heading = "Target MLP and arms",
           help = "run only the (arm, seed) pairs with index % N == I [default: 0/1]")]
     pub shard: Option<Shard>,
     #[arg(long, value_name = "N", help_heading = "Target MLP and arms", help = dflt("passes over the training set", |c| c.mlp.epochs))]
@@ -213,6 +214,46 @@ fn parse_image_mode(s: &str) -> Result<ImageMode, String> {
 fn parse_rule(s: &str) -> Result<EnnRule, String> {
     EnnRule::parse(s).map_err(|e| e.to_string())
 }
+
+/// The flag that sets a config field (the paths `ExperimentConfig::validate` names), or the
+/// field's path for the fields no flag sets.
+pub fn flag_of(field: &str) -> String {
+    let flag = match field {
+        "seeds" => "--seeds",
+        "seed_start" => "--seed-start",
+        "shard" => "--shard",
+        "arms" => "--arms",
+        "jobs" => "--jobs",
+        "mlp.hidden" => "--hidden",
+        "mlp.activation" => "--activation",
+        "mlp.epochs" => "--epochs",
+        "mlp.lr" => "--lr",
+        "mlp.batch" => "--batch",
+        "mlp.l1" => "--l1",
+        "mlp.le" => "--le",
+        "enn.load" => "--enn",
+        "enn.rule" => "--enn-rule",
+        "enn.episodes" => "--episodes",
+        "enn.steps_per_episode" => "--episode-steps",
+        "enn.decide_every" => "--decide-every",
+        "enn.tau" => "--tau",
+        "enn.seed" => "--enn-seed",
+        "enn.checkpoint_every" => "--checkpoint-every",
+        "explain.enabled" => "--no-explain",
+        "explain.lottery_mlps" => "--lottery-mlps",
+        "enn.image_mode" => "--image-mode",
+        "enn.mask_inert" => "--mask-inert",
+        "predict.enns" => "--predict-enn",
+        "predict.episodes" => "--predict-episodes",
+        "predict.seeds" => "--predict-seeds",
+        "data.dir" => "--data",
+        other => return format!("config field {other}"),
+    };
+    flag.to_string()
+}
+
+/// The flags that only `--merge` may be combined with.
+pub const MERGE_FLAGS: [&str; 3] = ["merge", "out", "quiet"];
 
 impl Cli {
     /// The experiment configuration: the preset, then every flag given.

@@ -7,9 +7,10 @@
 
 mod cli;
 
-use clap::Parser;
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches};
 use grad_instructor::experiment::output::{self, summary_table, timing_line};
-use grad_instructor::experiment::{self, Progress};
+use grad_instructor::experiment::{self, ConfigWarning, Progress, RunError};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -89,6 +90,22 @@ impl Progress for Stderr {
         }
     }
 
+    fn warn(&self, w: &ConfigWarning) {
+        let line = format!(
+            "warning: {} {}: {}",
+            cli::flag_of(w.field),
+            w.value,
+            w.message
+        );
+        match self {
+            Stderr::Bars(bar) => match bar.lock().unwrap().as_ref() {
+                Some(b) => b.println(line),
+                None => eprintln!("{line}"),
+            },
+            _ => eprintln!("{line}"),
+        }
+    }
+
     fn note(&self, message: &str) {
         match self {
             Stderr::Quiet => {}
@@ -116,6 +133,9 @@ fn run(cli: cli::Cli) -> Result<(), AnyError> {
         Stderr::Lines
     };
     if let Some(dirs) = &cli.merge {
+        if dirs.is_empty() || dirs.iter().any(|d| d.as_os_str().is_empty()) {
+            return Err("--merge needs a comma-separated list of output folders, e.g. --merge runs/a,runs/b".into());
+        }
         let merged = output::merge(dirs, &out, &command)?;
         println!("{}", summary_table(&merged.summaries)?.to_markdown());
         progress.note(&format!(
@@ -126,7 +146,14 @@ fn run(cli: cli::Cli) -> Result<(), AnyError> {
         return Ok(());
     }
     let cfg = cli.config();
-    let outcome = experiment::run(&cfg, &out, cli.resume.as_deref(), &progress)?;
+    let outcome = match experiment::run(&cfg, &out, cli.resume.as_deref(), &progress) {
+        Ok(o) => o,
+        // The library names the field; say which flag sets it.
+        Err(RunError::Config(e)) => {
+            return Err(format!("{} {}: {}", cli::flag_of(e.field), e.value, e.reason).into())
+        }
+        Err(e) => return Err(e.into()),
+    };
     output::write_csvs(&out, &outcome)?;
     println!("\n{} on {}", outcome.describe(), outcome.data_name);
     println!("{}", summary_table(&outcome.summaries())?.to_markdown());
@@ -137,9 +164,37 @@ fn run(cli: cli::Cli) -> Result<(), AnyError> {
     Ok(())
 }
 
+/// Parses the command line; `--merge` combines finished runs, so any experiment flag beside it
+/// is an error (it would be silently ignored).
+fn parse() -> Result<cli::Cli, clap::Error> {
+    let matches = cli::Cli::command().try_get_matches()?;
+    let cli = cli::Cli::from_arg_matches(&matches)?;
+    if cli.merge.is_some() {
+        let command = cli::Cli::command();
+        let given: Vec<String> = matches
+            .ids()
+            .map(|id| id.as_str())
+            .filter(|id| !cli::MERGE_FLAGS.contains(id))
+            .filter(|id| matches.value_source(id) == Some(ValueSource::CommandLine))
+            .filter_map(|id| command.get_arguments().find(|a| a.get_id() == id))
+            .filter_map(|a| a.get_long().map(|l| format!("--{l}")))
+            .collect();
+        if !given.is_empty() {
+            return Err(cli::Cli::command().error(
+                clap::error::ErrorKind::ArgumentConflict,
+                format!(
+                    "--merge combines finished runs and takes only --out and --quiet; remove {}",
+                    given.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(cli)
+}
+
 fn main() {
     // clap's own errors are rendered as one `error:` line and exit 1, like every other error.
-    let cli = match cli::Cli::try_parse() {
+    let cli = match parse() {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {
             let _ = e.print(); // --help

@@ -357,9 +357,15 @@ impl ExperimentConfig {
             .collect()
     }
 
-    /// Whether the run needs an ENN at all.
+    /// Whether the outputs about the ENN (Grad-CAM and the lottery test, the prediction
+    /// study) run: only beside the `gi` arm, whose ENN they study.
+    pub fn runs_enn_outputs(&self) -> bool {
+        self.arms.contains(&Arm::GradInstructor)
+    }
+
+    /// Whether the run needs the main ENN: the `gi` arm uses it (and the explanations study it).
     pub fn needs_enn(&self) -> bool {
-        self.arms.contains(&Arm::GradInstructor) || self.explain.enabled || self.predict.enns > 0
+        self.arms.contains(&Arm::GradInstructor)
     }
 
     /// One line describing the target-network configuration, for logs and the report.

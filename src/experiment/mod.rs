@@ -3,6 +3,7 @@
 //!
 //! * [`config`]: [`ExperimentConfig`], every setting of a run, with named [`Preset`]s applied
 //!   in one place; serde-(de)serializable, recorded in `summary.json`.
+//! * [`validate`]: every field's range, checked by [`run()`] before any work.
 //! * [`arm`]: the arms (`bp`, `l1`, `he`, `gi`) and one (arm, seed) training run, [`run_arm`].
 //! * [`runner`]: the parallel runner over (arm, seed) work lists, [`run_all`].
 //! * [`enn`]: training, saving and loading the ENN.
@@ -27,6 +28,7 @@ pub mod progress;
 pub mod run;
 pub mod runner;
 pub mod summary;
+pub mod validate;
 
 pub use arm::{initial_mlp, run_arm, Arm, GradNormRecord, RunResult, TrainConfig};
 pub use config::{ExperimentConfig, Preset};
@@ -34,6 +36,7 @@ pub use enn::{enn_split, load_enn, save_enn, train_one_enn, train_one_enn_checkp
 pub use explain::{explain, Explained};
 pub use predict::{predict_best_enn, EnnCandidate, Prediction, Statistic};
 pub use progress::{Progress, Silent};
-pub use run::{run, Outcome, Timing};
+pub use run::{run, Outcome, RunError, Timing};
 pub use runner::run_all;
 pub use summary::{summarize, ArmSummary, RunRecord};
+pub use validate::{ConfigError, ConfigWarning};

@@ -589,8 +589,10 @@ pub struct Merged {
 /// Combines the `runs.csv` of several output folders into `out` (`runs.csv`, `summary.json`,
 /// a report).
 pub fn merge(dirs: &[PathBuf], out: &Path, command: &str) -> Result<Merged> {
-    if dirs.is_empty() {
-        return Err(Error::Usage("merge needs at least one folder".into()));
+    if dirs.is_empty() || dirs.iter().any(|d| d.as_os_str().is_empty()) {
+        return Err(Error::Usage(
+            "merge needs at least one folder, and no empty folder name".into(),
+        ));
     }
     // The rows are copied as written (not re-formatted), so merged files match their inputs.
     let mut records = Vec::new();

@@ -1,6 +1,8 @@
 //! How the library reports progress: a front end implements [`Progress`] (a terminal bar, plain
 //! lines, nothing) and the runner calls it. The library never prints.
 
+use super::validate::ConfigWarning;
+
 /// Receives progress reports. Called from worker threads, hence `Sync`.
 pub trait Progress: Sync {
     /// A phase of `total` units starts (episodes, epochs of runs).
@@ -16,6 +18,10 @@ pub trait Progress: Sync {
     /// A one-off remark (what was loaded, what is skipped, a legal but surprising setting).
     fn note(&self, message: &str) {
         let _ = message;
+    }
+    /// A legal but surprising setting (shown even when progress is silenced).
+    fn warn(&self, warning: &ConfigWarning) {
+        let _ = warning;
     }
 }
 

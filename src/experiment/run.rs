@@ -9,11 +9,51 @@ use super::predict::{predict_best_enn, predict_units, Prediction};
 use super::progress::Progress;
 use super::runner::run_all;
 use super::summary::{summarize, ArmSummary, RunRecord};
+use super::validate::ConfigError;
 use crate::data::{Dataset, Mnist};
 use crate::error::{Error, Result};
 use crate::instructor::{pixel_variance, EpisodeLog, EvaluationNet};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
+
+/// Why a run failed: its configuration (checked before any work), or the work itself.
+#[derive(Debug)]
+pub enum RunError {
+    /// A field out of range; nothing was done.
+    Config(ConfigError),
+    /// Loading, training or writing failed.
+    Failed(Error),
+}
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunError::Config(e) => e.fmt(f),
+            RunError::Failed(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for RunError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            RunError::Config(e) => Some(e),
+            RunError::Failed(e) => Some(e),
+        }
+    }
+}
+
+impl From<Error> for RunError {
+    fn from(e: Error) -> Self {
+        RunError::Failed(e)
+    }
+}
+
+impl From<ConfigError> for RunError {
+    fn from(e: ConfigError) -> Self {
+        RunError::Config(e)
+    }
+}
 
 /// Where the time went, in seconds.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -166,13 +206,25 @@ pub fn coverage_seeds(cfg: &ExperimentConfig) -> Vec<u64> {
 
 /// Runs the whole comparison of `cfg`, writing the ENN and its checkpoints into `out`
 /// (the other outputs are written from the returned [`Outcome`] by [`super::output`]).
+///
+/// The configuration is validated first ([`ExperimentConfig::validate`]): an out-of-range
+/// field is [`RunError::Config`] before anything is loaded or written; warnings go to
+/// [`Progress::warn`]. What the configuration makes unnecessary is skipped and said.
 pub fn run(
     cfg: &ExperimentConfig,
     out: &Path,
     resume: Option<&Path>,
     progress: &dyn Progress,
-) -> Result<Outcome> {
+) -> std::result::Result<Outcome, RunError> {
     let started = Instant::now();
+    for w in cfg.validate()? {
+        progress.warn(&w);
+    }
+    if !cfg.runs_enn_outputs() {
+        progress.note(
+            "no gi arm: skipping ENN training, Grad-CAM, the lottery test and the ENN prediction study",
+        );
+    }
     let (data_dir, train, test) = load_data(cfg)?;
     progress.note(&format!(
         "{} from {}: {} train / {} test images; {}; {} jobs",
@@ -204,7 +256,7 @@ pub fn run(
     timing.arms_secs = t.elapsed().as_secs_f64();
 
     // 3. Explanations and the prediction study.
-    let explained = match (&enn, cfg.explain.enabled) {
+    let explained = match (&enn, cfg.explain.enabled && cfg.runs_enn_outputs()) {
         (Some(enn), true) => Some(explain(
             enn,
             cfg.seed_start,
@@ -228,7 +280,7 @@ pub fn run(
         )?],
         None => Vec::new(),
     };
-    let prediction = if cfg.predict.enns > 0 {
+    let prediction = if cfg.predict.enns > 0 && cfg.runs_enn_outputs() {
         let t = Instant::now();
         progress.start("ENN prediction study", predict_units(cfg, &results));
         let p = predict_best_enn(cfg, &results, &train, &test, progress)?;
