@@ -24,8 +24,9 @@
 //! | [`experiment`] | config and presets, arms, the parallel runner, summaries, the studies |
 //! | [`report`] | tables, CSV/JSON, PNG, SVG, HTML — formats numbers it is handed |
 //!
-//! [`error`] (the one error type every layer returns) and [`stats`] (mean, deviation, Welch's
-//! t-test, correlations) sit below everything; `stats` imports only `error`.
+//! [`error`] (the one error type every layer returns) and [`stats`] (descriptive statistics,
+//! paired/Welch/TOST t-tests, bootstrap intervals, correlations with permutation p-values,
+//! Holm) sit below everything; `stats` imports only `error` and `rand`.
 //!
 //! ## Cargo features
 //!

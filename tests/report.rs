@@ -1,4 +1,5 @@
-//! Tests of the report layer (tables, CSV/JSON, PNG, SVG, HTML/markdown) and of `stats`.
+//! Tests of the report layer (tables, CSV/JSON, PNG, SVG, HTML/markdown). The statistics are
+//! tested in tests/stats.rs.
 //!
 //! The PNG checks decode with an independent decoder written below (bitwise CRC, flate2
 //! inflate, all five PNG filters) and, when Python with Pillow is installed, with
@@ -12,10 +13,7 @@ use grad_instructor::report::png::{
 };
 use grad_instructor::report::svg::{line_plot, scatter_plot, LinePlot, ScatterPlot, Series};
 use grad_instructor::report::{base64, escape_html, fmt_mean_std, Report, Table};
-use grad_instructor::stats::{
-    mean, pearson, regularized_incomplete_beta, spearman, std_dev, student_t_two_sided_p,
-    welch_t_test,
-};
+use grad_instructor::stats::welch_t_test;
 use grad_instructor::Error;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -28,16 +26,6 @@ fn temp_dir(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-/// Asserts `|actual - expected| <= rtol * |expected|`, printing both on failure.
-fn assert_rel(actual: f64, expected: f64, rtol: f64, what: &str) {
-    let err = (actual - expected).abs();
-    assert!(
-        err <= rtol * expected.abs(),
-        "{what}: got {actual:e}, expected {expected:e}, relative error {:e} > {rtol:e}",
-        err / expected.abs()
-    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -997,163 +985,6 @@ fn json_is_written_pretty_and_read_back() {
     std::fs::write(&path, "{\"a\": ").unwrap();
     assert!(matches!(read_json(&path), Err(Error::Format { .. })));
     std::fs::remove_dir_all(&dir).unwrap();
-}
-
-// ---------------------------------------------------------------------------------------------
-// Statistics golden values
-//
-// Provenance: scipy 1.17.1 / numpy on Python 3.11, computed for this test with
-//   scipy.stats.ttest_ind(a, b, equal_var=False)  -> statistic, pvalue, df
-//   scipy.stats.spearmanr(x, y).statistic, scipy.stats.pearsonr(x, y).statistic
-//   2 * scipy.stats.t.sf(t, df), scipy.special.betainc(a, b, x)
-// and pasted with all printed digits.
-
-// Relative tolerance for the p-values: the continued fraction stops at 1e-15 relative change and
-// ln_gamma is good to ~1e-15, but the front factor exp(ln ...) multiplies the error of a log of
-// magnitude up to ~25 here; 1e-11 leaves two orders of margin. t and df are a handful of
-// arithmetic operations: 1e-12.
-const P_RTOL: f64 = 1e-11;
-const T_RTOL: f64 = 1e-12;
-
-#[test]
-fn welch_matches_scipy_ttest_ind_unequal_var() {
-    #[allow(clippy::type_complexity)]
-    let cases: [(&str, &[f64], &[f64], f64, f64, f64); 5] = [
-        (
-            "accuracy",
-            &[93.1, 92.8, 93.4, 92.9, 93.0],
-            &[92.5, 92.7, 92.4, 92.9, 92.6, 92.3],
-            3.4915687011947565,
-            8.403908714738167,
-            0.007573942154660299,
-        ),
-        (
-            "tiny_n",
-            &[1.0, 2.0],
-            &[3.0, 5.0],
-            -2.23606797749979,
-            1.4705882352941178,
-            0.19872738893452602,
-        ),
-        (
-            "far_apart",
-            &[10.0, 10.1, 9.9, 10.05, 9.95, 10.02, 9.98],
-            &[11.0, 11.2, 10.9, 11.1, 10.95],
-            -17.374755072263323,
-            5.703451796583551,
-            3.7088024865204737e-06,
-        ),
-        (
-            "overlap",
-            &[0.5, -1.2, 2.3, 0.1, -0.7, 1.9, 0.0, 0.4],
-            &[0.3, 1.1, -0.2, 0.8, 2.5, -1.5],
-            -0.1268358188326526,
-            10.122960474356013,
-            0.901554382243979,
-        ),
-        (
-            "one_constant",
-            &[2.0, 2.0, 2.0],
-            &[1.0, 2.0, 4.0, 3.5],
-            -0.9078412990032037,
-            3.0,
-            0.4308904624868721,
-        ),
-    ];
-    for (name, a, b, t, df, p) in cases {
-        let w = welch_t_test(a, b);
-        assert_rel(w.t, t, T_RTOL, &format!("{name} t"));
-        assert_rel(w.df, df, T_RTOL, &format!("{name} df"));
-        assert_rel(w.p_two_sided, p, P_RTOL, &format!("{name} p"));
-    }
-}
-
-#[test]
-fn student_t_tail_and_incomplete_beta_match_scipy() {
-    // (t, df, 2 * scipy.stats.t.sf(t, df))
-    for (t, df, p) in [
-        (2.0, 3.0, 0.13932596855884305),
-        (0.5, 1.0, 0.7048327646991335),
-        (10.0, 2.5, 0.0044414957673074235),
-        (1.96, 1000.0, 0.050273184955748736),
-        (40.0, 7.0, 1.5902179984850364e-09),
-        // Fractional df below 1, and tiny t (needs 1 - x passed separately to keep its digits).
-        (0.01, 0.5, 0.9946067436361047),
-        (3.0, 0.3, 0.5013376896876194),
-        (1e-8, 10.0, 0.9999999922178323),
-    ] {
-        assert_rel(
-            student_t_two_sided_p(t, df),
-            p,
-            P_RTOL,
-            &format!("t={t} df={df}"),
-        );
-        assert_rel(student_t_two_sided_p(-t, df), p, P_RTOL, "symmetric in t");
-    }
-    // Large df: the continued fraction is ill-conditioned as x = df/(df+t^2) -> 1 (documented
-    // on student_t_two_sided_p: 6e-13 at df = 1e4, 4e-11 at df = 1e6), hence 1e-10 here.
-    for (t, df, p) in [
-        (2.0, 1e6, 0.04550053385131924),
-        (5.0, 50000.0, 5.752385056941256e-07),
-    ] {
-        assert_rel(
-            student_t_two_sided_p(t, df),
-            p,
-            1e-10,
-            &format!("t={t} df={df}"),
-        );
-    }
-    // (a, b, x, scipy.special.betainc(a, b, x))
-    for (a, b, x, i) in [
-        (0.5, 0.5, 0.3, 0.36901011956554536),
-        (2.0, 3.0, 0.4, 0.5247999999999999),
-        (10.0, 0.5, 0.95, 0.31715157546554495),
-        (100.0, 0.5, 0.99, 0.1567758654244408),
-    ] {
-        assert_rel(
-            regularized_incomplete_beta(a, b, x),
-            i,
-            P_RTOL,
-            &format!("I_{x}({a}, {b})"),
-        );
-    }
-}
-
-#[test]
-fn spearman_and_pearson_match_scipy() {
-    let x = [1.0, 2.0, 2.0, 3.0, 4.0, 5.0, 5.0, 5.0, 6.0, 7.0];
-    let y = [2.0, 1.0, 4.0, 3.0, 3.0, 6.0, 5.0, 7.0, 9.0, 8.0];
-    // Ties in both series: average ranks.
-    assert_rel(
-        spearman(&x, &y).unwrap(),
-        0.9013032569427505,
-        T_RTOL,
-        "spearman ties",
-    );
-    assert_rel(
-        pearson(&x, &y).unwrap(),
-        0.8816898482636972,
-        T_RTOL,
-        "pearson ties",
-    );
-    let x2 = [0.91, 0.85, 0.78, 0.95, 0.60, 0.72];
-    let y2 = [0.12, 0.30, 0.25, 0.05, 0.70, 0.40];
-    assert_rel(
-        spearman(&x2, &y2).unwrap(),
-        -0.942857142857143,
-        T_RTOL,
-        "spearman",
-    );
-    assert_rel(
-        pearson(&x2, &y2).unwrap(),
-        -0.9638340056169773,
-        T_RTOL,
-        "pearson",
-    );
-    // numpy: mean 93.03999999999999, std(ddof=1) 0.23021728866442848.
-    let acc = [93.1, 92.8, 93.4, 92.9, 93.0];
-    assert_rel(mean(&acc), 93.03999999999999, T_RTOL, "mean");
-    assert_rel(std_dev(&acc), 0.23021728866442848, T_RTOL, "std");
 }
 
 // ---------------------------------------------------------------------------------------------
