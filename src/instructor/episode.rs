@@ -316,6 +316,22 @@ impl Rollout<'_> {
     }
 }
 
+/// An episode's fresh MLP: `dim`-`cfg.hidden`…-`classes` with `cfg.activation` (the
+/// target's architecture), PyTorch's default init with every layer's bound times s ~
+/// U(`cfg.init_scale_range`) drawn first from `rng`. Returns (s, the MLP).
+pub fn initial_mlp(
+    cfg: &EnnTrainingConfig,
+    dim: usize,
+    classes: usize,
+    rng: &mut impl Rng,
+) -> Result<(f32, Mlp)> {
+    let (lo, hi) = cfg.init_scale_range;
+    let init_scale = if lo < hi { rng.gen_range(lo..hi) } else { lo };
+    let sizes = cfg.mlp_sizes(dim, classes);
+    let init = Init::PytorchDefaultScaled(init_scale);
+    Ok((init_scale, Mlp::new(&sizes, cfg.activation, init, rng)?))
+}
+
 /// Runs episode `episode` with seed `seed` under the frozen `enn` (see the module docs).
 /// `train` and `val` must have passed [`check_data`].
 pub fn run_episode(
@@ -327,11 +343,7 @@ pub fn run_episode(
     seed: u64,
 ) -> Result<Episode> {
     let mut rng = StdRng::seed_from_u64(seed);
-    let (lo, hi) = cfg.init_scale_range;
-    let init_scale = if lo < hi { rng.gen_range(lo..hi) } else { lo };
-    let sizes = cfg.mlp_sizes(train.dim, classes(train, val));
-    let init = Init::PytorchDefaultScaled(init_scale);
-    let mlp = Mlp::new(&sizes, cfg.activation, init, &mut rng)?;
+    let (init_scale, mlp) = initial_mlp(cfg, train.dim, classes(train, val), &mut rng)?;
     let start_score = enn.score(&mlp.layers[0].weight)?;
     let mut r = Rollout {
         enn,
