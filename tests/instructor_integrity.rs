@@ -573,3 +573,39 @@ fn first_hidden_width_too_small_for_the_enn_image_is_a_clear_error() {
     };
     assert!(train_enn(&mut fresh_enn(), &ok, &tr, &val, &mut rng, |_| {}).is_ok());
 }
+
+/// The `checkpoint` fuzz target's seed corpus must be real, current checkpoints (so that
+/// mutations start past the checksum and the format checks): each parses under the corpus's
+/// configuration (`checkpoint_seed_config` in fuzz/fuzz_targets/checkpoint.rs; regenerate
+/// with `cargo test --release --test robustness -- --ignored write_checkpoint_fuzz_seed_corpus`
+/// when the format changes).
+#[test]
+fn checkpoint_fuzz_corpus_parses_under_its_configuration() {
+    let cfg = EnnTrainingConfig {
+        rule: EnnRule::Value,
+        episodes: 2,
+        steps_per_episode: 8,
+        batch: 4,
+        decide_every: 4,
+        branch_steps: 2,
+        hidden: vec![16],
+        val_limit: 0,
+        value: ValueConfig {
+            record_every: 4,
+            replay_capacity: 8,
+            replay_batch: 2,
+            updates_per_episode: 1,
+        },
+        checkpoint_every: 1,
+        ..EnnTrainingConfig::default()
+    };
+    let enn = EvaluationNet::new(&mut StdRng::seed_from_u64(1)).unwrap();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/checkpoint");
+    for (name, episodes) in [("after_1_episode", 1), ("after_2_episodes", 2)] {
+        let path = dir.join(name);
+        let bytes = std::fs::read(&path).unwrap();
+        let state = checkpoint::from_bytes(&bytes, &path, &cfg, &enn)
+            .unwrap_or_else(|e| panic!("stale fuzz corpus: {e}"));
+        assert_eq!(state.next_episode, episodes);
+    }
+}
