@@ -8,7 +8,7 @@ use grad_instructor::instructor::checkpoint::{self, checkpoint_path};
 use grad_instructor::instructor::episode::initial_mlp;
 use grad_instructor::instructor::*;
 use grad_instructor::io::safetensors::{self, CHECKSUM_KEY};
-use grad_instructor::nn::Activation;
+use grad_instructor::nn::{Activation, Module};
 use grad_instructor::{Error, Tensor};
 use rand::rngs::StdRng;
 use rand::{Rng, RngCore, SeedableRng};

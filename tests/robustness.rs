@@ -7,6 +7,7 @@
 use grad_instructor::data::{Dataset, Mnist};
 use grad_instructor::instructor::checkpoint::{self, checkpoint_path, CHECKPOINT_FILE};
 use grad_instructor::instructor::*;
+use grad_instructor::nn::Module;
 use grad_instructor::tensor::MAX_ELEMENTS;
 use grad_instructor::{Error, Shape, Tensor};
 use rand::rngs::StdRng;
