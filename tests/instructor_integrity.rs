@@ -556,7 +556,7 @@ fn episode_mlp_has_the_targets_hidden_widths_and_activation() {
 }
 
 #[test]
-fn first_hidden_width_too_small_for_the_enn_image_is_a_clear_error() {
+fn an_episode_w1_the_enn_image_cannot_read_is_a_clear_error() {
     let (tr, val) = data();
     let cfg = EnnTrainingConfig {
         hidden: vec![13, 50],
@@ -572,6 +572,18 @@ fn first_hidden_width_too_small_for_the_enn_image_is_a_clear_error() {
         ..cfg
     };
     assert!(train_enn(&mut fresh_enn(), &ok, &tr, &val, &mut rng, |_| {}).is_ok());
+    // Image settings that do not fit W1 (a mask made for 784 inputs) are refused up front.
+    let mut masked = fresh_enn();
+    masked.image.inert = Some(InertColumns {
+        threshold: 1e-3,
+        n_inputs: 784,
+        columns: vec![0, 1],
+    });
+    let err = train_enn(&mut masked, &ok, &tr, &val, &mut rng, |_| {}).unwrap_err();
+    assert!(
+        err.to_string().contains("image settings do not fit"),
+        "{err}"
+    );
 }
 
 /// The `checkpoint` fuzz target's seed corpus must be real, current checkpoints (so that
