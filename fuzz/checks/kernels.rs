@@ -15,9 +15,9 @@
 //! |b_pj|)` for paths that round `alpha * a` (or `alpha * b`) to a subnormal first.
 
 use grad_instructor::kernels::conv::{
-    conv2d_backward_input_reference, conv2d_backward_input_with,
-    conv2d_backward_weight_reference, conv2d_backward_weight_with, conv2d_forward_reference,
-    conv2d_forward_with, ConvGemm, Conv2dGeometry,
+    conv2d_backward_input_reference, conv2d_backward_input_with, conv2d_backward_weight_reference,
+    conv2d_backward_weight_with, conv2d_forward_reference, conv2d_forward_with, Conv2dGeometry,
+    ConvGemm,
 };
 use grad_instructor::kernels::isa;
 use grad_instructor::kernels::matmul::{matmul_reference, sgemm_with, Gemm};
