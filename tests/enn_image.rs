@@ -11,6 +11,7 @@ use grad_instructor::explain::{enn_coverage, gradient_coverage, gradient_norms, 
 use grad_instructor::instructor::enn::IMAGE_METADATA_KEY;
 use grad_instructor::instructor::*;
 use grad_instructor::kernels::resize::bilinear_taps;
+use grad_instructor::nn::Module;
 use grad_instructor::{Error, Tensor};
 use rand::rngs::StdRng;
 use rand::SeedableRng;

@@ -105,7 +105,8 @@ fn diverging_run_stops_with_a_non_finite_error_naming_arm_and_step() {
 
 // ---- The configuration, the work list, summaries and merge (src/experiment/). ----
 
-use grad_instructor::experiment::output::{merge, read_runs, runs_table};
+use grad_instructor::experiment::merge::merge;
+use grad_instructor::experiment::output::{read_runs, runs_table};
 use grad_instructor::experiment::{summarize, ExperimentConfig, Preset, RunRecord};
 use grad_instructor::stats;
 
@@ -208,29 +209,124 @@ fn summaries_are_per_arm_statistics_of_the_records() {
     );
 }
 
+/// An output folder as a run leaves it for merge: `runs.csv` of `records` and a
+/// `summary.json` recording `config`.
+fn run_folder(dir: &Path, records: &[RunRecord], config: &ExperimentConfig) {
+    std::fs::create_dir_all(dir).unwrap();
+    let t = runs_table(records).unwrap();
+    grad_instructor::report::csv::write_csv(&dir.join("runs.csv"), &t).unwrap();
+    let summary = serde_json::json!({ "config": serde_json::to_value(config).unwrap() });
+    grad_instructor::report::json::write_json_pretty(&dir.join("summary.json"), &summary).unwrap();
+}
+
+fn merge_scratch(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("gi-experiment-merge-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+const ALL_FOUR: [(Arm, u64, f64, f64); 4] = [
+    (Arm::Bp, 0, 0.90, 0.91),
+    (Arm::Bp, 1, 0.88, 0.90),
+    (Arm::GradInstructor, 0, 0.92, 0.92),
+    (Arm::GradInstructor, 1, 0.93, 0.95),
+];
+
+fn all_four() -> Vec<RunRecord> {
+    ALL_FOUR
+        .iter()
+        .map(|&(a, s, t, tr)| record(a, s, t, tr))
+        .collect()
+}
+
+/// Two shard folders of one configuration (shards 0/2 and 1/2).
+fn two_shards(base: &Path) -> (std::path::PathBuf, std::path::PathBuf, ExperimentConfig) {
+    let all = all_four();
+    let mut c = ExperimentConfig::preset(Preset::Quick);
+    let (a, b) = (base.join("a"), base.join("b"));
+    c.shard = grad_instructor::experiment::config::Shard { index: 0, count: 2 };
+    run_folder(&a, &all[..2], &c);
+    c.shard.index = 1;
+    run_folder(&b, &all[2..], &c);
+    (a, b, c)
+}
+
 #[test]
 fn merge_combines_shards_into_the_rows_and_summary_of_one_run() {
-    let base = std::env::temp_dir().join(format!("gi-experiment-merge-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&base);
-    let all = [
-        record(Arm::Bp, 0, 0.90, 0.91),
-        record(Arm::Bp, 1, 0.88, 0.90),
-        record(Arm::GradInstructor, 0, 0.92, 0.92),
-        record(Arm::GradInstructor, 1, 0.93, 0.95),
-    ];
-    let (a, b, out) = (base.join("a"), base.join("b"), base.join("out"));
-    for (dir, part) in [(&a, &all[..2]), (&b, &all[2..])] {
-        std::fs::create_dir_all(dir).unwrap();
-        let t = runs_table(part).unwrap();
-        grad_instructor::report::csv::write_csv(&dir.join("runs.csv"), &t).unwrap();
-    }
+    let base = merge_scratch("ok");
+    let (a, b, _) = two_shards(&base);
+    let out = base.join("out");
+    let all = all_four();
     let merged = merge(&[a.clone(), b.clone()], &out, "test").unwrap();
     assert_eq!(merged.records, all);
     assert_eq!(merged.summaries, summarize(&all));
     assert_eq!(read_runs(&out.join("runs.csv")).unwrap().1, all);
     assert!(out.join("report.html").exists() && out.join("summary.json").exists());
-    assert!(merge(&[], &out, "test").is_err());
+    // A merged folder records the configuration, so it can be merged again with a shard of it.
+    let again = merge(std::slice::from_ref(&out), &base.join("out2"), "test").unwrap();
+    assert_eq!(again.records, all);
     std::fs::remove_dir_all(&base).unwrap();
+}
+
+#[test]
+fn merge_refuses_what_cannot_be_merged() {
+    let base = merge_scratch("refuse");
+    let (a, b, c) = two_shards(&base);
+    let out = base.join("out");
+    let expect = |dirs: &[std::path::PathBuf], out: &Path, needle: &str| {
+        let e = merge(dirs, out, "test")
+            .err()
+            .unwrap_or_else(|| panic!("merged {dirs:?}"));
+        assert!(e.to_string().contains(needle), "{e} lacks {needle:?}");
+        assert!(!e.to_string().contains('\n'), "one line: {e}");
+    };
+    expect(&[], &out, "at least one folder");
+    expect(&["".into()], &out, "empty folder name");
+    expect(&[a.clone(), a.clone()], &out, "given twice");
+    expect(&[a.clone(), base.join("b/../a")], &out, "given twice");
+    expect(&[a.clone(), b.clone()], &a, "is one of the inputs");
+    expect(&[a.clone(), base.join("missing")], &out, "missing");
+    // Another --lr in one folder.
+    let mut other = c.clone();
+    other.mlp.lr = 5.0;
+    let lr = base.join("lr");
+    run_folder(&lr, &all_four()[2..], &other);
+    expect(&[a.clone(), lr.clone()], &out, "mlp.lr differs");
+    // The same (arm, seed) in two folders.
+    let dup = base.join("dup");
+    run_folder(&dup, &all_four()[..1], &c);
+    expect(&[a.clone(), dup.clone()], &out, "bp seed 0 is in both");
+    // Values a run cannot have written, and a truncated last row.
+    let good = std::fs::read_to_string(a.join("runs.csv")).unwrap();
+    let bad_cases = [
+        (good.replace("0.900000", "NaN"), "test_acc"),
+        (good.replace("0.900000", "inf"), "test_acc"),
+        (good.replace("0.900000", "7.0"), "not in [0, 1]"),
+        (good.replacen("bp,0", "zz,0", 1), "zz"),
+        (good.replacen("bp,0", "bp,1.5", 1), "seed"),
+        (good.replacen("bp,0", "bp,-7", 1), "seed"),
+        (good.trim_end().to_string(), "truncated"),
+    ];
+    for (i, (text, needle)) in bad_cases.iter().enumerate() {
+        let d = base.join(format!("bad{i}"));
+        run_folder(&d, &[], &c);
+        std::fs::write(d.join("runs.csv"), text).unwrap();
+        expect(std::slice::from_ref(&d), &out, needle);
+    }
+    assert!(!out.exists(), "a refused merge writes nothing");
+    std::fs::remove_dir_all(&base).unwrap();
+}
+
+#[test]
+fn the_fingerprint_ignores_shard_and_jobs_only() {
+    let c = ExperimentConfig::preset(Preset::Default);
+    let mut d = c.clone();
+    d.shard = grad_instructor::experiment::config::Shard { index: 1, count: 3 };
+    d.jobs = 7;
+    assert_eq!(c.fingerprint(), d.fingerprint());
+    d.mlp.lr = 0.02;
+    assert_ne!(c.fingerprint(), d.fingerprint());
+    assert_eq!(c.fingerprint().len(), 8);
 }
 
 // ---- ExperimentConfig::validate (issue 15): each field's range, before any work. ----
@@ -387,4 +483,33 @@ fn run_rejects_a_bad_config_before_touching_data_or_output() {
         Ok(_) => panic!("ran"),
     }
     assert!(!out.exists(), "nothing may be written");
+}
+
+#[test]
+fn output_folders_are_never_mixed() {
+    use grad_instructor::experiment::output::prepare_out_dir;
+    let base = merge_scratch("out-dir");
+    let out = base.join("run");
+    // Absent: fine, and the check leaves nothing behind.
+    prepare_out_dir(&out, None, false).unwrap();
+    assert!(!out.exists());
+    // Empty: fine.
+    std::fs::create_dir_all(&out).unwrap();
+    prepare_out_dir(&out, None, false).unwrap();
+    // Holding another run: refused, unless resuming that run or replacing it.
+    std::fs::write(out.join("report.md"), "old").unwrap();
+    let e = prepare_out_dir(&out, None, false).unwrap_err();
+    assert!(e.to_string().contains("not empty"), "{e}");
+    prepare_out_dir(&out, Some(&out), false).unwrap();
+    assert!(out.join("report.md").exists(), "resuming keeps the folder");
+    prepare_out_dir(&out, None, true).unwrap();
+    assert!(
+        !out.join("report.md").exists(),
+        "replacing removes the old run"
+    );
+    // A file where the folder should be; a folder that cannot be created.
+    std::fs::write(base.join("file"), "x").unwrap();
+    assert!(prepare_out_dir(&base.join("file"), None, false).is_err());
+    assert!(prepare_out_dir(Path::new("/proc/gi-no-such/out"), None, false).is_err());
+    std::fs::remove_dir_all(&base).unwrap();
 }

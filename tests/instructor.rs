@@ -8,7 +8,7 @@ use common::synthetic;
 use grad_instructor::autodiff::Tape;
 use grad_instructor::instructor::rules::value::value_regression_step;
 use grad_instructor::instructor::*;
-use grad_instructor::nn::{Activation, Adam, Init, Mlp, Sgd};
+use grad_instructor::nn::{Activation, Adam, Init, Mlp, Module, Sgd};
 use grad_instructor::{Error, Tensor};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -147,8 +147,7 @@ fn universal_step_with_zero_le_equals_a_plain_sgd_step_exactly() {
 
     let mut plain = base.clone();
     let (loss, grads) = plain.loss_and_grads(&x, &y, 0.0).unwrap();
-    let refs: Vec<&Tensor> = grads.iter().collect();
-    Sgd::new(0.05).step(&mut plain.params_mut(), &refs).unwrap();
+    Sgd::new(0.05).step(&mut plain, &grads).unwrap();
 
     assert_eq!(stats.loss, loss);
     assert_eq!(stats.enn_term_norm, 0.0);
@@ -522,8 +521,7 @@ fn universal_step_overhead_over_plain_sgd() {
         let (x, y) = random_batch(64, 784, 10, &mut rng);
         let t = Instant::now();
         let (_, grads) = net.loss_and_grads(&x, &y, 0.0).unwrap();
-        let refs: Vec<&Tensor> = grads.iter().collect();
-        Sgd::new(cfg.lr).step(&mut net.params_mut(), &refs).unwrap();
+        Sgd::new(cfg.lr).step(&mut net, &grads).unwrap();
         plain.push(t.elapsed().as_secs_f64());
         let t = Instant::now();
         universal_step(&mut net, &e, &x, &y, &cfg, 1.0).unwrap();

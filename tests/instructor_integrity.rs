@@ -11,7 +11,7 @@ use grad_instructor::instructor::checkpoint::{self, checkpoint_path};
 use grad_instructor::instructor::episode::initial_mlp;
 use grad_instructor::instructor::*;
 use grad_instructor::io::safetensors::{self, CHECKSUM_KEY};
-use grad_instructor::nn::Activation;
+use grad_instructor::nn::{Activation, Module};
 use grad_instructor::{Error, Tensor};
 use rand::rngs::StdRng;
 use rand::{Rng, RngCore, SeedableRng};
@@ -532,7 +532,7 @@ fn episode_mlp_has_the_targets_hidden_widths_and_activation() {
 }
 
 #[test]
-fn first_hidden_width_too_small_for_the_enn_image_is_a_clear_error() {
+fn an_episode_w1_the_enn_image_cannot_read_is_a_clear_error() {
     let (tr, val) = data();
     let cfg = EnnTrainingConfig {
         hidden: vec![13, 50],
@@ -548,4 +548,52 @@ fn first_hidden_width_too_small_for_the_enn_image_is_a_clear_error() {
         ..cfg
     };
     assert!(train_enn(&mut fresh_enn(), &ok, &tr, &val, &mut rng, |_| {}).is_ok());
+    // Image settings that do not fit W1 (a mask made for 784 inputs) are refused up front.
+    let mut masked = fresh_enn();
+    masked.image.inert = Some(InertColumns {
+        threshold: 1e-3,
+        n_inputs: 784,
+        columns: vec![0, 1],
+    });
+    let err = train_enn(&mut masked, &ok, &tr, &val, &mut rng, |_| {}).unwrap_err();
+    assert!(
+        err.to_string().contains("image settings do not fit"),
+        "{err}"
+    );
+}
+
+/// The `checkpoint` fuzz target's seed corpus must be real, current checkpoints (so that
+/// mutations start past the checksum and the format checks): each parses under the corpus's
+/// configuration (`checkpoint_seed_config` in fuzz/fuzz_targets/checkpoint.rs; regenerate
+/// with `cargo test --release --test robustness -- --ignored write_checkpoint_fuzz_seed_corpus`
+/// when the format changes).
+#[test]
+fn checkpoint_fuzz_corpus_parses_under_its_configuration() {
+    let cfg = EnnTrainingConfig {
+        rule: EnnRule::Value,
+        episodes: 2,
+        steps_per_episode: 8,
+        batch: 4,
+        decide_every: 4,
+        branch_steps: 2,
+        hidden: vec![16],
+        val_limit: 0,
+        value: ValueConfig {
+            record_every: 4,
+            replay_capacity: 8,
+            replay_batch: 2,
+            updates_per_episode: 1,
+        },
+        checkpoint_every: 1,
+        ..EnnTrainingConfig::default()
+    };
+    let enn = EvaluationNet::new(&mut StdRng::seed_from_u64(1)).unwrap();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/checkpoint");
+    for (name, episodes) in [("after_1_episode", 1), ("after_2_episodes", 2)] {
+        let path = dir.join(name);
+        let bytes = std::fs::read(&path).unwrap();
+        let state = checkpoint::from_bytes(&bytes, &path, &cfg, &enn)
+            .unwrap_or_else(|e| panic!("stale fuzz corpus: {e}"));
+        assert_eq!(state.next_episode, episodes);
+    }
 }

@@ -10,6 +10,7 @@ use common::{synthetic, temp_dir};
 use grad_instructor::data::{Dataset, Mnist};
 use grad_instructor::instructor::checkpoint::{self, checkpoint_path, CHECKPOINT_FILE};
 use grad_instructor::instructor::*;
+use grad_instructor::nn::Module;
 use grad_instructor::tensor::MAX_ELEMENTS;
 use grad_instructor::{Error, Shape, Tensor};
 use rand::rngs::StdRng;
@@ -682,6 +683,30 @@ fn mnist_enn_without_gi_skips_the_enn_and_says_so() {
     assert!(out_dir.join("runs.csv").exists());
     assert!(!out_dir.join("enn.safetensors").exists());
     assert!(!out_dir.join("enn_checkpoint").exists());
+    // A second run into the same folder would mix two runs: refused before any work, unless
+    // --force replaces the old one.
+    let again = |force: bool| {
+        let mut cmd = Command::new(&exe);
+        cmd.args([
+            "--quick", "--arms", "bp", "--seeds", "1", "--quiet", "--out",
+        ])
+        .arg(&out_dir)
+        .arg("--data")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist"));
+        if force {
+            cmd.arg("--force");
+        }
+        cmd.output().unwrap()
+    };
+    let refused = again(false);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("not empty") && stderr.contains("--force"),
+        "{stderr}"
+    );
+    assert_eq!(again(true).status.code(), Some(0));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

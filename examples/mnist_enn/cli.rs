@@ -167,6 +167,12 @@ pub struct Cli {
         help = "no progress on stderr (errors and warnings still print)"
     )]
     pub quiet: bool,
+    #[arg(
+        long,
+        help_heading = "Analysis and output",
+        help = "replace a non-empty --out folder (by default a run refuses to mix its files with another run's)"
+    )]
+    pub force: bool,
 }
 
 fn parse_shard(s: &str) -> Result<Shard, String> {
@@ -253,7 +259,7 @@ pub fn flag_of(field: &str) -> String {
 }
 
 /// The flags that only `--merge` may be combined with.
-pub const MERGE_FLAGS: [&str; 3] = ["merge", "out", "quiet"];
+pub const MERGE_FLAGS: [&str; 4] = ["merge", "out", "quiet", "force"];
 
 impl Cli {
     /// The experiment configuration: the preset, then every flag given.

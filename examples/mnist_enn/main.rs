@@ -132,11 +132,15 @@ fn run(cli: cli::Cli) -> Result<(), AnyError> {
     } else {
         Stderr::Lines
     };
+    output::prepare_out_dir(&out, cli.resume.as_deref(), cli.force).map_err(|e| match e {
+        grad_instructor::Error::Usage(_) => format!("{e}; pass --force to replace it"),
+        e => e.to_string(),
+    })?;
     if let Some(dirs) = &cli.merge {
         if dirs.is_empty() || dirs.iter().any(|d| d.as_os_str().is_empty()) {
             return Err("--merge needs a comma-separated list of output folders, e.g. --merge runs/a,runs/b".into());
         }
-        let merged = output::merge(dirs, &out, &command)?;
+        let merged = experiment::merge::merge(dirs, &out, &command)?;
         println!("{}", summary_table(&merged.summaries)?.to_markdown());
         progress.note(&format!(
             "merged {} rows into {}",
@@ -183,7 +187,7 @@ fn parse() -> Result<cli::Cli, clap::Error> {
             return Err(cli::Cli::command().error(
                 clap::error::ErrorKind::ArgumentConflict,
                 format!(
-                    "--merge combines finished runs and takes only --out and --quiet; remove {}",
+                    "--merge combines finished runs and takes only --out, --force and --quiet; remove {}",
                     given.join(", ")
                 ),
             ));

@@ -368,6 +368,23 @@ impl ExperimentConfig {
         self.arms.contains(&Arm::GradInstructor)
     }
 
+    /// The configuration as JSON without what may differ between the shards of one
+    /// experiment (`shard`, `jobs`): what [`fingerprint`](Self::fingerprint) hashes and what
+    /// `merge` compares.
+    pub fn comparable_json(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).expect("a config serializes to JSON");
+        comparable(&mut v);
+        v
+    }
+
+    /// CRC-32 (hex) of [`comparable_json`](Self::comparable_json): recorded in every
+    /// `summary.json` and ENN file, so a file can be traced to the configuration that made it.
+    pub fn fingerprint(&self) -> String {
+        let mut crc = flate2::Crc::new();
+        crc.update(self.comparable_json().to_string().as_bytes());
+        format!("{:08x}", crc.sum())
+    }
+
     /// One line describing the target-network configuration, for logs and the report.
     pub fn describe(&self, input_dim: usize) -> String {
         format!(
@@ -381,6 +398,14 @@ impl ExperimentConfig {
             self.shard.index,
             self.shard.count
         )
+    }
+}
+
+/// Removes the run-local fields (`shard`, `jobs`) from a serialized config.
+pub fn comparable(config: &mut serde_json::Value) {
+    if let Some(m) = config.as_object_mut() {
+        m.remove("shard");
+        m.remove("jobs");
     }
 }
 

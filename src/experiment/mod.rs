@@ -11,7 +11,8 @@
 //! * [`explain`](mod@explain): the Grad-CAM protocol and the lottery test.
 //! * [`predict`]: the best-ENN study with its [`Statistic`]s.
 //! * [`run`](mod@run): one whole comparison from a config, returning an [`Outcome`].
-//! * [`output`]: the files a run writes (CSV, JSON, report) and `merge`.
+//! * [`output`]: the files a run writes (CSV, JSON, report).
+//! * [`merge`](mod@merge): combining the output folders of shards, refusing what cannot be merged.
 //! * [`progress`]: the [`Progress`] trait through which the library reports progress (it
 //!   never prints; a front end renders it).
 //!
@@ -22,6 +23,7 @@ pub mod arm;
 pub mod config;
 pub mod enn;
 pub mod explain;
+pub mod merge;
 pub mod output;
 pub mod predict;
 pub mod progress;

@@ -1,24 +1,24 @@
 //! Everything a run writes: `runs.csv`, `grad_norms.csv`, `enn_training.csv`,
-//! `summary.json` and the report, each from the run's [`Outcome`]; and `--merge`'s reading of
+//! `summary.json` and the report, each from the run's [`Outcome`]; and the reading of
 //! `runs.csv` files back into [`RunRecord`]s.
 
 use super::arm::{Arm, GradNormRecord, RunResult};
 use super::explain::Explained;
 use super::predict::Prediction;
 use super::run::Outcome;
-use super::summary::{summarize, ArmSummary, RunRecord};
+use super::summary::{ArmSummary, RunRecord};
 use crate::error::{Error, Result};
 use crate::instructor::EpisodeLog;
-use crate::report::csv::{read_csv, write_csv};
+use crate::report::csv::{parse_csv, write_csv};
 use crate::report::json::write_json_pretty;
 use crate::report::png::{heatmap_png, Colormap, HeatmapOptions, ValueRange};
 use crate::report::svg::{line_plot, scatter_plot, LinePlot, ScatterPlot, Series};
 use crate::report::table::{fmt_mean_std, fmt_p_value, Table};
 use crate::report::Report;
 use crate::tensor::Tensor;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-const RUN_HEADERS: [&str; 8] = [
+pub(crate) const RUN_HEADERS: [&str; 8] = [
     "arm",
     "seed",
     "test_acc",
@@ -28,7 +28,7 @@ const RUN_HEADERS: [&str; 8] = [
     "train_secs",
     "steps",
 ];
-const PAPER: &str = "Paper (abstract of arXiv 2406.10559): Grad-Instructor MLPs reach 93.02% mean test accuracy on MNIST, \
+pub(crate) const PAPER: &str = "Paper (abstract of arXiv 2406.10559): Grad-Instructor MLPs reach 93.02% mean test accuracy on MNIST, \
 2.8 points above conventional backprop, above L1 regularization, comparable to He initialization, with a smaller train-test gap, \
 at the same number of epochs.";
 
@@ -51,14 +51,25 @@ pub fn runs_table(records: &[RunRecord]) -> Result<Table> {
 }
 
 /// Reads a `runs.csv` written by [`runs_table`]: the table as written and its records.
+///
+/// A file that does not end with a newline is refused: its last row may be cut short (a copy
+/// or a write interrupted at a line boundary would otherwise lose rows silently).
 pub fn read_runs(path: &Path) -> Result<(Table, Vec<RunRecord>)> {
-    let t = read_csv(path)?;
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    if !text.is_empty() && !text.ends_with('\n') {
+        return Err(Error::format(
+            path,
+            Some(text.len() as u64),
+            "no newline at the end: the last row may be truncated",
+        ));
+    }
+    let t = parse_csv(&text, path)?;
     let records = records_of(&t, path)?;
     Ok((t, records))
 }
 
 /// The records of a `runs.csv` table read from `path` (named in errors).
-fn records_of(t: &Table, path: &Path) -> Result<Vec<RunRecord>> {
+pub(crate) fn records_of(t: &Table, path: &Path) -> Result<Vec<RunRecord>> {
     if t.headers != RUN_HEADERS {
         return Err(Error::format(
             path,
@@ -73,16 +84,40 @@ fn records_of(t: &Table, path: &Path) -> Result<Vec<RunRecord>> {
         s.parse::<T>()
             .map_err(|e| Error::format(path, None, format!("{what} {s:?}: {e}")))
     }
+    fn fraction(path: &Path, s: &str, what: &str) -> Result<f64> {
+        let v: f64 = num(path, s, what)?;
+        if (0.0..=1.0).contains(&v) {
+            Ok(v)
+        } else {
+            Err(Error::format(
+                path,
+                None,
+                format!("{what} {s:?}: not in [0, 1]"),
+            ))
+        }
+    }
+    fn non_negative(path: &Path, s: &str, what: &str) -> Result<f64> {
+        let v: f64 = num(path, s, what)?;
+        if v.is_finite() && v >= 0.0 {
+            Ok(v)
+        } else {
+            Err(Error::format(
+                path,
+                None,
+                format!("{what} {s:?}: not a finite number >= 0"),
+            ))
+        }
+    }
     t.rows
         .iter()
         .map(|r| {
             Ok(RunRecord {
                 arm: Arm::parse(&r[0]).map_err(|e| Error::format(path, None, e.to_string()))?,
                 seed: num(path, &r[1], "seed")?,
-                test_acc: num(path, &r[2], "test_acc")?,
-                train_acc: num(path, &r[3], "train_acc")?,
-                last_epoch_loss: num(path, &r[5], "last_epoch_loss")?,
-                train_secs: num(path, &r[6], "train_secs")?,
+                test_acc: fraction(path, &r[2], "test_acc")?,
+                train_acc: fraction(path, &r[3], "train_acc")?,
+                last_epoch_loss: non_negative(path, &r[5], "last_epoch_loss")?,
+                train_secs: non_negative(path, &r[6], "train_secs")?,
                 steps: num(path, &r[7], "steps")?,
             })
         })
@@ -116,7 +151,7 @@ pub fn summary_table(summaries: &[ArmSummary]) -> Result<Table> {
     Ok(t)
 }
 
-fn summaries_json(summaries: &[ArmSummary]) -> serde_json::Value {
+pub(crate) fn summaries_json(summaries: &[ArmSummary]) -> serde_json::Value {
     summaries
         .iter()
         .map(|s| {
@@ -252,7 +287,7 @@ pub fn write_summary_json(out: &Path, command: &str, o: &Outcome) -> Result<()> 
         &serde_json::json!({
             "command": command, "git_revision": git_revision(), "cpu": cpu_description(),
             "data": {"dir": o.data_dir.display().to_string(), "name": o.data_name, "train": o.train_len, "test": o.test_len},
-            "config": config,
+            "config": config, "config_fingerprint": o.config.fingerprint(), "enn_seed": o.config.enn.seed,
             "arms": summaries_json(&o.summaries()),
             "seconds": { "enn_training": t.enn_secs, "arms": t.arms_secs, "enn_prediction": t.predict_secs, "total": t.total_secs },
         }),
@@ -414,6 +449,7 @@ fn lottery_section(r: &mut Report, e: &Explained) -> Result<()> {
         "kept (%)",
         "heat vs",
         "paired Δ fine-tuned acc (pp)",
+        "95% CI (bootstrap, pp)",
         "t",
         "p (paired t)",
         "p (Holm)",
@@ -423,6 +459,7 @@ fn lottery_section(r: &mut Report, e: &Explained) -> Result<()> {
             format!("{}", c.percent),
             c.control.name().to_string(),
             fmt_mean_std(100.0 * c.mean_diff, 100.0 * c.sd_diff, 2),
+            format!("[{:+.2}, {:+.2}]", 100.0 * c.ci.0, 100.0 * c.ci.1),
             format!("{:.2}", c.t),
             fmt_p_value(c.p),
             fmt_p_value(c.p_holm),
@@ -455,7 +492,7 @@ fn lottery_section(r: &mut Report, e: &Explained) -> Result<()> {
             study.seeds.len(), study.seeds, lc.n_random, lc.finetune.steps, lc.finetune.lr, lc.finetune.batch
         ))
         .table(&lt)
-        .paragraph("Heat against each other mask, paired by MLP: mean ± sd of the difference in fine-tuned test accuracy, paired t-test, Holm-adjusted across the whole table.")
+        .paragraph("Heat against each other mask, paired by MLP: mean ± sd of the difference in fine-tuned test accuracy, its percentile-bootstrap 95% interval (10,000 resamples, seeded), paired t-test, Holm-adjusted across the whole table.")
         .table(&ct)
         .paragraph(verdict)
         .paragraph("What this shows: whether, at equal sparsity and fine-tuning budget, the entries the ENN's heat marks make a better or worse sub-network than masks of the same structure placed elsewhere, than magnitude pruning and than chance. What it does not show: it is not a search for a strong lottery ticket (no mask is optimized, and every untrained masked network is near chance), it covers only these sparsities, this budget and this architecture, and a difference may come from where the heat sits in W1 (for example on the image's centre pixels) rather than from anything the ENN learned.");
@@ -578,45 +615,47 @@ pub fn write_all(out: &Path, command: &str, o: &Outcome) -> Result<()> {
     write_report(out, command, o)
 }
 
-/// What `merge` combined.
-pub struct Merged {
-    /// Every record of every input, in input order.
-    pub records: Vec<RunRecord>,
-    /// Their per-arm summaries.
-    pub summaries: Vec<ArmSummary>,
-}
-
-/// Combines the `runs.csv` of several output folders into `out` (`runs.csv`, `summary.json`,
-/// a report).
-pub fn merge(dirs: &[PathBuf], out: &Path, command: &str) -> Result<Merged> {
-    if dirs.is_empty() || dirs.iter().any(|d| d.as_os_str().is_empty()) {
-        return Err(Error::Usage(
-            "merge needs at least one folder, and no empty folder name".into(),
-        ));
+/// Checks the output folder before any work, so that a run never mixes its files with
+/// another's and a bad location fails at once instead of after training:
+///
+/// * `out` must be a folder that is absent or empty, unless it is the `resume` folder (a
+///   resumed run continues its own folder) or `replace` is set, in which case its old
+///   contents are removed now;
+/// * it must be writable: the folder (and its parents) is created and a probe file written
+///   and removed; a folder created only for the probe is removed again.
+pub fn prepare_out_dir(out: &Path, resume: Option<&Path>, replace: bool) -> Result<()> {
+    if out.exists() {
+        if !out.is_dir() {
+            return Err(Error::Usage(format!(
+                "output folder {} exists and is not a folder",
+                out.display()
+            )));
+        }
+        let non_empty = std::fs::read_dir(out)
+            .map_err(|e| Error::io(out, e))?
+            .next()
+            .is_some();
+        let resuming = match resume {
+            Some(r) => r.canonicalize().ok() == out.canonicalize().ok(),
+            None => false,
+        };
+        if non_empty && !resuming {
+            if !replace {
+                return Err(Error::Usage(format!(
+                    "output folder {} is not empty (it holds another run); a run writes only into a new or empty folder",
+                    out.display()
+                )));
+            }
+            std::fs::remove_dir_all(out).map_err(|e| Error::io(out, e))?;
+        }
     }
-    // The rows are copied as written (not re-formatted), so merged files match their inputs.
-    let mut records = Vec::new();
-    let mut combined = Table::new(RUN_HEADERS);
-    for d in dirs {
-        let (t, r) = read_runs(&d.join("runs.csv"))?;
-        records.extend(r);
-        combined.rows.extend(t.rows);
+    let created = !out.exists();
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    let probe = out.join(format!(".write-probe-{}", std::process::id()));
+    std::fs::write(&probe, b"").map_err(|e| Error::io(&probe, e))?;
+    std::fs::remove_file(&probe).map_err(|e| Error::io(&probe, e))?;
+    if created {
+        std::fs::remove_dir(out).map_err(|e| Error::io(out, e))?;
     }
-    write_csv(&out.join("runs.csv"), &combined)?;
-    let summaries = summarize(&records);
-    let summary = summary_table(&summaries)?;
-    let sources: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
-    write_json_pretty(
-        &out.join("summary.json"),
-        &serde_json::json!({"command": command, "merged_from": sources, "arms": summaries_json(&summaries)}),
-    )?;
-    let mut r = Report::new("Grad-Instructor on MNIST: merged runs");
-    r.heading("Run")
-        .code(command.to_string())
-        .paragraph(format!("Merged from: {}", sources.join(", ")));
-    r.heading("Four-arm comparison")
-        .table(&summary)
-        .paragraph(PAPER);
-    r.write(out)?;
-    Ok(Merged { records, summaries })
+    Ok(())
 }

@@ -194,7 +194,12 @@ fn main_enn(
     save_enn(
         &out.join("enn.safetensors"),
         &enn,
-        &[("rule", &rule), ("episodes", &rcfg.episodes.to_string())],
+        &[
+            ("rule", &rule),
+            ("episodes", &rcfg.episodes.to_string()),
+            ("seed", &cfg.enn.seed.to_string()),
+            ("config_fingerprint", &cfg.fingerprint()),
+        ],
     )?;
     Ok((enn, logs, secs))
 }

@@ -21,8 +21,9 @@
 //!
 //! The study runs over several untrained MLPs (one per seed, each with its own heat map). For
 //! each percentage it reports mean ± sd over the MLPs, and for heat against each other mask
-//! the paired difference of fine-tuned accuracy (same MLP, same fine-tuning batches), its
-//! paired t-test and Holm-adjusted p-values across all comparisons of the table.
+//! the paired difference of fine-tuned accuracy (same MLP, same fine-tuning batches) with a
+//! seeded bootstrap 95% interval, its paired t-test and Holm-adjusted p-values across all
+//! comparisons of the table ([`crate::stats`]).
 //!
 //! **What it shows**: whether, at equal sparsity and equal fine-tuning budget, keeping the
 //! heat's entries gives a better (or worse) sub-network than masks with the same structure
@@ -277,7 +278,8 @@ pub struct LotteryRow {
     pub per_mlp: Vec<f64>,
 }
 
-/// Heat against one other mask kind at one percentage, paired over the MLPs.
+/// Heat against one other mask kind at one percentage, paired over the MLPs
+/// ([`stats::paired_summary`]).
 #[derive(Clone, Debug, PartialEq)]
 pub struct LotteryComparison {
     /// Percentage of W1 kept.
@@ -286,8 +288,11 @@ pub struct LotteryComparison {
     pub control: MaskKind,
     /// Mean over MLPs of fine-tuned accuracy (heat − control).
     pub mean_diff: f64,
-    /// Sample sd of those differences.
+    /// Sample sd of those differences (NaN for fewer than two MLPs).
     pub sd_diff: f64,
+    /// Percentile-bootstrap 95% interval of the mean difference (10 000 resamples, seeded
+    /// by the run's seed; NaN for fewer than two MLPs).
+    pub ci: (f64, f64),
     /// Paired t statistic `mean / (sd / √n)`.
     pub t: f64,
     /// Two-sided p-value of the paired t-test (df = n − 1); NaN for n < 2.
@@ -383,39 +388,6 @@ fn run_case(
     Ok(out)
 }
 
-/// Holm's step-down adjustment: the i-th smallest p (0-based) becomes
-/// `max_{j ≤ i} min(1, (m − j) p_(j))`; NaN stays NaN and is left out of the count.
-fn holm(ps: &[f64]) -> Vec<f64> {
-    let mut idx: Vec<usize> = (0..ps.len()).filter(|&i| !ps[i].is_nan()).collect();
-    idx.sort_by(|&a, &b| ps[a].total_cmp(&ps[b]));
-    let m = idx.len();
-    let mut out = vec![f64::NAN; ps.len()];
-    let mut running = 0.0f64;
-    for (rank, &i) in idx.iter().enumerate() {
-        running = running.max(((m - rank) as f64 * ps[i]).min(1.0));
-        out[i] = running;
-    }
-    out
-}
-
-/// The paired t-test of `d` (differences): `(t, p)`; NaN for fewer than two differences,
-/// `(0, 1)` when all are 0, `(±inf, 0)` when they are equal and nonzero.
-fn paired_t(d: &[f64]) -> (f64, f64) {
-    if d.len() < 2 {
-        return (f64::NAN, f64::NAN);
-    }
-    let (m, sd) = (stats::mean(d), stats::std_dev(d));
-    if sd == 0.0 {
-        return if m == 0.0 {
-            (0.0, 1.0)
-        } else {
-            (m.signum() * f64::INFINITY, 0.0)
-        };
-    }
-    let t = m / (sd / (d.len() as f64).sqrt());
-    (t, stats::student_t_two_sided_p(t, (d.len() - 1) as f64))
-}
-
 /// Runs the lottery test on every case (on up to `jobs` threads; results do not depend on
 /// `jobs`) and summarizes it (see the module docs). `seed` is the run's seed: it and each
 /// case's seed fix every mask draw, tie break and fine-tuning batch.
@@ -500,24 +472,25 @@ pub fn lottery_study(
         }
     }
     let mut comparisons = Vec::new();
+    let mut ci_rng = StdRng::seed_from_u64(seed ^ 0xB007);
     for (pi, &percent) in config.percents.iter().enumerate() {
         let heat = &rows[pi * n_kinds].per_mlp;
         for ki in 1..n_kinds {
             let other = &rows[pi * n_kinds + ki].per_mlp;
-            let d: Vec<f64> = heat.iter().zip(other).map(|(a, b)| a - b).collect();
-            let (t, p) = paired_t(&d);
+            let c = stats::paired_summary(heat, other, &mut ci_rng)?;
             comparisons.push(LotteryComparison {
                 percent,
                 control: MaskKind::ALL[ki],
-                mean_diff: stats::mean(&d),
-                sd_diff: stats::std_dev(&d),
-                t,
-                p,
+                mean_diff: c.paired.mean_diff,
+                sd_diff: c.paired.sd_diff,
+                ci: (c.ci.lo, c.ci.hi),
+                t: c.paired.t,
+                p: c.paired.p_two_sided,
                 p_holm: f64::NAN,
             });
         }
     }
-    let adjusted = holm(&comparisons.iter().map(|c| c.p).collect::<Vec<_>>());
+    let adjusted = stats::holm(&comparisons.iter().map(|c| c.p).collect::<Vec<_>>())?;
     comparisons
         .iter_mut()
         .zip(adjusted)
@@ -662,27 +635,6 @@ mod tests {
         // Magnitude: the 12 largest |w| are the last 12 entries.
         let mag = make_mask(MaskKind::Magnitude, &heat, &w1, frac, &mut rng).unwrap();
         assert!(mag[188..].iter().all(|&k| k) && !mag[..188].iter().any(|&k| k));
-    }
-
-    #[test]
-    fn holm_matches_hand_values() {
-        // p = (0.01, 0.04, 0.03, NaN): sorted 0.01·3 = 0.03, 0.03·2 = 0.06, 0.04·1 → max 0.06.
-        let h = holm(&[0.01, 0.04, 0.03, f64::NAN]);
-        assert!((h[0] - 0.03).abs() < 1e-15);
-        assert!((h[2] - 0.06).abs() < 1e-15);
-        assert!((h[1] - 0.06).abs() < 1e-15);
-        assert!(h[3].is_nan());
-    }
-
-    #[test]
-    fn paired_t_matches_a_hand_value() {
-        // d = (1, 2, 3): mean 2, sd 1, t = 2 / (1/√3) = 2√3. For df = 2 the two-sided tail
-        // has the closed form p = 1 − t/√(t² + 2) = 1 − √12/√14 = 0.0741799…
-        let (t, p) = paired_t(&[1.0, 2.0, 3.0]);
-        assert!((t - 2.0 * 3f64.sqrt()).abs() < 1e-12);
-        assert!((p - 0.0741799).abs() < 1e-6, "{p}");
-        assert_eq!(paired_t(&[0.0, 0.0]), (0.0, 1.0));
-        assert!(paired_t(&[1.0]).1.is_nan());
     }
 
     #[test]

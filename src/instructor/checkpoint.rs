@@ -12,7 +12,7 @@
 //! ## Format: one safetensors file, `checkpoint.safetensors`
 //!
 //! ```text
-//! tensors   enn.<name>              the ENN parameters (EvaluationNet::named_params names)
+//! tensors   enn.<name>              the ENN parameters (Module::named_params names)
 //!           adam.m.<i>, adam.v.<i>  Adam's moments in parameter order (absent before the first step)
 //!           replay.images           (n, 1, h, w) the buffer's state images, oldest first
 //!           replay.rewards          (n) their rewards (both absent when the buffer is empty)
@@ -47,6 +47,7 @@ use crate::data::{Dataset, DatasetFingerprint};
 use crate::error::{Error, Result};
 use crate::io::atomic::write_atomic;
 use crate::io::safetensors::{self, Weights};
+use crate::nn::Module;
 use crate::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;

@@ -7,9 +7,10 @@
 
 use super::rules::value::ValueConfig;
 use super::universal::UniversalConfig;
-use super::weight_image::WeightImageConfig;
+use super::weight_image::{weight_images, WeightImageConfig};
 use crate::error::{Error, Result};
 use crate::nn::Activation;
+use crate::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
 /// Which rule trains the ENN.
@@ -213,22 +214,34 @@ impl EnnTrainingConfig {
     }
 
     /// Checks that the episode MLP's first weight matrix (`hidden[0]` × `dim`) makes an image
-    /// the ENN can read under `image`: the ENN needs at least 2 × 2 pixels (its max-pool
-    /// halves them). With the default resize by 0.15 that is `hidden[0] >= 14` and
-    /// `dim >= 14`.
+    /// the ENN can read under `image`, by building the image of a zero W1 of that shape: the
+    /// image settings must fit W1 (e.g. an inert-column mask made for `dim` inputs) and the
+    /// ENN needs at least 2 × 2 pixels (its max-pool halves them). With the default resize
+    /// by 0.15 that is `hidden[0] >= 14` and `dim >= 14`.
     pub fn check_image(&self, dim: usize, image: &WeightImageConfig) -> Result<()> {
         let rows = self.hidden.first().copied().unwrap_or(0);
-        let ok = matches!(image.image_size(rows, dim), Ok((h, w)) if h >= 2 && w >= 2);
-        if ok {
-            return Ok(());
+        let small = match image.image_size(rows, dim) {
+            Ok((h, w)) => h < 2 || w < 2,
+            Err(_) => true,
+        };
+        if small {
+            let need = (1..=4096)
+                .find(|&n| matches!(image.image_size(n, n), Ok((h, _)) if h >= 2))
+                .map_or(String::new(), |n| format!("; both must be >= {n}"));
+            return bad(format!(
+                "the episode MLP's W1 is {rows} x {dim} (hidden[0] x inputs), which the weight \
+                 image (resize by {}) shrinks below the 2 x 2 pixels the ENN needs{need}",
+                image.resize_scale
+            ));
         }
-        let need = (1..=4096)
-            .find(|&n| matches!(image.image_size(n, n), Ok((h, _)) if h >= 2))
-            .map_or(String::new(), |n| format!("; both must be >= {n}"));
-        bad(format!(
-            "the episode MLP's W1 is {rows} x {dim} (hidden[0] x inputs), which the weight \
-             image (resize by {}) shrinks below the 2 x 2 pixels the ENN needs{need}",
-            image.resize_scale
-        ))
+        let w1 = Tensor::zeros(&[rows, dim])?;
+        weight_images(&[&w1], image).map(drop).map_err(|e| {
+            Error::invalid(
+                "EnnTrainingConfig",
+                format!(
+                    "the ENN's image settings do not fit the episode MLP's {rows} x {dim} W1: {e}"
+                ),
+            )
+        })
     }
 }

@@ -178,36 +178,6 @@ impl EvaluationNet {
         Ok((score, grad))
     }
 
-    /// [`Module::params`]: conv1 (w, b), conv2 (w, b), fc1 (w, b), fc2 (w, b) (kept as an
-    /// inherent method while call sites that do not import [`Module`] remain).
-    pub fn params(&self) -> Vec<&Tensor> {
-        Module::params(self)
-    }
-
-    /// [`Module::params_mut`], in [`EvaluationNet::params`] order.
-    pub fn params_mut(&mut self) -> Vec<&mut Tensor> {
-        Module::params_mut(self)
-    }
-
-    /// [`Module::named_params`]: `("conv1.weight", W), …` in [`EvaluationNet::params`] order.
-    pub fn named_params(&self) -> Vec<(String, &Tensor)> {
-        Module::named_params(self)
-    }
-
-    /// The leaves of a bound ENN in [`EvaluationNet::params`] order.
-    pub fn vars_in_order(vars: &EnnVars) -> [Var; 8] {
-        [
-            vars.conv1.weight,
-            vars.conv1.bias,
-            vars.conv2.weight,
-            vars.conv2.bias,
-            vars.fc1.weight,
-            vars.fc1.bias,
-            vars.fc2.weight,
-            vars.fc2.bias,
-        ]
-    }
-
     /// Saves the parameters and the image configuration (metadata key [`IMAGE_METADATA_KEY`],
     /// JSON) as one safetensors file, atomically, with extra string `metadata`, sealed with a
     /// CRC-32 of all of it ([`safetensors::save_checked`]). A non-finite parameter is refused.

@@ -27,7 +27,7 @@ use super::rules::reinforce::{reinforce_update, RewardStats};
 use super::rules::value::{value_update, ReplayBuffer};
 use crate::data::{Dataset, DatasetFingerprint};
 use crate::error::{Error, Result};
-use crate::nn::Adam;
+use crate::nn::{Adam, Module};
 use crate::tensor::Tensor;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -58,7 +58,7 @@ pub struct TrainState {
     pub rng: RngPosition,
     /// Index of the next episode to run (= number of finished episodes).
     pub next_episode: usize,
-    /// ENN parameters in [`EvaluationNet::params`] order.
+    /// ENN parameters in [`Module::params`] order.
     pub enn_params: Vec<Tensor>,
     /// Adam's step count.
     pub adam_t: u64,

@@ -41,7 +41,7 @@
 
 use super::enn::EvaluationNet;
 use crate::error::{Error, Result};
-use crate::nn::Mlp;
+use crate::nn::{Mlp, Module, Sgd};
 use crate::tensor::Tensor;
 
 /// Default evaluation rate λ_E.
@@ -191,23 +191,12 @@ pub fn universal_step(
     let loss_term_norm = lr.abs() * w1_grad_sq.sqrt() as f32;
     let enn_term_norm = cfg.le.abs() * de_sq.sqrt() as f32;
     de.expect_dims("universal_step", mlp.layers[0].weight.dims())?;
-    for (i, (p, g)) in mlp.params_mut().into_iter().zip(&grads).enumerate() {
-        // Same expression as `Sgd::step` without weight decay, so λ_E = 0 is bit-identical.
-        // W1 also takes `+ λ_E ∂E/∂W1` in the same pass: `(w − η g) + λ_E e` rounds exactly
-        // as the two separate passes `w −= η g; w += λ_E e` did.
-        if i == 0 && cfg.le != 0.0 {
-            let le = cfg.le;
-            p.data_mut()
-                .iter_mut()
-                .zip(g.data())
-                .zip(de.data())
-                .for_each(|((w, &gi), &ei)| *w = (*w - lr * gi) + le * ei);
-        } else {
-            p.data_mut()
-                .iter_mut()
-                .zip(g.data())
-                .for_each(|(w, &gi)| *w -= lr * gi);
-        }
+    // θ ← θ − η ∂L/∂θ for every parameter: the plain SGD step itself, so λ_E = 0 is plain
+    // backprop bit for bit. Then W1 ← W1 + λ_E ∂E/∂W1 (each pass rounds to f32, as the one
+    // expression `(w − η g) + λ_E e` would).
+    Sgd::new(lr).step(mlp, &grads)?;
+    if cfg.le != 0.0 {
+        mlp.layers[0].weight.add_scaled_(cfg.le, &de)?;
     }
     Ok(StepStats {
         loss,

@@ -1,6 +1,7 @@
 //! 2-D convolution layer (NCHW), weight (c_out, c_in, kh, kw) like PyTorch's `nn.Conv2d`.
 
 use super::init::Init;
+use super::linear::{bind_weight_bias, LinearVars};
 use crate::autodiff::{Tape, Var};
 use crate::error::Result;
 use crate::tensor::Tensor;
@@ -21,14 +22,8 @@ pub struct Conv2d {
 
 crate::impl_module!(Conv2d { weight, bias });
 
-/// The tape variables of a bound [`Conv2d`].
-#[derive(Clone, Copy, Debug)]
-pub struct Conv2dVars {
-    /// The weight leaf.
-    pub weight: Var,
-    /// The bias leaf.
-    pub bias: Var,
-}
+/// The tape variables of a bound [`Conv2d`]: its weight and bias leaves.
+pub type Conv2dVars = LinearVars;
 
 impl Conv2d {
     /// A `k × k` convolution `c_in → c_out` initialized by `init` (fan_in = c_in·k²).
@@ -58,17 +53,7 @@ impl Conv2d {
 
     /// Binds the parameters (borrowed); `trainable = false` binds them as constants.
     pub fn bind<'a>(&'a self, tape: &mut Tape<'a>, trainable: bool) -> Conv2dVars {
-        if trainable {
-            Conv2dVars {
-                weight: tape.param(&self.weight),
-                bias: tape.param(&self.bias),
-            }
-        } else {
-            Conv2dVars {
-                weight: tape.constant_ref(&self.weight),
-                bias: tape.constant_ref(&self.bias),
-            }
-        }
+        bind_weight_bias(tape, &self.weight, &self.bias, trainable)
     }
 
     /// Records the convolution of x (n, c_in, h, w).

@@ -22,7 +22,7 @@ pub struct Linear {
 
 crate::impl_module!(Linear { weight, bias });
 
-/// The tape variables of a bound [`Linear`].
+/// The tape variables of a bound [`Linear`] (and of a [`Conv2d`](super::Conv2d)).
 #[derive(Clone, Copy, Debug)]
 pub struct LinearVars {
     /// The weight leaf.
@@ -51,17 +51,7 @@ impl Linear {
     /// Binds the parameters as leaves (borrowed, no copy). `trainable = false` binds them as
     /// constants: no gradient is computed for them (frozen layers).
     pub fn bind<'a>(&'a self, tape: &mut Tape<'a>, trainable: bool) -> LinearVars {
-        if trainable {
-            LinearVars {
-                weight: tape.param(&self.weight),
-                bias: tape.param(&self.bias),
-            }
-        } else {
-            LinearVars {
-                weight: tape.constant_ref(&self.weight),
-                bias: tape.constant_ref(&self.bias),
-            }
-        }
+        bind_weight_bias(tape, &self.weight, &self.bias, trainable)
     }
 
     /// Records `x Wᵀ + b` for x (batch × in).
@@ -89,5 +79,25 @@ impl Linear {
     pub fn forward(tape: &mut Tape<'_>, vars: LinearVars, x: Var) -> Result<Var> {
         let xw = tape.matmul_t(x, false, vars.weight, true)?;
         tape.add(xw, vars.bias)
+    }
+}
+
+/// Binds a (weight, bias) pair as leaves, borrowed: trainable params, or constants.
+pub(crate) fn bind_weight_bias<'a>(
+    tape: &mut Tape<'a>,
+    weight: &'a Tensor,
+    bias: &'a Tensor,
+    trainable: bool,
+) -> LinearVars {
+    let mut bind = |t| {
+        if trainable {
+            tape.param(t)
+        } else {
+            tape.constant_ref(t)
+        }
+    };
+    LinearVars {
+        weight: bind(weight),
+        bias: bind(bias),
     }
 }

@@ -7,7 +7,6 @@
 use super::activation::Activation;
 use super::init::Init;
 use super::linear::{Linear, LinearVars};
-use super::module::Module;
 use super::optim::Optimizer;
 use crate::autodiff::{Tape, Var};
 use crate::error::{Error, Result};
@@ -73,7 +72,7 @@ impl Mlp {
 
     /// One forward + backward of mean softmax cross-entropy on a batch, plus an optional L1
     /// penalty `λ Σ |W|` on the weight matrices (not the biases). Returns the loss (including
-    /// the penalty) and the gradients in the order of [`Mlp::params`]. `x` is (batch × inputs).
+    /// the penalty) and the gradients in the order of [`Module::params`](crate::nn::Module::params). `x` is (batch × inputs).
     ///
     /// The tape lives only inside this call; the returned gradients are owned by the caller.
     ///
@@ -156,17 +155,6 @@ impl Mlp {
         }
         opt.step_module(self, &grads)?;
         Ok(loss)
-    }
-
-    /// [`Module::params`]: w0, b0, w1, b1, … (kept as an inherent method while call sites
-    /// that do not import [`Module`] remain).
-    pub fn params(&self) -> Vec<&Tensor> {
-        Module::params(self)
-    }
-
-    /// [`Module::params_mut`], in the order of [`Mlp::params`].
-    pub fn params_mut(&mut self) -> Vec<&mut Tensor> {
-        Module::params_mut(self)
     }
 
     /// Logits without a tape (inference): x (batch × inputs) → (batch × outputs).

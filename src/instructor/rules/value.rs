@@ -1,4 +1,4 @@
-//! The value rule (`--enn-rule value`): Monte-Carlo value regression.
+//! The value rule (`EnnRule::Value`): Monte-Carlo value regression.
 //!
 //! Every state an episode visits gets the episode's final reward R as its target, and the ENN
 //! minimizes `mean_t (E(s_t) − R)²` with Adam. E then estimates the expected final validation
@@ -31,9 +31,10 @@ pub struct ValueConfig {
 
 impl Default for ValueConfig {
     fn default() -> Self {
-        // Sized so that 100 episodes of 200 steps take ~85 s on the 2-core dev machine (the
-        // updates, not the episodes, dominated at record_every 10 / replay_batch 64 / 4 updates:
-        // 225 s for the same ENN quality, held-out Pearson(E, R) 0.90 vs 0.89).
+        // Sized so that the ENN's updates cost less than the episodes they learn from (denser
+        // recording, larger replay batches and more updates made training several times
+        // slower in our tuning runs without a better held-out fit; the code of those runs is
+        // not in the repository, so no figure is given here).
         ValueConfig {
             record_every: 25,
             replay_capacity: 2048,
