@@ -6,7 +6,7 @@
 
 use grad_instructor::kernels::isa::{self, Isa};
 use grad_instructor::kernels::matmul::{
-    matmul_reference, sgemm, sgemm_with, Gemm, MIN_MACS_PER_THREAD,
+    matmul_reference, sgemm, sgemm_with, sgemm_with_tile, thread_count, Gemm,
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -27,6 +27,19 @@ fn random_vec(rng: &mut StdRng, len: usize) -> Vec<f32> {
 /// roundings) errs by less. So `rtol = (k + 4) * EPSILON` holds with a factor-2 margin;
 /// `atol = 1e-30` only absorbs underflow of products near zero.
 fn check(isa: Isa, threads: usize, g: &Gemm, seed: u64) {
+    check_product(isa, threads, g, seed, |a, b, c| {
+        sgemm_with(isa, threads, g, a, b, c)
+    });
+}
+
+/// [`check`] of any product function `run(a, b, c)` computing `g`.
+fn check_product(
+    isa: Isa,
+    threads: usize,
+    g: &Gemm,
+    seed: u64,
+    run: impl FnOnce(&[f32], &[f32], &mut [f32]),
+) {
     let mut rng = StdRng::seed_from_u64(seed);
     let a = random_vec(&mut rng, g.m * g.k);
     let b = random_vec(&mut rng, g.k * g.n);
@@ -36,7 +49,7 @@ fn check(isa: Isa, threads: usize, g: &Gemm, seed: u64) {
         random_vec(&mut rng, g.m * g.n)
     };
     let mut got = c0.clone();
-    sgemm_with(isa, threads, g, &a, &b, &mut got);
+    run(&a, &b, &mut got);
     let mut want = c0.clone();
     matmul_reference(g, &a, &b, &mut want);
     let rtol = (g.k as f32 + 4.0) * f32::EPSILON;
@@ -247,8 +260,8 @@ fn sgemm_beta_zero_never_reads_c_nan_canary() {
 fn sgemm_results_identical_for_1_2_3_threads() {
     // Threads split C over rows or columns, never over k, so each element is computed by the
     // same operations in the same order: bit-identical. The shapes are above the threading
-    // threshold for 3 threads (3 × MIN_MACS_PER_THREAD; asserted below, so the test cannot
-    // pass by never splitting) and split both ways (rows, columns, the transposed plan for small n).
+    // thread policy's threshold for 3 threads (asserted below, so the test cannot pass by
+    // never splitting) and split both ways (rows, columns, the transposed plan for small n).
     let shapes = [
         (600, 200, 450, false, false),
         (80, 640, 1000, false, true),
@@ -256,8 +269,9 @@ fn sgemm_results_identical_for_1_2_3_threads() {
         (513, 385, 257, true, true),
     ];
     for &(m, k, n, _, _) in &shapes {
-        assert!(
-            m * k * n >= 3 * MIN_MACS_PER_THREAD,
+        assert_eq!(
+            thread_count(3, (m, k, n), m >= n, m.max(n) / 4),
+            3,
             "{m}x{k}x{n} would not be split 3 ways"
         );
     }
@@ -292,4 +306,86 @@ fn sgemm_results_identical_for_1_2_3_threads() {
             check(isa, 3, &g, 500 + s as u64);
         }
     }
+}
+
+#[test]
+fn thread_policy_keeps_small_products_on_one_thread_and_splits_large_ones() {
+    // Tiny products never pay for a wake-up; one unit of work cannot be split.
+    assert_eq!(thread_count(2, (128, 100, 10), true, 11), 1);
+    assert_eq!(thread_count(2, (16, 16, 16), true, 2), 1);
+    assert_eq!(thread_count(8, (4096, 4096, 4096), true, 1), 1);
+    // Large products use the whole budget, but never more threads than units.
+    assert_eq!(thread_count(2, (1024, 1024, 1024), true, 86), 2);
+    assert_eq!(thread_count(8, (1024, 1024, 1024), true, 5), 5);
+    assert_eq!(thread_count(1, (1024, 1024, 1024), true, 86), 1);
+    // The shapes where peers gain from a second core (issue 14).
+    for (m, k, n) in [(128, 784, 100), (256, 256, 256), (64, 784, 100)] {
+        assert_eq!(thread_count(2, (m, k, n), true, m / 12), 2, "{m}x{k}x{n}");
+    }
+    // More threads never predicted for less work.
+    let mut last = 1;
+    for s in (16..=2048).step_by(16) {
+        let t = thread_count(4, (s, s, s), true, s);
+        assert!(t >= last, "{s}: {t} threads after {last}");
+        last = t;
+    }
+}
+
+#[test]
+fn sgemm_every_tile_shape_matches_reference() {
+    // The alternative tiles (AVX2 8×8 and 4×24) and the menu's, forced one at a time.
+    let tiles = [
+        (6, 16),
+        (5, 16),
+        (4, 16),
+        (3, 16),
+        (8, 8),
+        (4, 24),
+        (12, 32),
+        (4, 32),
+    ];
+    let mut rng = StdRng::seed_from_u64(5);
+    for isa in isa::supported() {
+        for &tile in &tiles {
+            for case in 0..40u64 {
+                let pick = |rng: &mut StdRng, xs: &[usize]| xs[rng.gen_range(0..xs.len())];
+                let g = Gemm {
+                    alpha: SCALARS[rng.gen_range(0..3)],
+                    beta: SCALARS[rng.gen_range(0..3)],
+                    trans_a: rng.gen(),
+                    trans_b: rng.gen(),
+                    ..Gemm::new(
+                        pick(&mut rng, EDGE_DIMS),
+                        pick(&mut rng, EDGE_K),
+                        pick(&mut rng, EDGE_DIMS),
+                    )
+                };
+                let mut ran = true;
+                check_product(isa, 2, &g, case, |a, b, c| {
+                    ran = sgemm_with_tile(isa, 2, tile, &g, a, b, c);
+                    if !ran {
+                        matmul_reference(&g, a, b, c);
+                    }
+                });
+            }
+        }
+    }
+    // Tiles that an ISA has must be accepted.
+    let g = Gemm::new(3, 3, 3);
+    let (a, b, mut c) = (vec![1.0; 9], vec![1.0; 9], vec![0.0; 9]);
+    if Isa::Avx2Fma.is_supported() {
+        for tile in [(6, 16), (8, 8), (4, 24)] {
+            assert!(sgemm_with_tile(Isa::Avx2Fma, 1, tile, &g, &a, &b, &mut c));
+            assert_eq!(c, vec![3.0; 9]);
+        }
+    }
+    assert!(!sgemm_with_tile(
+        Isa::Portable,
+        1,
+        (5, 5),
+        &g,
+        &a,
+        &b,
+        &mut c
+    ));
 }

@@ -19,7 +19,7 @@ cd "$(dirname "$0")/.."
 
 tests=("$@")
 if [ ${#tests[@]} -eq 0 ]; then
-    tests=(kernels_matmul kernels_conv kernels_pool_resize)
+    tests=(kernels_matmul kernels_small kernels_conv kernels_pool_resize)
 fi
 export GI_ISA="${GI_ISA:-avx2}"
 

@@ -4,11 +4,14 @@
 //! `sgemm/matrixmultiply/1t/...` and the FMA peak `peak/fma_<isa>` (independent FMA chains in
 //! registers). OpenBLAS through numpy: benches/compare/sgemm_numpy.py.
 //! `GI_SGEMM_CPU_TABLE=1` first prints single-thread figures measured in thread CPU time,
-//! which a busy shared machine disturbs far less than wall time.
+//! which a busy shared machine disturbs far less than wall time, for the ISA `GI_ISA` selects;
+//! `GI_SGEMM_TILE_TABLE=1` the same for every AVX2 tile shape (6×16, 5×16, 4×16, 8×8, 4×24)
+//! on the small-batch shapes; `GI_SGEMM_THREAD_TABLE=1` wall-time medians of 1 vs 2 threads
+//! (interleaved, many samples) under the thread policy.
 
 use criterion::{black_box, BenchmarkId, Criterion, SamplingMode, Throughput};
 use grad_instructor::kernels::isa::{self, Isa};
-use grad_instructor::kernels::matmul::{sgemm_with, Gemm};
+use grad_instructor::kernels::matmul::{sgemm_with, sgemm_with_tile, Gemm};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::time::Duration;
@@ -17,6 +20,8 @@ use std::time::Duration;
 /// backward dW = dY^T X and dX = dY W, for both layers; plus plain-layout versions to compare
 /// with numpy/matrixmultiply, and the whole training set through layer 1.
 const MLP_SHAPES: &[(usize, usize, usize, bool, bool)] = &[
+    (64, 784, 100, false, false),
+    (64, 784, 100, false, true),
     (128, 784, 100, false, false),
     (128, 784, 100, false, true),
     (100, 128, 784, true, false),
@@ -124,7 +129,7 @@ fn cpu_gflops(flops: f64, mut f: impl FnMut()) -> Option<f64> {
 /// With `GI_SGEMM_CPU_TABLE=1`: prints single-thread GFLOP/s measured in thread CPU time
 /// (peak, ours for the best ISA, matrixmultiply) before the criterion runs.
 fn print_cpu_time_table() {
-    let best = isa::best();
+    let best = isa::selected();
     if let Some((_, flops)) = isa::fma_peak_probe(best, 1) {
         let iters = 100_000_000;
         let peak = cpu_gflops((flops * iters) as f64, || {
@@ -158,6 +163,84 @@ fn print_cpu_time_table() {
         let fmt = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.1}"));
         let id = shape_id(m, k, n, trans_a, trans_b);
         println!("{id:<22}{:>12}{:>16}", fmt(ours), fmt(mm));
+    }
+}
+
+/// Small-batch shapes (and two squares for contrast) for the tile and thread tables.
+const SMALL_BATCH: &[(usize, usize, usize, bool, bool)] = &[
+    (32, 784, 100, false, true),
+    (64, 784, 100, false, true),
+    (128, 784, 100, false, false),
+    (100, 64, 784, true, false),
+    (64, 100, 10, false, true),
+    (256, 256, 256, false, false),
+    (1024, 1024, 1024, false, false),
+];
+
+/// With `GI_SGEMM_TILE_TABLE=1`: single-thread CPU-time GFLOP/s of every AVX2 tile shape.
+fn print_tile_table() {
+    const TILES: [(usize, usize); 5] = [(6, 16), (5, 16), (4, 16), (8, 8), (4, 24)];
+    if !Isa::Avx2Fma.is_supported() {
+        return;
+    }
+    print!("{:<22}", "avx2 tile (1 thread)");
+    TILES
+        .iter()
+        .for_each(|(mr, nr)| print!("{:>9}", format!("{mr}x{nr}")));
+    println!();
+    for &(m, k, n, trans_a, trans_b) in SMALL_BATCH {
+        let g = Gemm {
+            trans_a,
+            trans_b,
+            ..Gemm::new(m, k, n)
+        };
+        let (a, b, mut out) = operands(m, k, n);
+        print!("{:<22}", shape_id(m, k, n, trans_a, trans_b));
+        for tile in TILES {
+            let r = cpu_gflops(2.0 * g.macs() as f64, || {
+                sgemm_with_tile(Isa::Avx2Fma, 1, tile, &g, &a, &b, &mut out);
+            });
+            print!("{:>9}", r.map_or("-".to_string(), |v| format!("{v:.1}")));
+        }
+        println!();
+    }
+}
+
+/// With `GI_SGEMM_THREAD_TABLE=1`: median wall time of 1 and 2 threads, interleaved call by
+/// call so that load from other processes hits both alike.
+fn print_thread_table() {
+    let isa = isa::selected();
+    println!(
+        "{:<22}{:>10}{:>10}{:>8}",
+        format!("{} threads", isa.name()),
+        "1t GF/s",
+        "2t GF/s",
+        "2t/1t"
+    );
+    for &(m, k, n, trans_a, trans_b) in SMALL_BATCH {
+        let g = Gemm {
+            trans_a,
+            trans_b,
+            ..Gemm::new(m, k, n)
+        };
+        let (a, b, mut out) = operands(m, k, n);
+        let reps = ((4e9 / (2.0 * g.macs() as f64)) as usize).clamp(15, 4000);
+        let (mut one, mut two) = (Vec::new(), Vec::new());
+        for _ in 0..reps {
+            for (threads, times) in [(1, &mut one), (2, &mut two)] {
+                let t = std::time::Instant::now();
+                sgemm_with(isa, threads, &g, &a, &b, &mut out);
+                times.push(t.elapsed().as_secs_f64());
+            }
+        }
+        let median = |v: &mut Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let (t1, t2) = (median(&mut one), median(&mut two));
+        let gf = |t: f64| 2.0 * g.macs() as f64 / t / 1e9;
+        let id = shape_id(m, k, n, trans_a, trans_b);
+        println!("{id:<22}{:>10.1}{:>10.1}{:>8.2}", gf(t1), gf(t2), t1 / t2);
     }
 }
 
@@ -208,8 +291,15 @@ pub fn bench(c: &mut Criterion) {
     let best = isa::best();
     let all = isa::num_threads();
     let thread_counts: Vec<usize> = if all > 1 { vec![1, all] } else { vec![1] };
-    if std::env::var("GI_SGEMM_CPU_TABLE").is_ok_and(|v| v == "1") {
+    let flag = |name: &str| std::env::var(name).is_ok_and(|v| v == "1");
+    if flag("GI_SGEMM_CPU_TABLE") {
         print_cpu_time_table();
+    }
+    if flag("GI_SGEMM_TILE_TABLE") {
+        print_tile_table();
+    }
+    if flag("GI_SGEMM_THREAD_TABLE") {
+        print_thread_table();
     }
     bench_peak(c);
     for &threads in &thread_counts {

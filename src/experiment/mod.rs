@@ -14,6 +14,7 @@
 //! * [`output`]: the files a run writes (CSV, JSON) and the output-folder check;
 //!   [`sections`]: the report's sections.
 //! * [`merge`](mod@merge): combining the output folders of shards, refusing what cannot be merged.
+//! * [`study`]: the pre-registered reproduction study of issue 13 (`docs/study.md`).
 //! * [`progress`]: the [`Progress`] trait through which the library reports progress (it
 //!   never prints; a front end renders it).
 //!
@@ -31,6 +32,7 @@ pub mod progress;
 pub mod run;
 pub mod runner;
 pub mod sections;
+pub mod study;
 pub mod summary;
 pub mod validate;
 

@@ -170,6 +170,7 @@ fn lottery_section(r: &mut Report, e: &Explained) -> Result<()> {
         "kept (%)",
         "heat vs",
         "paired Δ fine-tuned acc (pp)",
+        "95% CI (bootstrap, pp)",
         "t",
         "p (paired t)",
         "p (Holm)",
@@ -179,6 +180,7 @@ fn lottery_section(r: &mut Report, e: &Explained) -> Result<()> {
             format!("{}", c.percent),
             c.control.name().to_string(),
             fmt_mean_std(100.0 * c.mean_diff, 100.0 * c.sd_diff, 2),
+            format!("[{:+.2}, {:+.2}]", 100.0 * c.ci.0, 100.0 * c.ci.1),
             format!("{:.2}", c.t),
             fmt_p_value(c.p),
             fmt_p_value(c.p_holm),
@@ -207,11 +209,11 @@ fn lottery_section(r: &mut Report, e: &Explained) -> Result<()> {
     };
     r.heading("Lottery-ticket test (ours)")
         .paragraph(format!(
-            "Our quantitative version of the paper's qualitative Grad-CAM claim, over the untrained MLPs of {} seeds ({:?}), each with its own heat map (Grad-CAM through the adjoint): keep the top p% of W1 by heat, by |w|, at random, or by the heat map itself rolled by a random offset, with its rows (hidden units) permuted or with its columns (inputs) permuted — the last three keep the heat mask's structure and move only its placement ({} draws per MLP of each random kind, averaged). Ties in a score are broken at random with the run's seed. Test accuracy with no training and after {} SGD steps (lr {}, batch {}, the same batches for every mask of an MLP) with the mask held fixed; mean ± sd over the MLPs.",
+            "Our quantitative version of the paper's qualitative Grad-CAM claim, over the untrained MLPs of {} seeds ({:?}), each with its own heat map (Grad-CAM through the adjoint): keep the top p% of W1 by heat, by |w|, at random, or by the heat map itself rolled by a random offset, with its rows (hidden units) permuted or with its columns (inputs) permuted — these three keep the heat mask's structure and move only its placement ({} draws per MLP of each random kind, averaged) — or by the heat of a fresh, untrained ENN with the same image (where any such ENN looks before learning anything). Ties in a score are broken at random with the run's seed. Test accuracy with no training and after {} SGD steps (lr {}, batch {}, the same batches for every mask of an MLP) with the mask held fixed; mean ± sd over the MLPs.",
             study.seeds.len(), study.seeds, lc.n_random, lc.finetune.steps, lc.finetune.lr, lc.finetune.batch
         ))
         .table(&lt)
-        .paragraph("Heat against each other mask, paired by MLP: mean ± sd of the difference in fine-tuned test accuracy, paired t-test, Holm-adjusted across the whole table.")
+        .paragraph("Heat against each other mask, paired by MLP: mean ± sd of the difference in fine-tuned test accuracy, its percentile-bootstrap 95% interval (10,000 resamples, seeded), paired t-test, Holm-adjusted across the whole table.")
         .table(&ct)
         .paragraph(verdict)
         .paragraph("What this shows: whether, at equal sparsity and fine-tuning budget, the entries the ENN's heat marks make a better or worse sub-network than masks of the same structure placed elsewhere, than magnitude pruning and than chance. What it does not show: it is not a search for a strong lottery ticket (no mask is optimized, and every untrained masked network is near chance), it covers only these sparsities, this budget and this architecture, and a difference may come from where the heat sits in W1 (for example on the image's centre pixels) rather than from anything the ENN learned.");

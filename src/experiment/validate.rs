@@ -251,6 +251,12 @@ impl ExperimentConfig {
                 x.lottery_random_masks,
                 MAX_COUNT,
             )?;
+            // Each MLP costs (2 + 4·random masks) fine-tunings per percentage.
+            count(
+                "explain.lottery_mlps",
+                usize::try_from(x.lottery_mlps).unwrap_or(usize::MAX),
+                10_000,
+            )?;
         }
         let p = &self.predict;
         if p.enns == 0 {

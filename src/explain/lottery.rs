@@ -13,7 +13,10 @@
 //!   **rows permuted** (the hidden units' heat rows shuffled: the same input columns kept, on
 //!   other units) and **columns permuted** (the input columns shuffled: every unit keeps as
 //!   many entries, at other inputs). Without them a heat mask (contiguous, structured) is only
-//!   compared with scattered random masks, and structure is confounded with knowledge.
+//!   compared with scattered random masks, and structure is confounded with knowledge;
+//! * optionally the **heat of a fresh ENN** (same architecture and image, untrained): where
+//!   any such ENN looks before learning anything (with the bilinear image, the 9% of W1 the
+//!   taps read) — the control for "the ENN learned which weights matter".
 //!
 //! Ties in a score (e.g. the many exact zeros of heat mapped through the bilinear image's
 //! adjoint) are broken at random with the run's seed, not by index, which would favour the
@@ -21,8 +24,9 @@
 //!
 //! The study runs over several untrained MLPs (one per seed, each with its own heat map). For
 //! each percentage it reports mean ± sd over the MLPs, and for heat against each other mask
-//! the paired difference of fine-tuned accuracy (same MLP, same fine-tuning batches), its
-//! paired t-test and Holm-adjusted p-values across all comparisons of the table.
+//! the paired difference of fine-tuned accuracy (same MLP, same fine-tuning batches) with a
+//! seeded bootstrap 95% interval, its paired t-test and Holm-adjusted p-values across all
+//! comparisons of the table ([`crate::stats`]).
 //!
 //! **What it shows**: whether, at equal sparsity and equal fine-tuning budget, keeping the
 //! heat's entries gives a better (or worse) sub-network than masks with the same structure
@@ -30,8 +34,8 @@
 //! not a search for a strong lottery ticket (no mask is optimized; untrained accuracy of any
 //! of these masks is near chance), it says nothing about other sparsities, budgets or
 //! architectures, and an effect here may come from where the heat sits (e.g. on the image's
-//! centre pixels) rather than from anything the ENN learned — which is what the controls and
-//! a fresh-ENN comparison are for.
+//! centre pixels) rather than from anything the ENN learned — which is what the controls, and
+//! the fresh ENN's heat above all, are for.
 
 use crate::data::{Batcher, Dataset};
 use crate::error::{Error, Result};
@@ -57,10 +61,14 @@ pub enum MaskKind {
     HeatRowsPermuted,
     /// The heat map with its columns (inputs) shuffled.
     HeatColumnsPermuted,
+    /// The top entries by the heat of a *fresh* (untrained) ENN with the same image: what
+    /// any ENN of this architecture reading this image would mark, before learning anything.
+    FreshEnnHeat,
 }
 
 impl MaskKind {
-    /// Every kind, heat first.
+    /// The kinds every study runs, heat first ([`MaskKind::FreshEnnHeat`] joins them when
+    /// every case has a fresh ENN's heat).
     pub const ALL: [MaskKind; 6] = [
         MaskKind::Heat,
         MaskKind::Magnitude,
@@ -79,12 +87,16 @@ impl MaskKind {
             MaskKind::HeatRolled => "heat, rolled",
             MaskKind::HeatRowsPermuted => "heat, rows permuted",
             MaskKind::HeatColumnsPermuted => "heat, columns permuted",
+            MaskKind::FreshEnnHeat => "heat of a fresh ENN",
         }
     }
 
     /// Whether each draw of this kind is random (several per MLP are averaged).
     pub fn is_drawn(self) -> bool {
-        !matches!(self, MaskKind::Heat | MaskKind::Magnitude)
+        !matches!(
+            self,
+            MaskKind::Heat | MaskKind::Magnitude | MaskKind::FreshEnnHeat
+        )
     }
 }
 
@@ -179,7 +191,8 @@ pub fn make_mask(
     }
     let h = heat.data();
     Ok(match kind {
-        MaskKind::Heat => top_fraction_mask(h, fraction, rng),
+        // The caller passes the fresh ENN's heat as `heat` for FreshEnnHeat.
+        MaskKind::Heat | MaskKind::FreshEnnHeat => top_fraction_mask(h, fraction, rng),
         MaskKind::Magnitude => {
             let m: Vec<f32> = w1.data().iter().map(|w| w.abs()).collect();
             top_fraction_mask(&m, fraction, rng)
@@ -277,7 +290,8 @@ pub struct LotteryRow {
     pub per_mlp: Vec<f64>,
 }
 
-/// Heat against one other mask kind at one percentage, paired over the MLPs.
+/// Heat against one other mask kind at one percentage, paired over the MLPs
+/// ([`stats::paired_summary`]).
 #[derive(Clone, Debug, PartialEq)]
 pub struct LotteryComparison {
     /// Percentage of W1 kept.
@@ -286,8 +300,11 @@ pub struct LotteryComparison {
     pub control: MaskKind,
     /// Mean over MLPs of fine-tuned accuracy (heat − control).
     pub mean_diff: f64,
-    /// Sample sd of those differences.
+    /// Sample sd of those differences (NaN for fewer than two MLPs).
     pub sd_diff: f64,
+    /// Percentile-bootstrap 95% interval of the mean difference (10 000 resamples, seeded
+    /// by the run's seed; NaN for fewer than two MLPs).
+    pub ci: (f64, f64),
     /// Paired t statistic `mean / (sd / √n)`.
     pub t: f64,
     /// Two-sided p-value of the paired t-test (df = n − 1); NaN for n < 2.
@@ -299,7 +316,10 @@ pub struct LotteryComparison {
 /// The study over several MLPs.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LotteryStudy {
-    /// One row per (percentage, kind), percentages in config order, kinds in [`MaskKind::ALL`].
+    /// The mask kinds of the study, heat first: [`MaskKind::ALL`], then
+    /// [`MaskKind::FreshEnnHeat`] when the cases carry a fresh ENN's heat.
+    pub kinds: Vec<MaskKind>,
+    /// One row per (percentage, kind), percentages in config order, kinds in `kinds` order.
     pub rows: Vec<LotteryRow>,
     /// Heat against each other kind at each percentage.
     pub comparisons: Vec<LotteryComparison>,
@@ -316,6 +336,9 @@ pub struct LotteryCase {
     pub mlp: Mlp,
     /// The heat over its W1 (W1's shape).
     pub heat: Tensor,
+    /// The heat of a fresh (untrained) ENN with the same image configuration, for the
+    /// [`MaskKind::FreshEnnHeat`] control (`None`: no such control).
+    pub fresh_heat: Option<Tensor>,
 }
 
 /// Fine-tunes `mlp` for `cfg.steps` SGD steps, re-applying `mask` to W1 after every step.
@@ -351,6 +374,7 @@ type CaseResult = Vec<Vec<(f64, f64)>>;
 /// design); both are seeded by `(seed, case.seed)`.
 fn run_case(
     case: &LotteryCase,
+    kinds: &[MaskKind],
     config: &LotteryConfig,
     train: &Dataset,
     test: &Dataset,
@@ -361,7 +385,7 @@ fn run_case(
     let mut mask_rng = StdRng::seed_from_u64(base ^ 0x3A5C);
     let mut out = Vec::new();
     for &p in &config.percents {
-        for kind in MaskKind::ALL {
+        for &kind in kinds {
             let draws = if kind.is_drawn() {
                 config.n_random.max(1)
             } else {
@@ -369,7 +393,11 @@ fn run_case(
             };
             let mut accs = Vec::with_capacity(draws);
             for _ in 0..draws {
-                let mask = make_mask(kind, &case.heat, w1, p / 100.0, &mut mask_rng)?;
+                let heat = match (kind, &case.fresh_heat) {
+                    (MaskKind::FreshEnnHeat, Some(f)) => f,
+                    _ => &case.heat,
+                };
+                let mask = make_mask(kind, heat, w1, p / 100.0, &mut mask_rng)?;
                 let mut mlp = case.mlp.clone();
                 apply_mask(&mut mlp.layers[0].weight, &mask)?;
                 let before = mlp.accuracy(&test.images, &test.labels)?;
@@ -381,39 +409,6 @@ fn run_case(
         }
     }
     Ok(out)
-}
-
-/// Holm's step-down adjustment: the i-th smallest p (0-based) becomes
-/// `max_{j ≤ i} min(1, (m − j) p_(j))`; NaN stays NaN and is left out of the count.
-fn holm(ps: &[f64]) -> Vec<f64> {
-    let mut idx: Vec<usize> = (0..ps.len()).filter(|&i| !ps[i].is_nan()).collect();
-    idx.sort_by(|&a, &b| ps[a].total_cmp(&ps[b]));
-    let m = idx.len();
-    let mut out = vec![f64::NAN; ps.len()];
-    let mut running = 0.0f64;
-    for (rank, &i) in idx.iter().enumerate() {
-        running = running.max(((m - rank) as f64 * ps[i]).min(1.0));
-        out[i] = running;
-    }
-    out
-}
-
-/// The paired t-test of `d` (differences): `(t, p)`; NaN for fewer than two differences,
-/// `(0, 1)` when all are 0, `(±inf, 0)` when they are equal and nonzero.
-fn paired_t(d: &[f64]) -> (f64, f64) {
-    if d.len() < 2 {
-        return (f64::NAN, f64::NAN);
-    }
-    let (m, sd) = (stats::mean(d), stats::std_dev(d));
-    if sd == 0.0 {
-        return if m == 0.0 {
-            (0.0, 1.0)
-        } else {
-            (m.signum() * f64::INFINITY, 0.0)
-        };
-    }
-    let t = m / (sd / (d.len() as f64).sqrt());
-    (t, stats::student_t_two_sided_p(t, (d.len() - 1) as f64))
 }
 
 /// Runs the lottery test on every case (on up to `jobs` threads; results do not depend on
@@ -435,14 +430,31 @@ pub fn lottery_study(
     }
     for c in cases {
         let w1 = &c.mlp.layers[0].weight;
-        if c.heat.shape() != w1.shape() {
-            return Err(Error::shape(
-                "lottery_study",
-                format!("heat shaped like W1 {}", w1.shape()),
-                format!("{}", c.heat.shape()),
-            ));
+        for h in std::iter::once(&c.heat).chain(&c.fresh_heat) {
+            if h.shape() != w1.shape() {
+                return Err(Error::shape(
+                    "lottery_study",
+                    format!("heat shaped like W1 {}", w1.shape()),
+                    format!("{}", h.shape()),
+                ));
+            }
         }
     }
+    let with_fresh = cases.iter().filter(|c| c.fresh_heat.is_some()).count();
+    if with_fresh != 0 && with_fresh != cases.len() {
+        return Err(Error::invalid(
+            "lottery_study",
+            format!(
+                "{with_fresh} of {} cases carry a fresh ENN's heat: all or none",
+                cases.len()
+            ),
+        ));
+    }
+    let mut kinds = MaskKind::ALL.to_vec();
+    if with_fresh > 0 {
+        kinds.push(MaskKind::FreshEnnHeat);
+    }
+    let kinds = &kinds;
     if let Some(&p) = config.percents.iter().find(|&&p| !(p > 0.0 && p <= 100.0)) {
         return Err(Error::invalid(
             "lottery_study",
@@ -458,7 +470,7 @@ pub fn lottery_study(
         {
             s.spawn(move || {
                 for (c, o) in chunk_cases.iter().zip(chunk_out) {
-                    *o = Some(run_case(c, config, train, test, seed));
+                    *o = Some(run_case(c, kinds, config, train, test, seed));
                 }
             });
         }
@@ -467,10 +479,10 @@ pub fn lottery_study(
         .into_iter()
         .map(|r| r.expect("every case ran"))
         .collect::<Result<_>>()?;
-    let n_kinds = MaskKind::ALL.len();
+    let n_kinds = kinds.len();
     let mut rows = Vec::new();
     for (pi, &percent) in config.percents.iter().enumerate() {
-        for (ki, &kind) in MaskKind::ALL.iter().enumerate() {
+        for (ki, &kind) in kinds.iter().enumerate() {
             let at = pi * n_kinds + ki;
             fn cell(c: &CaseResult, at: usize) -> &[(f64, f64)] {
                 &c[at]
@@ -500,29 +512,31 @@ pub fn lottery_study(
         }
     }
     let mut comparisons = Vec::new();
+    let mut ci_rng = StdRng::seed_from_u64(seed ^ 0xB007);
     for (pi, &percent) in config.percents.iter().enumerate() {
         let heat = &rows[pi * n_kinds].per_mlp;
         for ki in 1..n_kinds {
             let other = &rows[pi * n_kinds + ki].per_mlp;
-            let d: Vec<f64> = heat.iter().zip(other).map(|(a, b)| a - b).collect();
-            let (t, p) = paired_t(&d);
+            let c = stats::paired_summary(heat, other, &mut ci_rng)?;
             comparisons.push(LotteryComparison {
                 percent,
-                control: MaskKind::ALL[ki],
-                mean_diff: stats::mean(&d),
-                sd_diff: stats::std_dev(&d),
-                t,
-                p,
+                control: kinds[ki],
+                mean_diff: c.paired.mean_diff,
+                sd_diff: c.paired.sd_diff,
+                ci: (c.ci.lo, c.ci.hi),
+                t: c.paired.t,
+                p: c.paired.p_two_sided,
                 p_holm: f64::NAN,
             });
         }
     }
-    let adjusted = holm(&comparisons.iter().map(|c| c.p).collect::<Vec<_>>());
+    let adjusted = stats::holm(&comparisons.iter().map(|c| c.p).collect::<Vec<_>>())?;
     comparisons
         .iter_mut()
         .zip(adjusted)
         .for_each(|(c, p)| c.p_holm = p);
     Ok(LotteryStudy {
+        kinds: kinds.clone(),
         rows,
         comparisons,
         seeds: cases.iter().map(|c| c.seed).collect(),
@@ -543,6 +557,7 @@ pub fn lottery_test(
         seed: 0,
         mlp: untrained.clone(),
         heat: heat.clone(),
+        fresh_heat: None,
     };
     Ok(lottery_study(&[case], config, train, test, rng.gen(), 1)?.rows)
 }
@@ -662,27 +677,6 @@ mod tests {
         // Magnitude: the 12 largest |w| are the last 12 entries.
         let mag = make_mask(MaskKind::Magnitude, &heat, &w1, frac, &mut rng).unwrap();
         assert!(mag[188..].iter().all(|&k| k) && !mag[..188].iter().any(|&k| k));
-    }
-
-    #[test]
-    fn holm_matches_hand_values() {
-        // p = (0.01, 0.04, 0.03, NaN): sorted 0.01·3 = 0.03, 0.03·2 = 0.06, 0.04·1 → max 0.06.
-        let h = holm(&[0.01, 0.04, 0.03, f64::NAN]);
-        assert!((h[0] - 0.03).abs() < 1e-15);
-        assert!((h[2] - 0.06).abs() < 1e-15);
-        assert!((h[1] - 0.06).abs() < 1e-15);
-        assert!(h[3].is_nan());
-    }
-
-    #[test]
-    fn paired_t_matches_a_hand_value() {
-        // d = (1, 2, 3): mean 2, sd 1, t = 2 / (1/√3) = 2√3. For df = 2 the two-sided tail
-        // has the closed form p = 1 − t/√(t² + 2) = 1 − √12/√14 = 0.0741799…
-        let (t, p) = paired_t(&[1.0, 2.0, 3.0]);
-        assert!((t - 2.0 * 3f64.sqrt()).abs() < 1e-12);
-        assert!((p - 0.0741799).abs() < 1e-6, "{p}");
-        assert_eq!(paired_t(&[0.0, 0.0]), (0.0, 1.0));
-        assert!(paired_t(&[1.0]).1.is_nan());
     }
 
     #[test]

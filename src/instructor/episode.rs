@@ -216,18 +216,18 @@ fn sample_batch(data: &Dataset, batch: usize, rng: &mut impl Rng) -> Result<(Ten
     Ok((Tensor::from_vec(x, &[batch, data.dim])?, y))
 }
 
-/// Plain SGD step `θ ← θ − lr ∂L/∂θ` with the non-finite check of the universal step.
+/// Plain SGD step `θ ← θ − lr ∂L/∂θ` ([`Mlp::train_step`], which refuses a non-finite loss
+/// or gradient), its non-finite error named as the episode's.
 fn sgd_step(mlp: &mut Mlp, x: &Tensor, labels: &[u32], lr: f32, l1: f32) -> Result<f32> {
-    let (loss, grads) = mlp.loss_and_grads(x, labels, l1)?;
-    if !loss.is_finite() || grads.iter().any(|g| !g.all_finite()) {
-        return Err(Error::NonFinite {
-            run: "enn-episode".into(),
-            step: 0,
-            what: "candidate loss or gradient".into(),
-        });
-    }
-    Sgd::new(lr).step(mlp, &grads)?;
-    Ok(loss)
+    mlp.train_step(&mut Sgd::new(lr), x, labels, l1)
+        .map_err(|e| match e {
+            Error::NonFinite { .. } => Error::NonFinite {
+                run: "enn-episode".into(),
+                step: 0,
+                what: "candidate loss or gradient".into(),
+            },
+            e => e,
+        })
 }
 
 /// The state of one episode's rollout between steps.

@@ -115,6 +115,13 @@ pub fn num_threads() -> usize {
     })
 }
 
+/// Cores of this machine (`std::thread::available_parallelism`, ignoring `GI_NUM_THREADS`):
+/// how many share the L3 cache in the blocking model of [`super::cache`].
+pub fn num_cores() -> usize {
+    static CORES: OnceLock<usize> = OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
 /// Independent FMA chains in [`fma_peak_probe`].
 pub const FMA_PROBE_CHAINS: usize = 12;
 

@@ -6,6 +6,7 @@
 //!
 //! * [`isa`]: which SIMD instruction set to use (detected once at run time, `GI_ISA` override)
 //!   and how many threads (`GI_NUM_THREADS`).
+//! * [`cache`]: this CPU's cache sizes (read once) and the GEMM block sizes they imply.
 //! * [`matmul`]: `C = alpha * op(A) * op(B) + beta * C`, packed and register-tiled.
 //! * [`conv`]: 2-D convolution (NCHW) forward and its two backward products.
 //! * [`pool`]: max / average / global-average pooling and their adjoints.
@@ -15,6 +16,7 @@
 //! one layer up, in [`crate::tensor`], so here mismatches are `debug_assert!`s.
 //! This is the only module allowed to contain `unsafe`.
 
+pub mod cache;
 pub mod conv;
 pub mod isa;
 pub mod matmul;

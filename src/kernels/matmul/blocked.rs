@@ -6,56 +6,57 @@ use super::pack::{
     TransposeFn,
 };
 use super::simd::kernel_menu;
-use super::Gemm;
+use super::{threads, Gemm};
+use crate::kernels::cache::{blocking, Blocking};
 use crate::kernels::isa::Isa;
 
-// ---------------------------------------------------------------------------------------------
-// Block sizes, chosen for AMD Zen 4 (L1d 32 KiB, L2 1 MiB per core, L3 32 MiB shared).
-//
-// Zen 4 has two 256-bit FMA pipes; a 512-bit FMA occupies both for one cycle, so the core's
-// peak is 32 flop/cycle with either AVX2 or AVX-512 and an FMA has 4 cycles of latency: at
-// least 4 (AVX-512) or 8 (AVX2) independent accumulator chains keep the pipes full.
-//
-// * MR×NR: AVX-512 uses 12×32 (24 zmm accumulators + 2 B vectors + 1 broadcast of the 32
-//   registers); per k step it loads 2 vectors and broadcasts 12 scalars for 24 FMAs, well under
-//   the two loads per cycle the core sustains. AVX2 uses 6×16 (12 ymm accumulators of 16
-//   registers). Smaller MR variants exist so that a small m (or n, when transposed) pads less.
-// * KC = 384: the A micro-panel (MR×KC×4 B = 18 KiB at MR = 12) fits L1d and is reused by every
-//   B micro-panel of the block (partly from L2: each 48 KiB B micro-panel streams past it); KC
-//   also sets how often a C tile is reloaded (once per KC chunk).
-//   K is cut into equal chunks of at most KC (784 -> 2×392), so no chunk is tiny.
-// * NC = 480 (a multiple of every NR): the packed B block KC×NC×4 B = 720 KiB fits in the
-//   1 MiB L2 and is reused by every A micro-panel of the MC block.
-// * MC = 3072: the packed A block (MC×KC×4 B = 4.5 MiB per thread) lives in L3 and is
-//   streamed through L1 one micro-panel at a time; B is re-packed once per MC block.
-// ---------------------------------------------------------------------------------------------
+// Block sizes come from `cache::blocking` (the cache model is documented there). Register
+// tiles, per ISA (the menus in simd.rs): FMA latency is 4 cycles on current x86 cores with
+// two FMA pipes, so at least 8 independent accumulator vectors keep the pipes full.
+// AVX-512 uses 12×32 (24 zmm accumulators + 2 B vectors + 1 broadcast of the 32 registers);
+// per k step it loads 2 vectors and broadcasts 12 scalars for 24 FMAs. AVX2 uses 6×16 (12 ymm
+// accumulators of 16). Smaller MR variants exist so that a small m (or n, when transposed)
+// pads less.
 
-/// Block sizes of the packed path (see the block-size note above).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Blocking {
-    /// Reduction chunk: the depth of one packed A / B micro-panel.
-    pub kc: usize,
-    /// Rows of C per packed A block.
-    pub mc: usize,
-    /// Columns of C per packed B block.
-    pub nc: usize,
-}
+/// Cost of handing a chunk to a parked pool worker (wake-up, cache misses on the shared
+/// counters, the join), in multiply-add equivalents: about 10 µs at ~100 GMAC/s. See
+/// [`thread_count`] and docs/measurements.md.
+pub const WAKE_COST_MACS: usize = 1 << 20;
+/// Cost of packing one element, in multiply-add equivalents (a copy, or a transpose through
+/// registers, is a few FMA slots per element).
+const PACK_COST_MACS: usize = 4;
 
-impl Blocking {
-    /// The Zen 4 sizes the kernels were first tuned with.
-    pub const FALLBACK: Blocking = Blocking {
-        kc: 384,
-        mc: 3072,
-        nc: 480,
+/// Threads worth using for an `rows × k × cols` product split along `split` (rows when
+/// `split_rows`, else cols) into `units` micro-tiles, out of a budget of `budget`: the largest
+/// T whose predicted time is at most 85 % of one thread's. Predicted time per thread, in
+/// multiply-adds: `macs / T` plus packing (every worker packs the whole unsplit operand,
+/// `k × other`, and its share of the split one, `k × split / T`) plus a wake-up per helper.
+/// A function of the shape only (never of timing), so it is deterministic; bits do not depend
+/// on it anyway (threads split C, never K).
+pub fn thread_count(
+    budget: usize,
+    (rows, k, cols): (usize, usize, usize),
+    split_rows: bool,
+    units: usize,
+) -> usize {
+    let (split, other) = if split_rows {
+        (rows, cols)
+    } else {
+        (cols, rows)
     };
+    let macs = (rows * k * cols) as f64;
+    let time = |t: usize| {
+        let t_f = t as f64;
+        let pack = (PACK_COST_MACS * k) as f64 * (other as f64 + split as f64 / t_f);
+        let wake = if t > 1 { WAKE_COST_MACS as f64 } else { 0.0 };
+        macs / t_f + pack + wake
+    };
+    let one = time(1);
+    (2..=budget.min(units))
+        .rev()
+        .find(|&t| time(t) <= 0.85 * one)
+        .unwrap_or(1)
 }
-
-/// A thread is only worth spawning for at least this many multiply-adds. Spawning and joining
-/// costs tens of µs, and the training loop's products (64×784×100 ≈ 5M MACs, ~60 µs on one
-/// core) ran *slower* split in two: measured `GI_NUM_THREADS=1` 0.45 s vs 2 threads 0.85 s
-/// for one MNIST epoch of 784-100-10 at batch 64 with a 2M threshold. 16M keeps every
-/// training-step product on one core and still splits 512³ and larger.
-pub const MIN_MACS_PER_THREAD: usize = 16 << 20;
 
 /// Which microkernel runs and whether the product is computed as `C^T = op(B)^T op(A)^T`.
 struct Plan {
@@ -69,13 +70,13 @@ struct Plan {
 /// operations per vector of C normally, but ~16 (one per element) when swapped, because C^T
 /// tiles are written element by element. Depends only on the shape, so the plan (and hence
 /// every result bit) is the same for any thread count.
-fn plan(isa: Isa, m: usize, n: usize, k: usize) -> Plan {
-    let kc = k.min(Blocking::FALLBACK.kc) as f64;
+fn plan(menu: &'static [Kernel], m: usize, n: usize, k: usize) -> Plan {
     let mut best: Option<(f64, Plan)> = None;
     for swapped in [false, true] {
         let (rows, cols) = if swapped { (n, m) } else { (m, n) };
         let store = if swapped { 16.0 } else { 2.0 };
-        for kernel in kernel_menu(isa) {
+        for kernel in menu {
+            let kc = k.min(blocking(kernel.mr, kernel.nr).kc) as f64;
             let padded = (rows.div_ceil(kernel.mr) * kernel.mr) as f64
                 * (cols.div_ceil(kernel.nr) * kernel.nr) as f64;
             let cost = padded * (1.0 + 1.0 / kernel.mr as f64) * (1.0 + store / kc);
@@ -172,9 +173,22 @@ fn views(g: &Gemm, a: &[f32], b: &[f32], c: &mut [f32]) -> (MatRef, MatRef, MatM
 
 /// The packed path: plan, split C over threads (never K), run [`blocked`] per worker.
 pub(super) fn packed(isa: Isa, threads: usize, g: &Gemm, a: &[f32], b: &[f32], c: &mut [f32]) {
+    packed_on_menu(isa, kernel_menu(isa), threads, g, a, b, c)
+}
+
+/// [`packed`] choosing the microkernel from `menu` (all of `isa`).
+pub(super) fn packed_on_menu(
+    isa: Isa,
+    menu: &'static [Kernel],
+    threads: usize,
+    g: &Gemm,
+    a: &[f32],
+    b: &[f32],
+    c: &mut [f32],
+) {
     let (m, k, n) = (g.m, g.k, g.n);
     let (av, bv, cv) = views(g, a, b, c);
-    let plan = plan(isa, m, n, k);
+    let plan = plan(menu, m, n, k);
     // C^T (n×m) = op(B)^T (n×k) * op(A)^T (k×m): the same memory with swapped strides.
     let (rows, cols, av, bv, cv) = if plan.swapped {
         (n, m, bv.t(), av.t(), cv.t())
@@ -183,10 +197,8 @@ pub(super) fn packed(isa: Isa, threads: usize, g: &Gemm, a: &[f32], b: &[f32], c
     };
     let kernel = plan.kernel;
     let tr = transpose_for(isa);
-    let blk = Blocking::FALLBACK;
-    let threads = threads.min(g.macs() / MIN_MACS_PER_THREAD).max(1);
-
-    // Split the larger dimension into `threads` runs of whole micro-tiles.
+    let blk = blocking(kernel.mr, kernel.nr);
+    // Split the larger dimension into runs of whole micro-tiles.
     let split_rows = rows.div_ceil(kernel.mr) >= cols.div_ceil(kernel.nr);
     let (len, unit) = if split_rows {
         (rows, kernel.mr)
@@ -194,7 +206,7 @@ pub(super) fn packed(isa: Isa, threads: usize, g: &Gemm, a: &[f32], b: &[f32], c
         (cols, kernel.nr)
     };
     let units = len.div_ceil(unit);
-    let threads = threads.min(units);
+    let threads = thread_count(threads, (rows, k, cols), split_rows, units);
     let run = |t: usize| {
         let lo = (units * t / threads) * unit;
         let hi = ((units * (t + 1) / threads) * unit).min(len);
@@ -211,14 +223,5 @@ pub(super) fn packed(isa: Isa, threads: usize, g: &Gemm, a: &[f32], b: &[f32], c
             });
         }
     };
-    if threads == 1 {
-        run(0);
-    } else {
-        std::thread::scope(|s| {
-            for t in 1..threads {
-                s.spawn(move || run(t));
-            }
-            run(0);
-        });
-    }
+    threads::run(threads, threads - 1, &run);
 }

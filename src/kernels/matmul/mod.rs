@@ -41,7 +41,8 @@
 //!   the unpacked and the packed path;
 //! * [`reference`](mod@reference): [`matmul_reference`], the oracle;
 //! * `pack`: strided views, packing into micro-panels, the per-worker buffers;
-//! * `blocked`: block sizes, the planner, the blocked loops and the thread split;
+//! * `blocked`: the planner, the blocked loops and the thread policy;
+//! * `threads`: the persistent worker pool;
 //! * `micro`: the `Simd` abstraction and the one generic microkernel;
 //! * `simd`: the per-ISA `Simd` implementations and microkernel menus;
 //! * [`small`]: unpacked products (tiny / one-row / one-column sgemm, conv's short
@@ -53,8 +54,9 @@ mod pack;
 pub mod reference;
 mod simd;
 pub mod small;
+mod threads;
 
-pub use blocked::MIN_MACS_PER_THREAD;
+pub use blocked::{thread_count, WAKE_COST_MACS};
 pub use reference::matmul_reference;
 
 use super::isa::{self, Isa};
@@ -156,3 +158,38 @@ pub fn sgemm_with(isa: Isa, threads: usize, g: &Gemm, a: &[f32], b: &[f32], c: &
 /// Products with at most this many multiply-adds skip packing ([`small::direct_with`]):
 /// packing's O(mk + kn) copies would cost as much as the O(mnk) product.
 const DIRECT_MAX_MACS: usize = 16 * 1024;
+
+/// [`sgemm_with`] through the packed path with the microkernel of tile `mr × nr` only (for
+/// benchmarks that compare tile shapes, e.g. AVX2 6×16 vs 8×8 vs 4×24). Returns `false`, and
+/// leaves C alone, when `isa` is unsupported or has no such tile.
+///
+/// # Panics
+/// As [`sgemm_with`].
+pub fn sgemm_with_tile(
+    isa: Isa,
+    threads: usize,
+    (mr, nr): (usize, usize),
+    g: &Gemm,
+    a: &[f32],
+    b: &[f32],
+    c: &mut [f32],
+) -> bool {
+    assert_eq!(a.len(), g.m * g.k, "sgemm: A must hold m*k elements");
+    assert_eq!(b.len(), g.k * g.n, "sgemm: B must hold k*n elements");
+    assert_eq!(c.len(), g.m * g.n, "sgemm: C must hold m*n elements");
+    let Some(kernel) = simd::kernel_with_tile(isa, mr, nr).filter(|_| isa.is_supported()) else {
+        return false;
+    };
+    if g.m > 0 && g.n > 0 && g.k > 0 {
+        blocked::packed_on_menu(
+            isa,
+            std::slice::from_ref(kernel),
+            threads.max(1),
+            g,
+            a,
+            b,
+            c,
+        );
+    }
+    true
+}

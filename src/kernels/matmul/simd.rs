@@ -167,6 +167,18 @@ mod x86 {
         2
     );
     microkernel_entry!(
+        #[target_feature(enable = "avx2,fma")]
+        microkernel_avx2_fma_nv1,
+        Avx2Fma,
+        1
+    );
+    microkernel_entry!(
+        #[target_feature(enable = "avx2,fma")]
+        microkernel_avx2_fma_nv3,
+        Avx2Fma,
+        3
+    );
+    microkernel_entry!(
         #[target_feature(enable = "avx512f")]
         microkernel_avx512,
         Avx512,
@@ -176,6 +188,20 @@ mod x86 {
     /// MR×16 (2 ymm per row): 6×16 holds 12 accumulators of the 16 ymm registers.
     pub(super) static KERNELS_AVX2_FMA: [Kernel; 4] =
         kernel_menu!(microkernel_avx2_fma, 16, [6, 5, 4, 3]);
+    /// Other AVX2 tile shapes, for measuring them against the menu (`sgemm_with_tile`):
+    /// 8×8 (8 accumulators, one B vector per step) and 4×24 (12 accumulators, 3 B vectors).
+    pub(super) static KERNELS_AVX2_FMA_ALT: [Kernel; 2] = [
+        Kernel {
+            mr: 8,
+            nr: 8,
+            f: microkernel_avx2_fma_nv1::<8>,
+        },
+        Kernel {
+            mr: 4,
+            nr: 24,
+            f: microkernel_avx2_fma_nv3::<4>,
+        },
+    ];
     /// MR×32 (2 zmm per row): 12×32 holds 24 accumulators of the 32 zmm registers.
     pub(super) static KERNELS_AVX512: [Kernel; 5] =
         kernel_menu!(microkernel_avx512, 32, [12, 10, 8, 6, 4]);
@@ -221,4 +247,19 @@ pub(super) fn kernel_menu(isa: Isa) -> &'static [Kernel] {
         Isa::Neon => &arm::KERNELS_NEON,
         _ => &KERNELS_PORTABLE,
     }
+}
+
+/// The microkernel of `isa` with tile `mr × nr`, from its menu or its alternatives.
+pub(super) fn kernel_with_tile(isa: Isa, mr: usize, nr: usize) -> Option<&'static Kernel> {
+    #[cfg(target_arch = "x86_64")]
+    let alternatives: &'static [Kernel] = match isa {
+        Isa::Avx2Fma => &x86::KERNELS_AVX2_FMA_ALT,
+        _ => &[],
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let alternatives: &'static [Kernel] = &[];
+    kernel_menu(isa)
+        .iter()
+        .chain(alternatives)
+        .find(|k| k.mr == mr && k.nr == nr)
 }
