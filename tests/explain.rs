@@ -118,6 +118,7 @@ fn lottery_study_runs_every_mask_over_several_mlps_and_is_independent_of_threads
                 seed: 100 + s,
                 mlp,
                 heat,
+                fresh_heat: None,
             }
         })
         .collect();
@@ -149,6 +150,24 @@ fn lottery_study_runs_every_mask_over_several_mlps_and_is_independent_of_threads
     // Another run seed draws other masks and ties.
     let other = lottery_study(&cases, &config, &train, &test, 8, 1).unwrap();
     assert_ne!(one, other);
+    // With a fresh ENN's heat on every case, that control joins the table.
+    let with_fresh: Vec<LotteryCase> = cases
+        .iter()
+        .map(|c| LotteryCase {
+            fresh_heat: Some(c.heat.map(|h| 1.0 - h)),
+            ..c.clone()
+        })
+        .collect();
+    let f = lottery_study(&with_fresh, &config, &train, &test, 7, 2).unwrap();
+    assert_eq!(*f.kinds.last().unwrap(), MaskKind::FreshEnnHeat);
+    assert_eq!(f.rows.len(), 2 * 7);
+    assert_eq!(f.comparisons.len(), 2 * 6);
+    // The extra kind runs after the six others of the first percentage, so those rows are
+    // the same numbers as without it (later ones draw from a mask stream it advanced).
+    assert_eq!(f.rows[..6], one.rows[..6]);
+    let mut mixed = with_fresh.clone();
+    mixed[0].fresh_heat = None;
+    assert!(lottery_study(&mixed, &config, &train, &test, 7, 1).is_err());
     // A heat map of the wrong shape is an error, not a panic.
     let mut bad = cases.clone();
     bad[1].heat = Tensor::zeros(&[4, 16]).unwrap();

@@ -168,3 +168,44 @@ fn small_products_exact_on_small_integers_every_isa() {
         }
     }
 }
+
+#[test]
+fn acc_nn_avx512_wide_tiles_equal_avx2_bit_for_bit() {
+    // Both fuse every multiply-add and give each element one chain over p from zero, so the
+    // 4×64 AVX-512 tiles must reproduce the 4×16 AVX2 ones exactly, at widths that mix the
+    // 64-, 16-column and axpy paths (and C starting non-zero).
+    if !(Isa::Avx512.is_supported() && Isa::Avx2Fma.is_supported()) {
+        eprintln!("needs AVX-512 and AVX2: skipped");
+        return;
+    }
+    let mut rng = StdRng::seed_from_u64(15);
+    for &(m, k, n) in &[
+        (16, 9, 1755),
+        (9, 16, 1755),
+        (5, 3, 64),
+        (8, 7, 80),
+        (4, 1, 97),
+        (7, 16, 130),
+    ] {
+        for trans_a in [false, true] {
+            let a = random_vec(&mut rng, m * k);
+            let b = random_vec(&mut rng, k * n);
+            let c0 = random_vec(&mut rng, m * n);
+            let strides = if trans_a { (1, m) } else { (k, 1) };
+            let (mut x, mut y) = (c0.clone(), c0.clone());
+            acc_nn_with(Isa::Avx512, (m, k, n), &a, strides, &b, &mut x);
+            acc_nn_with(Isa::Avx2Fma, (m, k, n), &a, strides, &b, &mut y);
+            let same = x.iter().zip(&y).all(|(p, q)| p.to_bits() == q.to_bits());
+            assert!(
+                same,
+                "{m}x{k}x{n} trans_a {trans_a}: AVX-512 and AVX2 differ"
+            );
+            let g = Gemm {
+                beta: 1.0,
+                trans_a,
+                ..Gemm::new(m, k, n)
+            };
+            assert_close_to_reference(Isa::Avx512, "acc_nn", &g, (&a, &b, &c0), &x);
+        }
+    }
+}

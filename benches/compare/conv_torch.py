@@ -7,7 +7,9 @@ best (min) ms per iteration over the timing blocks, and GFLOP/s at the median, w
 flops = 3 * 2 * macs (the same count criterion uses). On a shared machine the min is the
 steadier figure.
 
-Run:  python3 benches/compare/conv_torch.py [--iters 200]
+Run:  python3 benches/compare/conv_torch.py [--iters 200] [--clock cpu]
+(`--clock cpu` times with process CPU time, comparable with the Rust bench's
+`GI_CONV_CPU_TABLE=1` table on a busy machine; the default is wall time.)
 """
 import argparse
 import statistics
@@ -38,10 +40,12 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--iters", type=int, default=200, help="timed iterations per shape")
     parser.add_argument("--repeats", type=int, default=7, help="timing blocks; median is shown")
+    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall")
     args = parser.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    print(f"torch {torch.__version__}, threads={torch.get_num_threads()}")
+    clock = time.perf_counter if args.clock == "wall" else time.process_time
+    print(f"torch {torch.__version__}, threads={torch.get_num_threads()}, clock={args.clock}")
     print(f"{'shape':<32} {'median ms':>10} {'min ms':>10} {'GFLOP/s':>9}")
     for n, c_in, h, w, c_out in SHAPES:
         x = torch.rand(n, c_in, h, w) * 2 - 1
@@ -56,10 +60,10 @@ def main():
             one_iteration(x, wt, b, dy)
         per_iter = []
         for _ in range(args.repeats):
-            t0 = time.perf_counter()
+            t0 = clock()
             for _ in range(args.iters):
                 one_iteration(x, wt, b, dy)
-            per_iter.append((time.perf_counter() - t0) / args.iters)
+            per_iter.append((clock() - t0) / args.iters)
         sec = statistics.median(per_iter)
         name = f"{n}x{c_in}x{h}x{w}_k{c_out}x{KH}x{KW}"
         best = min(per_iter)

@@ -5,6 +5,8 @@
 //! `resize/<h>x<w>_s<scale>` (bilinear forward + adjoint; nearest and area as
 //! `resize/<mode>_<h>x<w>_s<scale>`).
 //! PyTorch baseline for the same conv shapes: benches/compare/conv_torch.py.
+//! `GI_CONV_CPU_TABLE=1` first prints ms per conv iteration in thread CPU time (best of 5
+//! spans of ~0.3 s), comparable with `conv_torch.py --clock cpu` on a busy machine.
 
 use criterion::{black_box, BenchmarkId, Criterion, Throughput};
 use grad_instructor::kernels::conv::{
@@ -28,9 +30,69 @@ fn uniform(rng: &mut StdRng, len: usize) -> Vec<f32> {
     (0..len).map(|_| rng.gen_range(-1.0f32..1.0)).collect()
 }
 
+fn geometry((n, c_in, h, w, c_out): (usize, usize, usize, usize, usize)) -> Conv2dGeometry {
+    Conv2dGeometry {
+        n,
+        c_in,
+        h,
+        w,
+        c_out,
+        kh: 3,
+        kw: 3,
+        stride: 1,
+        pad: 1,
+    }
+}
+
+/// CPU time of the calling thread in seconds (Linux schedstat), or None elsewhere.
+fn thread_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    Some(stat.split_whitespace().next()?.parse::<f64>().ok()? * 1e-9)
+}
+
+/// With `GI_CONV_CPU_TABLE=1`: ms per forward + both backward products, thread CPU time.
+fn print_cpu_time_table(rng: &mut StdRng) {
+    println!("{:<32}{:>12}", "conv2d fwd+bwd (cpu time)", "ms / iter");
+    for shape in CONV_SHAPES {
+        let g = geometry(shape);
+        let (x, wt) = (uniform(rng, g.input_len()), uniform(rng, g.weight_len()));
+        let (bias, dy) = (uniform(rng, g.c_out), uniform(rng, g.output_len()));
+        let (mut y, mut dx, mut dw) = (
+            vec![0.0; g.output_len()],
+            vec![0.0; g.input_len()],
+            vec![0.0; g.weight_len()],
+        );
+        let mut once = || {
+            conv2d_forward_with(ConvGemm::Auto, &g, black_box(&x), &wt, Some(&bias), &mut y);
+            conv2d_backward_input_with(ConvGemm::Auto, &g, black_box(&dy), &wt, &mut dx);
+            conv2d_backward_weight_with(ConvGemm::Auto, &g, &x, &dy, &mut dw);
+        };
+        once();
+        let reps = (3e8 / (6.0 * g.macs() as f64)).max(1.0) as usize * 10;
+        let mut best = f64::INFINITY;
+        for _ in 0..5 {
+            let Some(t0) = thread_cpu_seconds() else {
+                return;
+            };
+            (0..reps).for_each(|_| once());
+            let dt = thread_cpu_seconds().unwrap_or(t0) - t0;
+            best = best.min(dt / reps as f64);
+        }
+        let (n, c_in, h, w, c_out) = shape;
+        println!(
+            "{:<32}{:>12.4}",
+            format!("{n}x{c_in}x{h}x{w}_k{c_out}x3x3"),
+            best * 1e3
+        );
+    }
+}
+
 /// Registers the conv2d and resize benchmarks.
 pub fn bench(c: &mut Criterion) {
     let mut rng = StdRng::seed_from_u64(1);
+    if std::env::var("GI_CONV_CPU_TABLE").is_ok_and(|v| v == "1") {
+        print_cpu_time_table(&mut rng);
+    }
     // `conv2d_fwd_bwd` is the dispatching path (ConvGemm::Auto); the `_sgemm` and `_direct`
     // groups force one product engine each, for comparison within the same run.
     for (group_name, engine) in [
@@ -43,18 +105,9 @@ pub fn bench(c: &mut Criterion) {
             .measurement_time(Duration::from_secs(2))
             .warm_up_time(Duration::from_millis(500))
             .sample_size(20);
-        for (n, c_in, h, w, c_out) in CONV_SHAPES {
-            let g = Conv2dGeometry {
-                n,
-                c_in,
-                h,
-                w,
-                c_out,
-                kh: 3,
-                kw: 3,
-                stride: 1,
-                pad: 1,
-            };
+        for shape in CONV_SHAPES {
+            let (n, c_in, h, w, c_out) = shape;
+            let g = geometry(shape);
             let x = uniform(&mut rng, g.input_len());
             let wt = uniform(&mut rng, g.weight_len());
             let bias = uniform(&mut rng, c_out);

@@ -6,6 +6,7 @@
 //! table and write the outputs (`experiment::output`).
 
 mod cli;
+mod study;
 
 use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches};
@@ -118,6 +119,17 @@ impl Progress for Stderr {
     }
 }
 
+/// The progress renderer for `--quiet` or not.
+fn stderr_progress(quiet: bool) -> Stderr {
+    if quiet {
+        Stderr::Quiet
+    } else if std::io::stderr().is_terminal() {
+        Stderr::Bars(Mutex::new(None))
+    } else {
+        Stderr::Lines
+    }
+}
+
 fn run(cli: cli::Cli) -> Result<(), AnyError> {
     let out = cli
         .out
@@ -125,13 +137,7 @@ fn run(cli: cli::Cli) -> Result<(), AnyError> {
         .or_else(|| cli.resume.clone())
         .unwrap_or_else(default_out_dir);
     let command = std::env::args().collect::<Vec<_>>().join(" ");
-    let progress = if cli.quiet {
-        Stderr::Quiet
-    } else if std::io::stderr().is_terminal() {
-        Stderr::Bars(Mutex::new(None))
-    } else {
-        Stderr::Lines
-    };
+    let progress = stderr_progress(cli.quiet);
     output::prepare_out_dir(&out, cli.resume.as_deref(), cli.force).map_err(|e| match e {
         grad_instructor::Error::Usage(_) => format!("{e}; pass --force to replace it"),
         e => e.to_string(),
@@ -197,6 +203,14 @@ fn parse() -> Result<cli::Cli, clap::Error> {
 }
 
 fn main() {
+    // `mnist_enn study ...`: the reproduction study (study.rs has its own flags).
+    if std::env::args().nth(1).as_deref() == Some("study") {
+        if let Err(e) = study::run(std::env::args().skip(2).collect()) {
+            eprintln!("error: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
     // clap's own errors are rendered as one `error:` line and exit 1, like every other error.
     let cli = match parse() {
         Ok(cli) => cli,

@@ -13,6 +13,8 @@ use crate::explain::{mean_coverage, CamMethod, CoverageSummary, FinetuneConfig, 
 use crate::instructor::EvaluationNet;
 use crate::nn::Mlp;
 use crate::tensor::Tensor;
+use rand::rngs::StdRng;
+use rand::SeedableRng;
 
 /// One explained MLP state.
 pub struct ExplainedState {
@@ -128,12 +130,22 @@ pub fn explain(
             batch: cfg.batch,
         },
     };
+    // The fresh-ENN control: an untrained ENN of the same architecture and image.
+    let mut fresh = EvaluationNet::new(&mut StdRng::seed_from_u64(seed ^ 0xF4E5))?;
+    fresh.image = enn.image.clone();
     let cases = (0..explain_cfg.lottery_mlps.max(1))
         .map(|k| {
             let s = seed + k;
             let mlp = initial_mlp(Arm::Bp, s, cfg)?;
-            let heat = enn_gradcam(enn, &mlp.layers[0].weight, CamMethod::GradCam)?.heat;
-            Ok(LotteryCase { seed: s, mlp, heat })
+            let w1 = &mlp.layers[0].weight;
+            let heat = enn_gradcam(enn, w1, CamMethod::GradCam)?.heat;
+            let fresh_heat = Some(enn_gradcam(&fresh, w1, CamMethod::GradCam)?.heat);
+            Ok(LotteryCase {
+                seed: s,
+                mlp,
+                heat,
+                fresh_heat,
+            })
         })
         .collect::<Result<Vec<_>>>()?;
     let lottery = lottery_study(&cases, &lottery_config, train, test, seed ^ 0x1077, jobs)?;

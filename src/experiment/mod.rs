@@ -13,6 +13,7 @@
 //! * [`run`](mod@run): one whole comparison from a config, returning an [`Outcome`].
 //! * [`output`]: the files a run writes (CSV, JSON, report).
 //! * [`merge`](mod@merge): combining the output folders of shards, refusing what cannot be merged.
+//! * [`study`]: the pre-registered reproduction study of issue 13 (`docs/study.md`).
 //! * [`progress`]: the [`Progress`] trait through which the library reports progress (it
 //!   never prints; a front end renders it).
 //!
@@ -29,6 +30,7 @@ pub mod predict;
 pub mod progress;
 pub mod run;
 pub mod runner;
+pub mod study;
 pub mod summary;
 pub mod validate;
 

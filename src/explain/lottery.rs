@@ -13,7 +13,10 @@
 //!   **rows permuted** (the hidden units' heat rows shuffled: the same input columns kept, on
 //!   other units) and **columns permuted** (the input columns shuffled: every unit keeps as
 //!   many entries, at other inputs). Without them a heat mask (contiguous, structured) is only
-//!   compared with scattered random masks, and structure is confounded with knowledge.
+//!   compared with scattered random masks, and structure is confounded with knowledge;
+//! * optionally the **heat of a fresh ENN** (same architecture and image, untrained): where
+//!   any such ENN looks before learning anything (with the bilinear image, the 9% of W1 the
+//!   taps read) — the control for "the ENN learned which weights matter".
 //!
 //! Ties in a score (e.g. the many exact zeros of heat mapped through the bilinear image's
 //! adjoint) are broken at random with the run's seed, not by index, which would favour the
@@ -31,8 +34,8 @@
 //! not a search for a strong lottery ticket (no mask is optimized; untrained accuracy of any
 //! of these masks is near chance), it says nothing about other sparsities, budgets or
 //! architectures, and an effect here may come from where the heat sits (e.g. on the image's
-//! centre pixels) rather than from anything the ENN learned — which is what the controls and
-//! a fresh-ENN comparison are for.
+//! centre pixels) rather than from anything the ENN learned — which is what the controls, and
+//! the fresh ENN's heat above all, are for.
 
 use crate::data::{Batcher, Dataset};
 use crate::error::{Error, Result};
@@ -58,10 +61,14 @@ pub enum MaskKind {
     HeatRowsPermuted,
     /// The heat map with its columns (inputs) shuffled.
     HeatColumnsPermuted,
+    /// The top entries by the heat of a *fresh* (untrained) ENN with the same image: what
+    /// any ENN of this architecture reading this image would mark, before learning anything.
+    FreshEnnHeat,
 }
 
 impl MaskKind {
-    /// Every kind, heat first.
+    /// The kinds every study runs, heat first ([`MaskKind::FreshEnnHeat`] joins them when
+    /// every case has a fresh ENN's heat).
     pub const ALL: [MaskKind; 6] = [
         MaskKind::Heat,
         MaskKind::Magnitude,
@@ -80,12 +87,16 @@ impl MaskKind {
             MaskKind::HeatRolled => "heat, rolled",
             MaskKind::HeatRowsPermuted => "heat, rows permuted",
             MaskKind::HeatColumnsPermuted => "heat, columns permuted",
+            MaskKind::FreshEnnHeat => "heat of a fresh ENN",
         }
     }
 
     /// Whether each draw of this kind is random (several per MLP are averaged).
     pub fn is_drawn(self) -> bool {
-        !matches!(self, MaskKind::Heat | MaskKind::Magnitude)
+        !matches!(
+            self,
+            MaskKind::Heat | MaskKind::Magnitude | MaskKind::FreshEnnHeat
+        )
     }
 }
 
@@ -180,7 +191,8 @@ pub fn make_mask(
     }
     let h = heat.data();
     Ok(match kind {
-        MaskKind::Heat => top_fraction_mask(h, fraction, rng),
+        // The caller passes the fresh ENN's heat as `heat` for FreshEnnHeat.
+        MaskKind::Heat | MaskKind::FreshEnnHeat => top_fraction_mask(h, fraction, rng),
         MaskKind::Magnitude => {
             let m: Vec<f32> = w1.data().iter().map(|w| w.abs()).collect();
             top_fraction_mask(&m, fraction, rng)
@@ -304,7 +316,10 @@ pub struct LotteryComparison {
 /// The study over several MLPs.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LotteryStudy {
-    /// One row per (percentage, kind), percentages in config order, kinds in [`MaskKind::ALL`].
+    /// The mask kinds of the study, heat first: [`MaskKind::ALL`], then
+    /// [`MaskKind::FreshEnnHeat`] when the cases carry a fresh ENN's heat.
+    pub kinds: Vec<MaskKind>,
+    /// One row per (percentage, kind), percentages in config order, kinds in `kinds` order.
     pub rows: Vec<LotteryRow>,
     /// Heat against each other kind at each percentage.
     pub comparisons: Vec<LotteryComparison>,
@@ -321,6 +336,9 @@ pub struct LotteryCase {
     pub mlp: Mlp,
     /// The heat over its W1 (W1's shape).
     pub heat: Tensor,
+    /// The heat of a fresh (untrained) ENN with the same image configuration, for the
+    /// [`MaskKind::FreshEnnHeat`] control (`None`: no such control).
+    pub fresh_heat: Option<Tensor>,
 }
 
 /// Fine-tunes `mlp` for `cfg.steps` SGD steps, re-applying `mask` to W1 after every step.
@@ -356,6 +374,7 @@ type CaseResult = Vec<Vec<(f64, f64)>>;
 /// design); both are seeded by `(seed, case.seed)`.
 fn run_case(
     case: &LotteryCase,
+    kinds: &[MaskKind],
     config: &LotteryConfig,
     train: &Dataset,
     test: &Dataset,
@@ -366,7 +385,7 @@ fn run_case(
     let mut mask_rng = StdRng::seed_from_u64(base ^ 0x3A5C);
     let mut out = Vec::new();
     for &p in &config.percents {
-        for kind in MaskKind::ALL {
+        for &kind in kinds {
             let draws = if kind.is_drawn() {
                 config.n_random.max(1)
             } else {
@@ -374,7 +393,11 @@ fn run_case(
             };
             let mut accs = Vec::with_capacity(draws);
             for _ in 0..draws {
-                let mask = make_mask(kind, &case.heat, w1, p / 100.0, &mut mask_rng)?;
+                let heat = match (kind, &case.fresh_heat) {
+                    (MaskKind::FreshEnnHeat, Some(f)) => f,
+                    _ => &case.heat,
+                };
+                let mask = make_mask(kind, heat, w1, p / 100.0, &mut mask_rng)?;
                 let mut mlp = case.mlp.clone();
                 apply_mask(&mut mlp.layers[0].weight, &mask)?;
                 let before = mlp.accuracy(&test.images, &test.labels)?;
@@ -407,14 +430,31 @@ pub fn lottery_study(
     }
     for c in cases {
         let w1 = &c.mlp.layers[0].weight;
-        if c.heat.shape() != w1.shape() {
-            return Err(Error::shape(
-                "lottery_study",
-                format!("heat shaped like W1 {}", w1.shape()),
-                format!("{}", c.heat.shape()),
-            ));
+        for h in std::iter::once(&c.heat).chain(&c.fresh_heat) {
+            if h.shape() != w1.shape() {
+                return Err(Error::shape(
+                    "lottery_study",
+                    format!("heat shaped like W1 {}", w1.shape()),
+                    format!("{}", h.shape()),
+                ));
+            }
         }
     }
+    let with_fresh = cases.iter().filter(|c| c.fresh_heat.is_some()).count();
+    if with_fresh != 0 && with_fresh != cases.len() {
+        return Err(Error::invalid(
+            "lottery_study",
+            format!(
+                "{with_fresh} of {} cases carry a fresh ENN's heat: all or none",
+                cases.len()
+            ),
+        ));
+    }
+    let mut kinds = MaskKind::ALL.to_vec();
+    if with_fresh > 0 {
+        kinds.push(MaskKind::FreshEnnHeat);
+    }
+    let kinds = &kinds;
     if let Some(&p) = config.percents.iter().find(|&&p| !(p > 0.0 && p <= 100.0)) {
         return Err(Error::invalid(
             "lottery_study",
@@ -430,7 +470,7 @@ pub fn lottery_study(
         {
             s.spawn(move || {
                 for (c, o) in chunk_cases.iter().zip(chunk_out) {
-                    *o = Some(run_case(c, config, train, test, seed));
+                    *o = Some(run_case(c, kinds, config, train, test, seed));
                 }
             });
         }
@@ -439,10 +479,10 @@ pub fn lottery_study(
         .into_iter()
         .map(|r| r.expect("every case ran"))
         .collect::<Result<_>>()?;
-    let n_kinds = MaskKind::ALL.len();
+    let n_kinds = kinds.len();
     let mut rows = Vec::new();
     for (pi, &percent) in config.percents.iter().enumerate() {
-        for (ki, &kind) in MaskKind::ALL.iter().enumerate() {
+        for (ki, &kind) in kinds.iter().enumerate() {
             let at = pi * n_kinds + ki;
             fn cell(c: &CaseResult, at: usize) -> &[(f64, f64)] {
                 &c[at]
@@ -480,7 +520,7 @@ pub fn lottery_study(
             let c = stats::paired_summary(heat, other, &mut ci_rng)?;
             comparisons.push(LotteryComparison {
                 percent,
-                control: MaskKind::ALL[ki],
+                control: kinds[ki],
                 mean_diff: c.paired.mean_diff,
                 sd_diff: c.paired.sd_diff,
                 ci: (c.ci.lo, c.ci.hi),
@@ -496,6 +536,7 @@ pub fn lottery_study(
         .zip(adjusted)
         .for_each(|(c, p)| c.p_holm = p);
     Ok(LotteryStudy {
+        kinds: kinds.clone(),
         rows,
         comparisons,
         seeds: cases.iter().map(|c| c.seed).collect(),
@@ -516,6 +557,7 @@ pub fn lottery_test(
         seed: 0,
         mlp: untrained.clone(),
         heat: heat.clone(),
+        fresh_heat: None,
     };
     Ok(lottery_study(&[case], config, train, test, rng.gen(), 1)?.rows)
 }

@@ -10,6 +10,9 @@
 //! * [`rules`]: the REINFORCE and value rules and the one ENN update they share.
 //! * [`trainer`]: the loop over episodes, and the state it carries (what resuming restores).
 //! * [`checkpoint`]: that state on disk, and `train_enn_resumable`.
+//! * [`variants`]: the reproduction study's step variants (inits, lr schedules, oracle,
+//!   couplings of the evaluation).
+//! * [`value_enn`]: value-rule ENN training on-policy or over every layer (the study).
 //!
 //! Data flows one way: `config` → `episode` → `rules` → `trainer` → `checkpoint`; no module
 //! imports one to its right.
@@ -24,6 +27,8 @@ pub mod episode;
 pub mod rules;
 pub mod trainer;
 pub mod universal;
+pub mod value_enn;
+pub mod variants;
 pub mod weight_image;
 
 pub use checkpoint::{train_enn_resumable, Checkpoints};

@@ -171,7 +171,7 @@ pub fn acc_nn_with(
         // SAFETY: see the module note.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2Fma => unsafe { acc_nn_avx2_fma(m, k, n, a, a_rs, a_cs, b, c) },
-        _ => acc_nn_body::<false>(m, k, n, a, a_rs, a_cs, b, c),
+        _ => acc_nn_body::<false, 16>(m, k, n, a, a_rs, a_cs, b, c),
     }
 }
 
@@ -212,10 +212,44 @@ fn madd<const FMA: bool>(acc: f32, a: f32, b: f32) -> f32 {
     }
 }
 
-/// C (m×n) += op(A) · B; see [`acc_nn_with`].
+/// One `TILE_M × W` tile of `acc_nn` at (i0, j0): `acc = sum_p op(A)[i, p] * B[p, j]` from zero
+/// (one chain per element, p in order), then `C += acc`. Any W gives every element the same
+/// operations, so the tile width is a speed choice only.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn acc_nn_body<const FMA: bool>(
+fn nn_tile<const FMA: bool, const W: usize>(
+    (i0, j0): (usize, usize),
+    k: usize,
+    n: usize,
+    a: &[f32],
+    (a_rs, a_cs): (usize, usize),
+    b: &[f32],
+    c: &mut [f32],
+) {
+    let mut acc = [[0.0f32; W]; TILE_M];
+    for p in 0..k {
+        let b_tile: &[f32; W] = b[p * n + j0..p * n + j0 + W].try_into().unwrap();
+        for (r, acc_row) in acc.iter_mut().enumerate() {
+            let av = a[(i0 + r) * a_rs + p * a_cs];
+            for (x, &bv) in acc_row.iter_mut().zip(b_tile) {
+                *x = madd::<FMA>(*x, av, bv);
+            }
+        }
+    }
+    for (r, acc_row) in acc.iter().enumerate() {
+        let c_tile = &mut c[(i0 + r) * n + j0..(i0 + r) * n + j0 + W];
+        for (x, &v) in c_tile.iter_mut().zip(acc_row) {
+            *x += v;
+        }
+    }
+}
+
+/// C (m×n) += op(A) · B; see [`acc_nn_with`]. Full 4-row groups run register tiles over the
+/// first `n / 16 * 16` columns (`WIDE` columns at a time, then 16), everything else the axpy
+/// form below; which element takes which form depends only on (m, n), never on `WIDE`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn acc_nn_body<const FMA: bool, const WIDE: usize>(
     m: usize,
     k: usize,
     n: usize,
@@ -230,24 +264,14 @@ fn acc_nn_body<const FMA: bool>(
     while i0 < m {
         let rows = TILE_M.min(m - i0);
         if rows == TILE_M {
-            for j0 in (0..n_full).step_by(TILE_N) {
-                let mut acc = [[0.0f32; TILE_N]; TILE_M];
-                for p in 0..k {
-                    let b_tile: &[f32; TILE_N] =
-                        b[p * n + j0..p * n + j0 + TILE_N].try_into().unwrap();
-                    for (r, acc_row) in acc.iter_mut().enumerate() {
-                        let av = a[(i0 + r) * a_rs + p * a_cs];
-                        for (x, &bv) in acc_row.iter_mut().zip(b_tile) {
-                            *x = madd::<FMA>(*x, av, bv);
-                        }
-                    }
-                }
-                for (r, acc_row) in acc.iter().enumerate() {
-                    let c_tile = &mut c[(i0 + r) * n + j0..(i0 + r) * n + j0 + TILE_N];
-                    for (x, &v) in c_tile.iter_mut().zip(acc_row) {
-                        *x += v;
-                    }
-                }
+            let mut j0 = 0;
+            while j0 + WIDE <= n_full {
+                nn_tile::<FMA, WIDE>((i0, j0), k, n, a, (a_rs, a_cs), b, c);
+                j0 += WIDE;
+            }
+            while j0 < n_full {
+                nn_tile::<FMA, TILE_N>((i0, j0), k, n, a, (a_rs, a_cs), b, c);
+                j0 += TILE_N;
             }
         }
         // Leftover rows (all columns) or leftover columns of full row tiles: axpy form.
@@ -324,12 +348,12 @@ fn acc_nt_body<const FMA: bool>(m: usize, k: usize, n: usize, a: &[f32], b: &[f3
     }
 }
 
-compiled_with!("avx2,fma", acc_nn_avx2_fma = acc_nn_body::<true>, (
+compiled_with!("avx2,fma", acc_nn_avx2_fma = acc_nn_body::<true, 16>, (
     m: usize, k: usize, n: usize, a: &[f32], a_rs: usize, a_cs: usize, b: &[f32], c: &mut [f32]
 ));
-// The same body with 512-bit vectors: every element is still one fused chain over p in order,
-// so the bits match the AVX2 build.
-compiled_with!("avx512f,fma", acc_nn_avx512 = acc_nn_body::<true>, (
+// The same body with 512-bit vectors and 4×64 tiles (16 zmm accumulators): every element is
+// still one fused chain over p in order, so the bits match the AVX2 build.
+compiled_with!("avx512f,fma", acc_nn_avx512 = acc_nn_body::<true, 64>, (
     m: usize, k: usize, n: usize, a: &[f32], a_rs: usize, a_cs: usize, b: &[f32], c: &mut [f32]
 ));
 
