@@ -271,6 +271,7 @@ pub fn run(
             &train,
             &test,
             cfg.jobs,
+            progress,
         )?),
         _ => None,
     };
