@@ -238,7 +238,7 @@ impl ExperimentConfig {
                 finetune_steps: lottery.finetune.steps,
             },
             predict: PredictConfig {
-                enns: 4,
+                enns: 8,
                 episodes: None,
                 seeds: 2,
                 held_out_scales: vec![0.5, 1.0, 2.0, 3.0],

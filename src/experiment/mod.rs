@@ -42,7 +42,7 @@ pub use config::{ExperimentConfig, Preset};
 pub use enn::{enn_split, load_enn, save_enn, train_one_enn, train_one_enn_checkpointed};
 pub use explain::{explain, Explained};
 pub use paired::{paired_comparisons, paired_table, PairedRow};
-pub use predict::{predict_best_enn, EnnCandidate, Prediction, Statistic};
+pub use predict::{predict_best_enn, EnnCandidate, Prediction, Statistic, StatisticTest};
 pub use progress::{Progress, Silent};
 pub use run::{run, Outcome, RunError, Timing};
 pub use runner::run_all;

@@ -23,9 +23,10 @@ use rand::{Rng, SeedableRng};
 pub enum Statistic {
     /// Mean reward of the last quarter of its training episodes.
     FinalReward,
-    /// Mean |E(s) − acc(s)| over held-out states.
+    /// Mean |E(s) − target(s)| over held-out states, the target being what the ENN is
+    /// trained to predict (accuracy at the episode horizon, see `held_out_states`).
     PredictionError,
-    /// Spearman correlation of E(s) with acc(s) over held-out states.
+    /// Spearman correlation of E(s) with target(s) over held-out states.
     SpearmanStates,
     /// Mean ‖∂E/∂W1‖ on fresh default-init MLPs.
     GradNorm,
@@ -83,22 +84,49 @@ pub struct EnnCandidate {
 pub struct Prediction {
     /// The trained ENNs.
     pub candidates: Vec<EnnCandidate>,
-    /// (statistic, Spearman correlation with the gain), in [`Statistic::ALL`] order.
-    pub correlations: Vec<(Statistic, f64)>,
+    /// Each statistic's Spearman correlation with the gain and its tests, in
+    /// [`Statistic::ALL`] order.
+    pub correlations: Vec<StatisticTest>,
     /// MLP seeds of the downstream runs.
     pub seeds: Vec<u64>,
     /// Episodes per ENN.
     pub episodes: usize,
 }
 
+/// How one statistic correlates with the downstream gain over the study's ENNs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StatisticTest {
+    /// Which statistic.
+    pub statistic: Statistic,
+    /// Spearman's rho of the statistic with the gain.
+    pub spearman: f64,
+    /// Two-sided permutation p-value of rho (exact up to 8 ENNs).
+    pub p_permutation: f64,
+    /// `p_permutation` after Holm's adjustment over the statistics tested.
+    pub p_holm: f64,
+}
+
+/// Family-wise level at which a statistic counts as predicting the best ENN.
+pub const PREDICTION_ALPHA: f64 = 0.05;
+
 impl Prediction {
-    /// The statistic with the largest finite |Spearman|, if any.
-    pub fn best(&self) -> Option<(Statistic, f64)> {
+    /// The statistic with the largest finite |Spearman|, if any (descriptive only).
+    pub fn best(&self) -> Option<StatisticTest> {
         self.correlations
             .iter()
             .copied()
-            .filter(|c| c.1.is_finite())
-            .max_by(|x, y| x.1.abs().total_cmp(&y.1.abs()))
+            .filter(|c| c.spearman.is_finite())
+            .max_by(|x, y| x.spearman.abs().total_cmp(&y.spearman.abs()))
+    }
+
+    /// The statistics whose Holm-adjusted p is below [`PREDICTION_ALPHA`]; empty means the
+    /// study found no evidence that any statistic predicts the best ENN.
+    pub fn significant(&self) -> Vec<StatisticTest> {
+        self.correlations
+            .iter()
+            .copied()
+            .filter(|c| c.p_holm < PREDICTION_ALPHA)
+            .collect()
     }
 }
 
@@ -116,38 +144,56 @@ pub fn predict_units(cfg: &ExperimentConfig, results: &[RunResult]) -> u64 {
     missing_bp * epochs + cfg.predict.enns as u64 * (cfg.predict_episodes() as u64 + seeds * epochs)
 }
 
-/// Held-out MLP states with known validation accuracy: init scales × training lengths.
+/// Held-out MLP states paired with the quantity the ENN is trained to predict.
+///
+/// The value rule regresses E(state) onto the reward of the episode the state was visited in:
+/// the validation accuracy at the episode's end, `horizon` steps after its start. So a held-out
+/// trajectory (init scale × default init, plain SGD) yields its state after `len` steps for
+/// each training length, and the *target* of that state is the trajectory's accuracy after
+/// `max(len, horizon)` steps (a state past the horizon is scored against its own accuracy,
+/// the nearest thing the ENN was trained on). The MLP has the target's architecture.
 fn held_out_states(
     cfg: &TrainConfig,
     scales: &[f32],
     lengths: &[usize],
+    horizon: usize,
     tr: &Dataset,
     val: &Dataset,
 ) -> Result<Vec<(Tensor, f64)>> {
     let mut states = Vec::new();
     let mut rng = StdRng::seed_from_u64(0x5747E5);
-    let sizes = [cfg.sizes[0], cfg.sizes[1], *cfg.sizes.last().unwrap()];
+    let mut points: Vec<usize> = lengths.iter().copied().chain([horizon]).collect();
+    points.sort_unstable();
+    points.dedup();
     for &scale in scales {
         let mut mlp = Mlp::new(
-            &sizes,
+            &cfg.sizes,
             cfg.activation,
             Init::PytorchDefaultScaled(scale),
             &mut rng,
         )?;
         let mut sgd = Sgd::new(cfg.lr);
-        let mut done = 0;
-        for &len in lengths {
-            while done < len {
+        let (mut done, mut acc_at, mut w1_at) = (0, Vec::new(), Vec::new());
+        for &point in &points {
+            while done < point {
                 let idx: Vec<usize> = (0..cfg.batch).map(|_| rng.gen_range(0..tr.len())).collect();
                 let b = tr.subset(&idx);
                 let x = Tensor::from_vec(b.images, &[cfg.batch, tr.dim])?;
                 mlp.train_step(&mut sgd, &x, &b.labels, 0.0)?;
                 done += 1;
             }
-            states.push((
-                mlp.layers[0].weight.clone(),
-                mlp.accuracy(&val.images, &val.labels)?,
-            ));
+            acc_at.push((point, mlp.accuracy(&val.images, &val.labels)?));
+            if lengths.contains(&point) {
+                w1_at.push((point, mlp.layers[0].weight.clone()));
+            }
+        }
+        for (len, w1) in w1_at {
+            let target_step = len.max(horizon);
+            let target = acc_at
+                .iter()
+                .find(|(p, _)| *p == target_step)
+                .map_or(f64::NAN, |(_, a)| *a);
+            states.push((w1, target));
         }
     }
     Ok(states)
@@ -171,8 +217,9 @@ fn mean_grad_norm(enn: &crate::instructor::EvaluationNet, cfg: &TrainConfig) -> 
     Ok(stats::mean(&norms))
 }
 
-/// Trains `cfg.predict.enns` ENNs (seeds × {reinforce, value}), measures each one's
-/// downstream gain and the [`Statistic`]s, and correlates them (Spearman) with the gain.
+/// Trains `cfg.predict.enns` ENNs (one rule, the run's; seeds vary), measures each one's
+/// downstream gain and the [`Statistic`]s, and correlates them (Spearman, permutation p,
+/// Holm) with the gain.
 /// BP runs of the study's seeds are reused from `results` when the main comparison ran them
 /// (same configuration and data, and runs are deterministic per seed), trained otherwise.
 pub fn predict_best_enn(
@@ -191,6 +238,7 @@ pub fn predict_best_enn(
         &tc,
         &cfg.predict.held_out_scales,
         &cfg.predict.held_out_lengths,
+        cfg.reinforce_config().steps_per_episode,
         &split.0,
         &val_states,
     )?;
@@ -214,18 +262,14 @@ pub fn predict_best_enn(
     bp_acc.extend(bp_runs.iter().map(|r| r.test_acc));
     let bp_mean = stats::mean(&bp_acc);
     let mut candidates = Vec::new();
+    // One thing varies: the ENN seed. The rule is the run's (`enn.rule`) for every ENN, so
+    // the rule is not confounded with the candidate index.
+    let rule_name = match rcfg.rule {
+        EnnRule::Reinforce => "reinforce",
+        EnnRule::Value => "value",
+    };
     for m in 0..cfg.predict.enns {
-        let rule = if m % 2 == 0 {
-            EnnRule::Reinforce
-        } else {
-            EnnRule::Value
-        };
-        let seed = cfg.enn.seed + 1000 + (m / 2) as u64;
-        rcfg.rule = rule;
-        let rule_name = match rule {
-            EnnRule::Reinforce => "reinforce",
-            EnnRule::Value => "value",
-        };
+        let seed = cfg.enn.seed + 1000 + m as u64;
         let name = format!("{rule_name}-{seed}");
         let (enn, logs) = train_one_enn(&rcfg, &image, &split, seed, &name, progress)?;
         let scores: Vec<f64> = states
@@ -264,13 +308,32 @@ pub fn predict_best_enn(
         });
     }
     let gains: Vec<f64> = candidates.iter().map(|c| c.gain).collect();
-    let correlations = Statistic::ALL
-        .iter()
-        .map(|&s| {
-            let xs: Vec<f64> = candidates.iter().map(|c| s.of(c)).collect();
-            Ok((s, stats::spearman(&xs, &gains)?))
+    // Spearman of each statistic with the gain, its permutation p-value (exact for ≤ 8 ENNs,
+    // else 10,000 seeded random pairings), and Holm over the statistics tested.
+    let mut rng = StdRng::seed_from_u64(cfg.enn.seed ^ 0x9E3D_1C7A);
+    let mut tests = Vec::new();
+    for &s in &Statistic::ALL {
+        let xs: Vec<f64> = candidates.iter().map(|c| s.of(c)).collect();
+        let t = stats::spearman_permutation_test(&xs, &gains, 10_000, &mut rng)?;
+        tests.push((s, t));
+    }
+    let ps: Vec<f64> = tests.iter().map(|(_, t)| t.p_two_sided).collect();
+    let defined: Vec<usize> = (0..ps.len()).filter(|&i| ps[i].is_finite()).collect();
+    let mut p_holm = vec![f64::NAN; ps.len()];
+    let adjusted = stats::holm(&defined.iter().map(|&i| ps[i]).collect::<Vec<_>>())?;
+    for (&i, p) in defined.iter().zip(adjusted) {
+        p_holm[i] = p;
+    }
+    let correlations = tests
+        .into_iter()
+        .zip(p_holm)
+        .map(|((statistic, t), p_holm)| StatisticTest {
+            statistic,
+            spearman: t.statistic,
+            p_permutation: t.p_two_sided,
+            p_holm,
         })
-        .collect::<Result<_>>()?;
+        .collect();
     Ok(Prediction {
         candidates,
         correlations,

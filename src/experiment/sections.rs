@@ -4,7 +4,7 @@
 use super::arm::{Arm, GradNormRecord};
 use super::explain::Explained;
 use super::output::{cpu_description, git_revision, summary_table, timing_line, PAPER};
-use super::predict::Prediction;
+use super::predict::{Prediction, PREDICTION_ALPHA};
 use super::run::Outcome;
 use crate::error::Result;
 use crate::instructor::EpisodeLog;
@@ -255,7 +255,7 @@ fn prediction_section(r: &mut Report, p: &Prediction) -> Result<()> {
         "ENN",
         "final reward",
         "prediction error",
-        "Spearman(E, acc)",
+        "Spearman(E, target)",
         "mean ||dE/dW1||",
         "gain vs BP (pp)",
     ]);
@@ -269,20 +269,40 @@ fn prediction_section(r: &mut Report, p: &Prediction) -> Result<()> {
             format!("{:+.2}", 100.0 * c.gain),
         ])?;
     }
-    let mut cor = Table::new(["statistic", "Spearman with gain"]);
-    for (stat, rho) in &p.correlations {
-        cor.push_row([stat.name().to_string(), format!("{rho:.3}")])?;
+    let mut cor = Table::new([
+        "statistic",
+        "Spearman with gain",
+        "p (permutation)",
+        "p (Holm)",
+    ]);
+    for c in &p.correlations {
+        cor.push_row([
+            c.statistic.name().to_string(),
+            format!("{:.3}", c.spearman),
+            fmt_p_value(c.p_permutation),
+            fmt_p_value(c.p_holm),
+        ])?;
     }
     r.heading("Predicting the best ENN").paragraph(format!(
-        "{} ENNs ({} episodes each, seeds × {{reinforce, value}}); gain = mean test accuracy of Grad-Instructor MLPs minus BP over seeds {:?}.",
+        "{} ENNs ({} episodes each, one training rule, ENN seeds varied); gain = mean test accuracy of Grad-Instructor MLPs minus BP over seeds {:?}. Prediction error and Spearman(E, target) compare E on held-out MLP states with the quantity it is trained to predict: the state's trajectory's validation accuracy at the episode horizon.",
         p.candidates.len(),
         p.episodes,
         p.seeds
     ));
     r.table(&ct).table(&cor);
-    if let Some((stat, rho)) = p.best() {
+    let significant = p.significant();
+    r.paragraph(if significant.is_empty() {
+        format!("Verdict: no evidence that any statistic predicts the best ENN (no Holm-adjusted permutation p below {PREDICTION_ALPHA} over {} ENNs).", p.candidates.len())
+    } else {
+        let names: Vec<&str> = significant.iter().map(|c| c.statistic.name()).collect();
+        format!("Verdict: {} predict(s) the downstream gain (Holm-adjusted permutation p below {PREDICTION_ALPHA}).", names.join(", "))
+    });
+    if let Some(best) = p.best() {
+        let (stat, rho) = (best.statistic, best.spearman);
         let name = stat.name();
-        r.paragraph(format!("Best predictor by |Spearman|: {name} (rho = {rho:.3}). With {} ENNs this is weak evidence either way.", p.candidates.len()));
+        r.paragraph(format!(
+            "Largest |Spearman| (descriptive): {name} (rho = {rho:.3})."
+        ));
         r.svg(
             format!("Downstream gain of each ENN against {name}"),
             scatter_plot(&ScatterPlot {
