@@ -76,6 +76,17 @@ if ! build_log=$("${cargo_test[@]}" --no-run 2>&1); then
 fi
 echo "== build (ASan, ${tests[*]}): $(( $(date +%s) - start )) s"
 
+# The sanitizer must really be in the binaries (a flag lost on the way would make every run
+# "clean"): each test executable references ASan's report functions.
+exes=$(echo "$build_log" | sed -n 's|.*Executable tests/.*\.rs (\(.*\))|\1|p')
+for exe in $exes; do
+    # (no `nm | grep -q`: with pipefail, grep's early exit makes nm's SIGPIPE a failure)
+    if [[ "$(nm "$exe" 2>/dev/null)" != *__asan_report_load* ]]; then
+        echo "asan.sh: $exe is not instrumented by AddressSanitizer" >&2
+        exit 2
+    fi
+done
+
 status=0
 for isa in "${isas[@]}"; do
     if ! supported "$isa"; then

@@ -1,6 +1,10 @@
 //! The IDX reader and MNIST loader: the real files, every malformed case, batching and
 //! splitting.
 
+mod common;
+
+use common::alloc::{largest_allocation_of, TrackingAlloc};
+use common::temp_dir;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use grad_instructor::data::{
@@ -9,37 +13,13 @@ use grad_instructor::data::{
 use grad_instructor::Error;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-/// Records the largest single allocation made by the current thread, so a test can show
-/// that a hostile header does not make the reader allocate what it declares.
-struct LargestAlloc;
-
-thread_local! {
-    static LARGEST: Cell<usize> = const { Cell::new(0) };
-}
-
-// SAFETY (test allocator): forwards to the system allocator unchanged; the thread-local is a
-// `Cell<usize>` with const init and no destructor, so touching it never allocates.
-unsafe impl GlobalAlloc for LargestAlloc {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LARGEST.with(|l| l.set(l.get().max(layout.size())));
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LARGEST.with(|l| l.set(l.get().max(new_size)));
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
+/// Records the largest single allocation of the current thread, so a test can show that a
+/// hostile header does not make the reader allocate what it declares.
 #[global_allocator]
-static ALLOC: LargestAlloc = LargestAlloc;
+static ALLOC: TrackingAlloc = TrackingAlloc;
 
 fn mem() -> &'static Path {
     Path::new("test-input")
@@ -49,14 +29,6 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut enc = GzEncoder::new(Vec::new(), Compression::default());
     enc.write_all(bytes).unwrap();
     enc.finish().unwrap()
-}
-
-/// A fresh empty directory for one test.
-fn temp_dir(test: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("gi-data-{test}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
 }
 
 /// The reason of a `Format` error, or a failure naming what came back instead.
@@ -261,9 +233,8 @@ fn idx_huge_declared_dims_is_an_error_without_allocating_them() {
     }
     b.extend_from_slice(&[1, 2, 3, 4, 5]);
     for bytes in [b.clone(), gzip(&b)] {
-        LARGEST.with(|l| l.set(0));
-        let (_, reason) = format_reason(parse_idx(&bytes, mem()));
-        let largest = LARGEST.with(|l| l.get());
+        let ((_, reason), largest) =
+            largest_allocation_of(|| format_reason(parse_idx(&bytes, mem())));
         assert!(reason.contains("file holds 5"), "{reason}");
         // 1 MiB: the reader's first chunk is 64 KiB; the decompressor's state and 32 KiB
         // window are the only other sizeable allocations.
@@ -581,7 +552,6 @@ fn batcher_reuses_its_buffers_across_batches_and_epochs() {
     assert_eq!(ptrs.len(), 1, "buffers moved: {ptrs:?}");
     // And gathering a batch allocates nothing at all.
     b.shuffle(&mut rng);
-    LARGEST.with(|l| l.set(0));
-    while b.next_batch(&ds).is_some() {}
-    assert_eq!(LARGEST.with(|l| l.get()), 0);
+    let ((), largest) = largest_allocation_of(|| while b.next_batch(&ds).is_some() {});
+    assert_eq!(largest, 0);
 }

@@ -2,6 +2,9 @@
 //! save and reload, the image's adjoint, the gradient's coverage of W1, the logit's gradient
 //! norm, and Grad-CAM heat restricted to the entries the ENN reads.
 
+mod common;
+
+use common::temp_dir;
 use grad_instructor::autodiff::Tape;
 use grad_instructor::explain::enn_cam::{column_sums, enn_gradcam, normalize_max, row_sums};
 use grad_instructor::explain::{enn_coverage, gradient_coverage, gradient_norms, CamMethod};
@@ -12,7 +15,6 @@ use grad_instructor::nn::Module;
 use grad_instructor::{Error, Tensor};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-use std::path::PathBuf;
 
 fn enn(seed: u64) -> EvaluationNet {
     EvaluationNet::new(&mut StdRng::seed_from_u64(seed)).unwrap()
@@ -27,12 +29,6 @@ fn w1(seed: u64) -> Tensor {
         &mut StdRng::seed_from_u64(seed),
     )
     .unwrap()
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("gi-enn-image-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
 }
 
 /// Entries of a `rows × cols` W1 that some bilinear tap at `scale` reads.

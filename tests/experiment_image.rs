@@ -2,6 +2,9 @@
 //! reach the trained ENN and its weights file, a loaded ENN trained on another image is a
 //! usage error (it used to run silently on the default image), and the run reports coverage.
 
+mod common;
+
+use common::temp_dir;
 use grad_instructor::data::{Dataset, Mnist};
 use grad_instructor::experiment::enn::{enn_split, train_one_enn};
 use grad_instructor::experiment::{run, ExperimentConfig, Preset, RunError, Silent};
@@ -17,12 +20,6 @@ fn mnist_dir() -> PathBuf {
         "/data/mnist"
     ))))
     .unwrap()
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("gi-exp-image-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
 }
 
 /// A quick run on few images, no prediction study, one lottery MLP.

@@ -131,8 +131,13 @@ fn lottery_study_runs_every_mask_over_several_mlps_and_is_independent_of_threads
             batch: 16,
         },
     };
-    let one = lottery_study(&cases, &config, &train, &test, 7, 1).unwrap();
-    let two = lottery_study(&cases, &config, &train, &test, 7, 3).unwrap();
+    let one = lottery_study(&cases, &config, &train, &test, 7, 1, &|_| {}).unwrap();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let count = |_| {
+        done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    };
+    let two = lottery_study(&cases, &config, &train, &test, 7, 3, &count).unwrap();
+    assert_eq!(done.into_inner(), 4, "one report per MLP");
     assert_eq!(one, two, "threads change nothing");
     assert_eq!(one.rows.len(), 2 * MaskKind::ALL.len());
     assert_eq!(one.comparisons.len(), 2 * (MaskKind::ALL.len() - 1));
@@ -148,7 +153,7 @@ fn lottery_study_runs_every_mask_over_several_mlps_and_is_independent_of_threads
         assert!(c.p_holm >= c.p || c.p.is_nan());
     }
     // Another run seed draws other masks and ties.
-    let other = lottery_study(&cases, &config, &train, &test, 8, 1).unwrap();
+    let other = lottery_study(&cases, &config, &train, &test, 8, 1, &|_| {}).unwrap();
     assert_ne!(one, other);
     // With a fresh ENN's heat on every case, that control joins the table.
     let with_fresh: Vec<LotteryCase> = cases
@@ -158,7 +163,7 @@ fn lottery_study_runs_every_mask_over_several_mlps_and_is_independent_of_threads
             ..c.clone()
         })
         .collect();
-    let f = lottery_study(&with_fresh, &config, &train, &test, 7, 2).unwrap();
+    let f = lottery_study(&with_fresh, &config, &train, &test, 7, 2, &|_| {}).unwrap();
     assert_eq!(*f.kinds.last().unwrap(), MaskKind::FreshEnnHeat);
     assert_eq!(f.rows.len(), 2 * 7);
     assert_eq!(f.comparisons.len(), 2 * 6);
@@ -167,9 +172,9 @@ fn lottery_study_runs_every_mask_over_several_mlps_and_is_independent_of_threads
     assert_eq!(f.rows[..6], one.rows[..6]);
     let mut mixed = with_fresh.clone();
     mixed[0].fresh_heat = None;
-    assert!(lottery_study(&mixed, &config, &train, &test, 7, 1).is_err());
+    assert!(lottery_study(&mixed, &config, &train, &test, 7, 1, &|_| {}).is_err());
     // A heat map of the wrong shape is an error, not a panic.
     let mut bad = cases.clone();
     bad[1].heat = Tensor::zeros(&[4, 16]).unwrap();
-    assert!(lottery_study(&bad, &config, &train, &test, 7, 1).is_err());
+    assert!(lottery_study(&bad, &config, &train, &test, 7, 1, &|_| {}).is_err());
 }

@@ -2,8 +2,10 @@
 //! backpropagation, the REINFORCE and value rules on toy problems, and determinism of ENN
 //! training. Real-MNIST measurements are `#[ignore]` tests (run with `--ignored --nocapture`).
 
+mod common;
+
+use common::synthetic;
 use grad_instructor::autodiff::Tape;
-use grad_instructor::data::Dataset;
 use grad_instructor::instructor::rules::value::value_regression_step;
 use grad_instructor::instructor::*;
 use grad_instructor::nn::{Activation, Adam, Init, Mlp, Module, Sgd};
@@ -301,29 +303,6 @@ fn replay_buffer_keeps_the_most_recent_pairs() {
     let s = b.sample(50, &mut rng);
     assert!(s.iter().all(|(_, r)| *r >= 2.0));
     assert!(ReplayBuffer::new(0).sample(3, &mut rng).is_empty());
-}
-
-/// Synthetic classification data: class c has mean pattern `c`-dependent, plus noise.
-fn synthetic(n: usize, dim: usize, classes: u32, rng: &mut StdRng) -> Dataset {
-    let protos: Vec<Vec<f32>> = (0..classes)
-        .map(|_| (0..dim).map(|_| rng.gen_range(0.0..1.0)).collect())
-        .collect();
-    let mut x = Vec::with_capacity(n * dim);
-    let mut y = Vec::with_capacity(n);
-    for _ in 0..n {
-        let c = rng.gen_range(0..classes);
-        y.push(c);
-        x.extend(
-            protos[c as usize]
-                .iter()
-                .map(|p| (p + rng.gen_range(-0.3f32..0.3)).clamp(0.0, 1.0)),
-        );
-    }
-    Dataset {
-        images: x,
-        labels: y,
-        dim,
-    }
 }
 
 fn small_config(rule: EnnRule) -> EnnTrainingConfig {

@@ -3,6 +3,9 @@
 //! file), the data fingerprint on resume, finite weights on load, the RNG position, one
 //! validation of the configuration, and episodes built with the target's architecture.
 
+mod common;
+
+use common::{synthetic, temp_dir};
 use grad_instructor::data::Dataset;
 use grad_instructor::instructor::checkpoint::{self, checkpoint_path};
 use grad_instructor::instructor::episode::initial_mlp;
@@ -16,39 +19,12 @@ use std::path::{Path, PathBuf};
 
 const DIM: usize = 40;
 
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("gi-integrity-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-/// Synthetic classification data: one random prototype per class plus uniform noise.
-fn synthetic(n: usize, classes: u32, rng: &mut StdRng) -> Dataset {
-    let protos: Vec<Vec<f32>> = (0..classes)
-        .map(|_| (0..DIM).map(|_| rng.gen_range(0.0..1.0)).collect())
-        .collect();
-    let mut images = Vec::with_capacity(n * DIM);
-    let mut labels = Vec::with_capacity(n);
-    for _ in 0..n {
-        let c = rng.gen_range(0..classes);
-        labels.push(c);
-        images.extend(
-            protos[c as usize]
-                .iter()
-                .map(|p| (p + rng.gen_range(-0.3f32..0.3)).clamp(0.0, 1.0)),
-        );
-    }
-    Dataset {
-        images,
-        labels,
-        dim: DIM,
-    }
-}
-
 fn data() -> (Dataset, Dataset) {
     let mut rng = StdRng::seed_from_u64(2024);
-    (synthetic(200, 3, &mut rng), synthetic(60, 3, &mut rng))
+    (
+        synthetic(200, DIM, 3, &mut rng),
+        synthetic(60, DIM, 3, &mut rng),
+    )
 }
 
 fn config(rule: EnnRule, episodes: usize) -> EnnTrainingConfig {
@@ -89,7 +65,7 @@ fn train(
 /// A checkpoint of a 2-episode value-rule run (Adam moments and a replay buffer present).
 fn checkpoint_dir(name: &str) -> PathBuf {
     let (tr, val) = data();
-    let dir = scratch(name);
+    let dir = temp_dir(name);
     let ckpt = Checkpoints {
         save_to: Some(&dir),
         resume_from: None,
@@ -304,7 +280,7 @@ fn dataset_fingerprint_sees_every_pixel_label_and_the_width() {
 
 #[test]
 fn enn_file_with_a_flipped_bit_a_nan_weight_or_no_checksum_is_an_error_naming_the_file() {
-    let dir = scratch("enn-file");
+    let dir = temp_dir("enn-file");
     let path = dir.join("enn.safetensors");
     let mut e = fresh_enn();
     e.image.mode = ImageMode::Area;

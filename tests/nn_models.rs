@@ -180,6 +180,14 @@ fn sgd_and_adam_match_hand_computed_steps() {
     assert!(Sgd::new(0.1).step(&mut p, &[&bad]).is_err());
     // So is a wrong number of gradients.
     assert!(Sgd::new(0.1).step(&mut p, &[&g, &g]).is_err());
+    // A rejected step changes neither the parameters nor the optimizer's state.
+    let before = p.clone();
+    let mut adam = Adam::new(0.01);
+    assert!(adam.step(&mut p, &[&bad]).is_err());
+    assert_eq!((adam.t, adam.m.len(), adam.v.len()), (0, 0, 0));
+    let mut sgd = Sgd::with_momentum(0.1, 0.9, 0.0);
+    assert!(sgd.step(&mut p, &[&bad]).is_err());
+    assert_eq!(p, before);
 }
 
 #[test]

@@ -5,6 +5,9 @@
 //! inflate, all five PNG filters) and, when Python with Pillow is installed, with
 //! tests/png_decodes.py, which also parses every SVG with xml.etree.
 
+mod common;
+
+use common::temp_dir;
 use grad_instructor::report::csv::{parse_csv, read_csv, to_csv, write_csv};
 use grad_instructor::report::json::{read_json, write_json_pretty};
 use grad_instructor::report::png::{
@@ -19,14 +22,6 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::io::Read;
 use std::path::{Path, PathBuf};
-
-/// A fresh directory under the system temp dir, unique per test and process.
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("gi-report-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 // ---------------------------------------------------------------------------------------------
 // CRC-32 and base64 known vectors

@@ -4,6 +4,9 @@
 //! checkpoints rejected, tensor size limits, and the error paths the `mnist_enn` example
 //! takes on bad input.
 
+mod common;
+
+use common::{synthetic, temp_dir};
 use grad_instructor::data::{Dataset, Mnist};
 use grad_instructor::instructor::checkpoint::{self, checkpoint_path, CHECKPOINT_FILE};
 use grad_instructor::instructor::*;
@@ -18,37 +21,6 @@ use std::time::{Duration, Instant};
 
 /// Environment variable that turns this test binary into the kill test's child process.
 const CHILD_ENV: &str = "GI_ROBUSTNESS_CHILD_DIR";
-
-/// A fresh, empty scratch folder for one test.
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("gi-robust-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-/// Synthetic classification data: one random prototype per class plus uniform noise.
-fn synthetic(n: usize, dim: usize, classes: u32, rng: &mut StdRng) -> Dataset {
-    let protos: Vec<Vec<f32>> = (0..classes)
-        .map(|_| (0..dim).map(|_| rng.gen_range(0.0..1.0)).collect())
-        .collect();
-    let mut x = Vec::with_capacity(n * dim);
-    let mut y = Vec::with_capacity(n);
-    for _ in 0..n {
-        let c = rng.gen_range(0..classes);
-        y.push(c);
-        x.extend(
-            protos[c as usize]
-                .iter()
-                .map(|p| (p + rng.gen_range(-0.3f32..0.3)).clamp(0.0, 1.0)),
-        );
-    }
-    Dataset {
-        images: x,
-        labels: y,
-        dim,
-    }
-}
 
 /// The training and validation data every test here uses (seeded, so parent and child of
 /// the kill test build the same data).
@@ -142,7 +114,7 @@ fn resumed_training_is_bit_identical_to_an_uninterrupted_run_under_both_rules() 
     for rule in [EnnRule::Value, EnnRule::Reinforce] {
         let cfg = config(rule);
         let (enn_ref, logs_ref) = uninterrupted(&cfg, &data);
-        let dir = scratch(&format!("resume-{rule:?}"));
+        let dir = temp_dir(&format!("resume-{rule:?}"));
         // First half with checkpoints, as if the run stopped after episode 3.
         let first = EnnTrainingConfig {
             episodes: 3,
@@ -193,7 +165,7 @@ fn resumed_training_is_bit_identical_to_an_uninterrupted_run_under_both_rules() 
 fn train_enn_and_train_enn_resumable_draw_the_same_random_stream() {
     let data = Data::new();
     let cfg = config(EnnRule::Value);
-    let dir = scratch("same-stream");
+    let dir = temp_dir("same-stream");
     let mut enn = fresh_enn();
     let mut r1 = TrainRng::seed_from_u64(9);
     let logs = train_enn(&mut enn, &cfg, &data.train, &data.val, &mut r1, |_| {}).unwrap();
@@ -245,7 +217,7 @@ fn kill_test_child_process() {
 
 #[test]
 fn kill_and_resume_matches_an_uninterrupted_run() {
-    let dir = scratch("kill");
+    let dir = temp_dir("kill");
     let exe = std::env::current_exe().unwrap();
     let mut child = Command::new(exe)
         .args([
@@ -310,7 +282,7 @@ fn kill_and_resume_matches_an_uninterrupted_run() {
 fn nan_in_training_stops_with_non_finite_and_keeps_the_last_good_checkpoint() {
     let data = Data::new();
     let cfg = config(EnnRule::Value);
-    let dir = scratch("nan");
+    let dir = temp_dir("nan");
     let first = EnnTrainingConfig {
         episodes: 2,
         ..cfg.clone()
@@ -382,7 +354,7 @@ fn nan_in_training_stops_with_non_finite_and_keeps_the_last_good_checkpoint() {
 fn poisoned_enn_parameter_is_a_non_finite_error_naming_the_episode() {
     let data = Data::new();
     let cfg = config(EnnRule::Reinforce);
-    let dir = scratch("poison");
+    let dir = temp_dir("poison");
     let mut enn = fresh_enn();
     enn.params_mut()[2].data_mut()[0] = f32::NAN; // conv2 weight
     let err = train_enn_resumable(
@@ -413,7 +385,7 @@ fn checkpoint_of_another_config_or_seed_or_a_corrupt_file_is_rejected() {
         episodes: 1,
         ..config(EnnRule::Value)
     };
-    let dir = scratch("reject");
+    let dir = temp_dir("reject");
     let mut enn = fresh_enn();
     train_enn_resumable(
         &mut enn,
@@ -532,7 +504,7 @@ fn missing_mnist_directory_is_an_error_naming_the_path() {
 
 #[test]
 fn truncated_idx_file_is_a_format_error_with_path_and_offset() {
-    let dir = scratch("truncated-idx");
+    let dir = temp_dir("truncated-idx");
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist");
     // Raw (not gzip) files, each cut short: the images after the header and a few rows.
     let files = [
@@ -566,7 +538,7 @@ fn truncated_idx_file_is_a_format_error_with_path_and_offset() {
 #[test]
 fn mnist_enn_example_prints_one_line_and_exits_1_on_bad_input() {
     let Some(exe) = mnist_enn_exe() else { return };
-    let dir = scratch("example");
+    let dir = temp_dir("example");
     let truncated = dir.join("mnist");
     std::fs::create_dir_all(&truncated).unwrap();
     std::fs::write(truncated.join("train-images-idx3-ubyte"), [0u8, 0, 8, 3, 0]).unwrap();
@@ -609,7 +581,7 @@ fn mnist_enn_exe() -> Option<PathBuf> {
 #[test]
 fn mnist_enn_rejects_out_of_range_flags_naming_flag_and_value() {
     let Some(exe) = mnist_enn_exe() else { return };
-    let dir = scratch("example-flags");
+    let dir = temp_dir("example-flags");
     let out_dir = dir.join("out");
     let cases: &[(&[&str], &[&str])] = &[
         (&["--hidden", ""], &["--hidden", "\"\""]),
@@ -688,7 +660,7 @@ fn mnist_enn_rejects_out_of_range_flags_naming_flag_and_value() {
 #[test]
 fn mnist_enn_without_gi_skips_the_enn_and_says_so() {
     let Some(exe) = mnist_enn_exe() else { return };
-    let dir = scratch("example-bp");
+    let dir = temp_dir("example-bp");
     let out_dir = dir.join("out");
     let out = Command::new(&exe)
         .args([
@@ -765,7 +737,7 @@ fn write_checkpoint_fuzz_seed_corpus() {
     let data = Data::new();
     let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/checkpoint");
     std::fs::create_dir_all(&out).unwrap();
-    let dir = scratch("corpus");
+    let dir = temp_dir("corpus");
     let mut enn = EvaluationNet::new(&mut StdRng::seed_from_u64(1)).unwrap();
     let mut episode = 0;
     train_enn_resumable(

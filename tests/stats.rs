@@ -10,6 +10,9 @@
 //! cannot reproduce; they are checked against a large-sample reference within the stated Monte
 //! Carlo error, and by their properties (coverage, width against n, determinism).
 
+mod common;
+
+use common::assert_rel;
 use grad_instructor::stats::{
     bootstrap_mean_ci, holm, mean, paired_comparison, paired_summary, paired_t_test, pearson,
     pearson_permutation_test, regularized_incomplete_beta, spearman, spearman_permutation_test,
@@ -18,16 +21,6 @@ use grad_instructor::stats::{
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-
-/// Asserts `|actual - expected| <= rtol * |expected|`, printing both on failure.
-fn assert_rel(actual: f64, expected: f64, rtol: f64, what: &str) {
-    let err = (actual - expected).abs();
-    assert!(
-        err <= rtol * expected.abs(),
-        "{what}: got {actual:e}, expected {expected:e}, relative error {:e} > {rtol:e}",
-        err / expected.abs()
-    );
-}
 
 // ---------------------------------------------------------------------------------------------
 // Welch, Student's t tail, incomplete beta, correlations (moved from tests/report.rs)

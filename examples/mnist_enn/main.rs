@@ -169,7 +169,7 @@ fn run(cli: cli::Cli) -> Result<(), AnyError> {
     println!("{}", summary_table(&outcome.summaries())?.to_markdown());
     println!("{}; outputs in {}", timing_line(&outcome), out.display());
     output::write_summary_json(&out, &command, &outcome)?;
-    output::write_report(&out, &command, &outcome)?;
+    experiment::sections::write_report(&out, &command, &outcome)?;
     progress.note(&format!("report: {}", out.join("report.html").display()));
     Ok(())
 }

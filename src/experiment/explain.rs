@@ -5,6 +5,7 @@
 
 use super::arm::{initial_mlp, Arm, RunResult, TrainConfig};
 use super::config::ExplainConfig;
+use super::progress::Progress;
 use crate::data::Dataset;
 use crate::error::Result;
 use crate::explain::enn_cam::enn_gradcam;
@@ -86,7 +87,7 @@ pub fn coverage_of(
 /// Runs the protocol for the seed `seed`: the untrained MLP of that seed and the `bp`/`gi`
 /// runs of it found in `results` (those absent are skipped); the lottery study on the
 /// untrained MLPs of seeds `seed, seed + 1, …` (`explain_cfg.lottery_mlps` of them, at least
-/// one), on up to `jobs` threads.
+/// one), on up to `jobs` threads, advancing `progress` once per lottery MLP.
 #[allow(clippy::too_many_arguments)]
 pub fn explain(
     enn: &EvaluationNet,
@@ -97,6 +98,7 @@ pub fn explain(
     train: &Dataset,
     test: &Dataset,
     jobs: usize,
+    progress: &dyn Progress,
 ) -> Result<Explained> {
     let untrained = initial_mlp(Arm::Bp, seed, cfg)?;
     let mut mlps: Vec<(String, &Mlp)> =
@@ -148,7 +150,18 @@ pub fn explain(
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    let lottery = lottery_study(&cases, &lottery_config, train, test, seed ^ 0x1077, jobs)?;
+    progress.start("lottery-ticket study (MLPs)", cases.len() as u64);
+    let lottery = lottery_study(
+        &cases,
+        &lottery_config,
+        train,
+        test,
+        seed ^ 0x1077,
+        jobs,
+        &|s| progress.advance(1, &format!("[lottery] MLP seed {s} done")),
+    );
+    progress.finish();
+    let lottery = lottery?;
     Ok(Explained {
         states,
         lottery,

@@ -13,7 +13,8 @@
 //! * [`explain`](mod@explain): the Grad-CAM protocol and the lottery test.
 //! * [`predict`]: the best-ENN study with its [`Statistic`]s.
 //! * [`run`](mod@run): one whole comparison from a config, returning an [`Outcome`].
-//! * [`output`]: the files a run writes (CSV, JSON, report).
+//! * [`output`]: the files a run writes (CSV, JSON) and the output-folder check;
+//!   [`sections`]: the report's sections.
 //! * [`merge`](mod@merge): combining the output folders of shards, refusing what cannot be merged.
 //! * [`study`]: the pre-registered reproduction study of issue 13 (`docs/study.md`).
 //! * [`progress`]: the [`Progress`] trait through which the library reports progress (it
@@ -33,6 +34,7 @@ pub mod predict;
 pub mod progress;
 pub mod run;
 pub mod runner;
+pub mod sections;
 pub mod study;
 pub mod summary;
 pub mod validate;

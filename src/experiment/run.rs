@@ -279,6 +279,7 @@ pub fn run(
             &train,
             &test,
             cfg.jobs,
+            progress,
         )?),
         _ => None,
     };

@@ -413,7 +413,8 @@ fn run_case(
 
 /// Runs the lottery test on every case (on up to `jobs` threads; results do not depend on
 /// `jobs`) and summarizes it (see the module docs). `seed` is the run's seed: it and each
-/// case's seed fix every mask draw, tie break and fine-tuning batch.
+/// case's seed fix every mask draw, tie break and fine-tuning batch. `on_case` is called
+/// (from a worker thread) with each case's seed when its masks are done.
 pub fn lottery_study(
     cases: &[LotteryCase],
     config: &LotteryConfig,
@@ -421,6 +422,7 @@ pub fn lottery_study(
     test: &Dataset,
     seed: u64,
     jobs: usize,
+    on_case: &(dyn Fn(u64) + Sync),
 ) -> Result<LotteryStudy> {
     if cases.is_empty() || config.percents.is_empty() {
         return Err(Error::invalid(
@@ -471,6 +473,7 @@ pub fn lottery_study(
             s.spawn(move || {
                 for (c, o) in chunk_cases.iter().zip(chunk_out) {
                     *o = Some(run_case(c, kinds, config, train, test, seed));
+                    on_case(c.seed);
                 }
             });
         }
@@ -559,7 +562,7 @@ pub fn lottery_test(
         heat: heat.clone(),
         fresh_heat: None,
     };
-    Ok(lottery_study(&[case], config, train, test, rng.gen(), 1)?.rows)
+    Ok(lottery_study(&[case], config, train, test, rng.gen(), 1, &|_| {})?.rows)
 }
 
 #[cfg(test)]

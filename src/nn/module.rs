@@ -36,6 +36,7 @@ use crate::autodiff::{Gradients, Tape};
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 use std::collections::HashMap;
+use std::fmt;
 
 /// A model that owns named parameters in a fixed order (see the [module docs](self)).
 ///
@@ -43,30 +44,30 @@ use std::collections::HashMap;
 /// them. [`impl_module!`](crate::impl_module) writes both from a list of fields.
 pub trait Module {
     /// Calls `f(name, p)` for every parameter `p`, in order; `name` is `prefix.field.…`
-    /// (no leading dot when `prefix` is empty).
-    fn visit<'a>(&'a self, prefix: &str, f: &mut dyn FnMut(&str, &'a Tensor));
+    /// (built without allocating: format it, or [`Name::to_string`], when needed).
+    fn visit<'a>(&'a self, prefix: &Name<'_>, f: &mut dyn FnMut(&Name<'_>, &'a Tensor));
 
     /// [`Module::visit`] with mutable access, in the same order.
-    fn visit_mut<'a>(&'a mut self, prefix: &str, f: &mut dyn FnMut(&str, &'a mut Tensor));
+    fn visit_mut<'a>(&'a mut self, prefix: &Name<'_>, f: &mut dyn FnMut(&Name<'_>, &'a mut Tensor));
 
     /// The parameters, in order.
     fn params(&self) -> Vec<&Tensor> {
         let mut out = Vec::new();
-        self.visit("", &mut |_, p| out.push(p));
+        self.visit(&Name::ROOT, &mut |_, p| out.push(p));
         out
     }
 
     /// The parameters, mutable, in [`Module::params`] order.
     fn params_mut(&mut self) -> Vec<&mut Tensor> {
         let mut out = Vec::new();
-        self.visit_mut("", &mut |_, p| out.push(p));
+        self.visit_mut(&Name::ROOT, &mut |_, p| out.push(p));
         out
     }
 
     /// `(name, parameter)` in [`Module::params`] order.
     fn named_params(&self) -> Vec<(String, &Tensor)> {
         let mut out = Vec::new();
-        self.visit("", &mut |name, p| out.push((name.to_string(), p)));
+        self.visit(&Name::ROOT, &mut |name, p| out.push((name.to_string(), p)));
         out
     }
 
@@ -101,11 +102,12 @@ pub trait Module {
         // Check everything before changing anything.
         let mut problem: Option<Error> = None;
         let mut known = 0usize;
-        self.visit("", &mut |name, p| {
+        self.visit(&Name::ROOT, &mut |name, p| {
             if problem.is_some() {
                 return;
             }
-            match by_name.get(name) {
+            let name = name.to_string();
+            match by_name.get(&name) {
                 None => problem = Some(Error::invalid(WHAT, format!("missing tensor {name:?}"))),
                 Some(t) if t.shape() != p.shape() => {
                     problem = Some(Error::shape(
@@ -122,7 +124,7 @@ pub trait Module {
         }
         if known != by_name.len() {
             let mut ours = Vec::new();
-            self.visit("", &mut |name, _| ours.push(name.to_string()));
+            self.visit(&Name::ROOT, &mut |name, _| ours.push(name.to_string()));
             let mut unknown: Vec<&String> = by_name.keys().filter(|k| !ours.contains(k)).collect();
             unknown.sort();
             return Err(Error::invalid(
@@ -130,8 +132,10 @@ pub trait Module {
                 format!("unknown tensor {:?}", unknown[0]),
             ));
         }
-        self.visit_mut("", &mut |name, p| {
-            *p = by_name.remove(name).expect("every name checked above");
+        self.visit_mut(&Name::ROOT, &mut |name, p| {
+            *p = by_name
+                .remove(&name.to_string())
+                .expect("every name checked above");
         });
         Ok(())
     }
@@ -143,7 +147,7 @@ pub trait Module {
     fn grads(&self, tape: &Tape<'_>, grads: &mut Gradients) -> Result<Vec<Tensor>> {
         let mut out = Vec::new();
         let mut problem = None;
-        self.visit("", &mut |name, p| {
+        self.visit(&Name::ROOT, &mut |name, p| {
             if problem.is_some() {
                 return;
             }
@@ -153,7 +157,7 @@ pub trait Module {
                     problem = Some(Error::invalid(
                         "Module::grads",
                         format!(
-                        "no gradient for parameter {name:?} (not bound as a param on this tape?)"
+                        "no gradient for parameter \"{name}\" (not bound as a param on this tape?)"
                     ),
                     ))
                 }
@@ -163,62 +167,128 @@ pub trait Module {
     }
 }
 
-/// `prefix.name`, or `name` when the prefix is empty.
-pub fn join(prefix: &str, name: &str) -> String {
-    if prefix.is_empty() {
-        name.to_string()
-    } else {
-        format!("{prefix}.{name}")
+/// A parameter's dotted name (`layers.0.weight`), as a chain of parts on the stack: visiting
+/// a model allocates nothing unless a caller formats the name ([`std::fmt::Display`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Name<'p> {
+    parent: Option<&'p Name<'p>>,
+    part: Part<'p>,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Part<'p> {
+    Root,
+    Field(&'p str),
+    Index(usize),
+}
+
+impl<'p> Name<'p> {
+    /// The empty name of a whole model.
+    pub const ROOT: Name<'static> = Name {
+        parent: None,
+        part: Part::Root,
+    };
+
+    /// `self.field`.
+    pub fn field(&'p self, field: &'p str) -> Name<'p> {
+        Name {
+            parent: Some(self),
+            part: Part::Field(field),
+        }
+    }
+
+    /// `self.i` (an element of a list of modules).
+    pub fn index(&'p self, i: usize) -> Name<'p> {
+        Name {
+            parent: Some(self),
+            part: Part::Index(i),
+        }
+    }
+}
+
+impl fmt::Display for Name<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(parent) = self.parent {
+            parent.fmt(f)?;
+            if !matches!(parent.part, Part::Root) {
+                f.write_str(".")?;
+            }
+        }
+        match self.part {
+            Part::Root => Ok(()),
+            Part::Field(s) => f.write_str(s),
+            Part::Index(i) => write!(f, "{i}"),
+        }
     }
 }
 
 /// A tensor is one parameter, named by its prefix.
 impl Module for Tensor {
-    fn visit<'a>(&'a self, prefix: &str, f: &mut dyn FnMut(&str, &'a Tensor)) {
+    fn visit<'a>(&'a self, prefix: &Name<'_>, f: &mut dyn FnMut(&Name<'_>, &'a Tensor)) {
         f(prefix, self)
     }
-    fn visit_mut<'a>(&'a mut self, prefix: &str, f: &mut dyn FnMut(&str, &'a mut Tensor)) {
+    fn visit_mut<'a>(
+        &'a mut self,
+        prefix: &Name<'_>,
+        f: &mut dyn FnMut(&Name<'_>, &'a mut Tensor),
+    ) {
         f(prefix, self)
     }
 }
 
 impl<M: Module + ?Sized> Module for &mut M {
-    fn visit<'a>(&'a self, prefix: &str, f: &mut dyn FnMut(&str, &'a Tensor)) {
+    fn visit<'a>(&'a self, prefix: &Name<'_>, f: &mut dyn FnMut(&Name<'_>, &'a Tensor)) {
         (**self).visit(prefix, f)
     }
-    fn visit_mut<'a>(&'a mut self, prefix: &str, f: &mut dyn FnMut(&str, &'a mut Tensor)) {
+    fn visit_mut<'a>(
+        &'a mut self,
+        prefix: &Name<'_>,
+        f: &mut dyn FnMut(&Name<'_>, &'a mut Tensor),
+    ) {
         (**self).visit_mut(prefix, f)
     }
 }
 
 /// Elements named by their index: `0.weight`, `1.weight`, …
 impl<M: Module> Module for [M] {
-    fn visit<'a>(&'a self, prefix: &str, f: &mut dyn FnMut(&str, &'a Tensor)) {
+    fn visit<'a>(&'a self, prefix: &Name<'_>, f: &mut dyn FnMut(&Name<'_>, &'a Tensor)) {
         for (i, m) in self.iter().enumerate() {
-            m.visit(&join(prefix, &i.to_string()), f);
+            m.visit(&prefix.index(i), f);
         }
     }
-    fn visit_mut<'a>(&'a mut self, prefix: &str, f: &mut dyn FnMut(&str, &'a mut Tensor)) {
+    fn visit_mut<'a>(
+        &'a mut self,
+        prefix: &Name<'_>,
+        f: &mut dyn FnMut(&Name<'_>, &'a mut Tensor),
+    ) {
         for (i, m) in self.iter_mut().enumerate() {
-            m.visit_mut(&join(prefix, &i.to_string()), f);
+            m.visit_mut(&prefix.index(i), f);
         }
     }
 }
 
 impl<M: Module> Module for Vec<M> {
-    fn visit<'a>(&'a self, prefix: &str, f: &mut dyn FnMut(&str, &'a Tensor)) {
+    fn visit<'a>(&'a self, prefix: &Name<'_>, f: &mut dyn FnMut(&Name<'_>, &'a Tensor)) {
         self.as_slice().visit(prefix, f)
     }
-    fn visit_mut<'a>(&'a mut self, prefix: &str, f: &mut dyn FnMut(&str, &'a mut Tensor)) {
+    fn visit_mut<'a>(
+        &'a mut self,
+        prefix: &Name<'_>,
+        f: &mut dyn FnMut(&Name<'_>, &'a mut Tensor),
+    ) {
         self.as_mut_slice().visit_mut(prefix, f)
     }
 }
 
 impl<M: Module, const N: usize> Module for [M; N] {
-    fn visit<'a>(&'a self, prefix: &str, f: &mut dyn FnMut(&str, &'a Tensor)) {
+    fn visit<'a>(&'a self, prefix: &Name<'_>, f: &mut dyn FnMut(&Name<'_>, &'a Tensor)) {
         self.as_slice().visit(prefix, f)
     }
-    fn visit_mut<'a>(&'a mut self, prefix: &str, f: &mut dyn FnMut(&str, &'a mut Tensor)) {
+    fn visit_mut<'a>(
+        &'a mut self,
+        prefix: &Name<'_>,
+        f: &mut dyn FnMut(&Name<'_>, &'a mut Tensor),
+    ) {
         self.as_mut_slice().visit_mut(prefix, f)
     }
 }
@@ -244,23 +314,19 @@ macro_rules! impl_module {
         impl $crate::nn::Module for $ty {
             fn visit<'a>(
                 &'a self,
-                prefix: &str,
-                f: &mut dyn FnMut(&str, &'a $crate::Tensor),
+                prefix: &$crate::nn::module::Name<'_>,
+                f: &mut dyn FnMut(&$crate::nn::module::Name<'_>, &'a $crate::Tensor),
             ) {
-                $( $crate::nn::Module::visit(
-                    &self.$field,
-                    &$crate::nn::module::join(prefix, stringify!($field)),
-                    f,
-                ); )+
+                $( $crate::nn::Module::visit(&self.$field, &prefix.field(stringify!($field)), f); )+
             }
             fn visit_mut<'a>(
                 &'a mut self,
-                prefix: &str,
-                f: &mut dyn FnMut(&str, &'a mut $crate::Tensor),
+                prefix: &$crate::nn::module::Name<'_>,
+                f: &mut dyn FnMut(&$crate::nn::module::Name<'_>, &'a mut $crate::Tensor),
             ) {
                 $( $crate::nn::Module::visit_mut(
                     &mut self.$field,
-                    &$crate::nn::module::join(prefix, stringify!($field)),
+                    &prefix.field(stringify!($field)),
                     f,
                 ); )+
             }

@@ -109,7 +109,8 @@ unsafe fn blocked(
     // SAFETY: the caller upholds this function's `# Safety` contract.
     unsafe {
         let (mr, nr) = (kernel.mr, kernel.nr);
-        // K is cut into equal chunks of at most KC (784 -> 2×392), so no chunk is tiny.
+        // K is cut into equal chunks of at most KC (784 -> 3×262 at KC = 272 or 384), so no
+        // chunk is tiny.
         let k_chunks = k.div_ceil(blk.kc);
         let kc_max = k.div_ceil(k_chunks);
         let mc_max = (blk.mc / mr).max(1) * mr;

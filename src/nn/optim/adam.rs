@@ -11,7 +11,7 @@
 //! With them the first step is `η g/(|g| + ε)`: about η in the direction of −sign g, whatever
 //! the gradient's scale. That scale invariance is Adam's point.
 
-use super::pairs;
+use super::for_each_pair;
 use crate::error::Result;
 use crate::nn::Module;
 use crate::tensor::Tensor;
@@ -74,23 +74,34 @@ impl Adam {
         M: Module + ?Sized,
         G: Borrow<Tensor>,
     {
-        let pairs = pairs("Adam::step", model, grads)?;
-        if self.m.is_empty() {
-            self.m = pairs.iter().map(|(p, _)| p.zeros_like()).collect();
-            self.v = pairs.iter().map(|(p, _)| p.zeros_like()).collect();
+        let fresh = self.m.is_empty();
+        let t = self.t + 1;
+        let (b1, b2, lr, eps, wd) = (self.beta1, self.beta2, self.lr, self.eps, self.weight_decay);
+        let c1 = 1.0 - b1.powi(t as i32);
+        let c2 = 1.0 - b2.powi(t as i32);
+        if fresh {
+            self.m = model.params().iter().map(|p| p.zeros_like()).collect();
+            self.v = model.params().iter().map(|p| p.zeros_like()).collect();
         }
-        self.t += 1;
-        let c1 = 1.0 - self.beta1.powi(self.t as i32);
-        let c2 = 1.0 - self.beta2.powi(self.t as i32);
-        for (i, (p, g)) in pairs.into_iter().enumerate() {
-            let (m, v) = (self.m[i].data_mut(), self.v[i].data_mut());
+        let (ms, vs) = (&mut self.m, &mut self.v);
+        let stepped = for_each_pair("Adam::step", model, grads, |i, p, g| {
+            let (m, v) = (ms[i].data_mut(), vs[i].data_mut());
             for (j, (w, &gi)) in p.data_mut().iter_mut().zip(g.data()).enumerate() {
-                let d = gi + self.weight_decay * *w;
-                m[j] = self.beta1 * m[j] + (1.0 - self.beta1) * d;
-                v[j] = self.beta2 * v[j] + (1.0 - self.beta2) * d * d;
-                *w -= self.lr * (m[j] / c1) / ((v[j] / c2).sqrt() + self.eps);
+                let d = gi + wd * *w;
+                m[j] = b1 * m[j] + (1.0 - b1) * d;
+                v[j] = b2 * v[j] + (1.0 - b2) * d * d;
+                *w -= lr * (m[j] / c1) / ((v[j] / c2).sqrt() + eps);
             }
+        });
+        match stepped {
+            Ok(()) => self.t = t,
+            // A rejected step leaves the state as it was.
+            Err(_) if fresh => {
+                self.m.clear();
+                self.v.clear();
+            }
+            Err(_) => {}
         }
-        Ok(())
+        stepped
     }
 }

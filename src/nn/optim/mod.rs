@@ -15,7 +15,7 @@ pub use adam::Adam;
 pub use sgd::Sgd;
 
 use crate::error::{Error, Result};
-use crate::nn::Module;
+use crate::nn::module::{Module, Name};
 use crate::tensor::Tensor;
 use std::borrow::Borrow;
 
@@ -50,38 +50,46 @@ impl Optimizer for Adam {
     }
 }
 
-/// The model's parameters paired with `grads`, after checking their number and shapes.
-fn pairs<'m, M, G>(
+/// Checks that `grads` match `model`'s parameters in number and shape (an error, and nothing
+/// updated, otherwise), then calls `update(i, p, g)` for each pair in order. Allocates nothing:
+/// both passes are visits of the model.
+fn for_each_pair<M, G>(
     op: &'static str,
-    model: &'m mut M,
-    grads: &'m [G],
-) -> Result<Vec<(&'m mut Tensor, &'m Tensor)>>
+    model: &mut M,
+    grads: &[G],
+    mut update: impl FnMut(usize, &mut Tensor, &Tensor),
+) -> Result<()>
 where
     M: Module + ?Sized,
     G: Borrow<Tensor>,
 {
-    let params = model.params_mut();
-    let grads: Vec<&Tensor> = grads.iter().map(Borrow::borrow).collect();
-    check_pairs(op, &params, &grads)?;
-    Ok(params.into_iter().zip(grads).collect())
-}
-
-fn check_pairs(op: &'static str, params: &[&mut Tensor], grads: &[&Tensor]) -> Result<()> {
-    if params.len() != grads.len() {
+    let (mut n, mut bad_shape) = (0usize, None);
+    model.visit(&Name::ROOT, &mut |_, p| {
+        if let Some(g) = grads.get(n) {
+            if bad_shape.is_none() && g.borrow().shape() != p.shape() {
+                bad_shape = Some(Error::shape(
+                    op,
+                    format!("gradient {n} shaped {}", p.shape()),
+                    format!("{}", g.borrow().shape()),
+                ));
+            }
+        }
+        n += 1;
+    });
+    if n != grads.len() {
         return Err(Error::shape(
             op,
-            format!("{} gradients", params.len()),
+            format!("{n} gradients"),
             format!("{}", grads.len()),
         ));
     }
-    for (i, (p, g)) in params.iter().zip(grads).enumerate() {
-        if p.shape() != g.shape() {
-            return Err(Error::shape(
-                op,
-                format!("gradient {i} shaped {}", p.shape()),
-                format!("{}", g.shape()),
-            ));
-        }
+    if let Some(e) = bad_shape {
+        return Err(e);
     }
+    let mut i = 0;
+    model.visit_mut(&Name::ROOT, &mut |_, p| {
+        update(i, p, grads[i].borrow());
+        i += 1;
+    });
     Ok(())
 }

@@ -6,7 +6,7 @@
 //! consistent components add up (a step size of `η/(1−μ)` on a steady gradient) while
 //! oscillating ones cancel.
 
-use super::pairs;
+use super::for_each_pair;
 use crate::error::Result;
 use crate::nn::Module;
 use crate::tensor::Tensor;
@@ -63,13 +63,13 @@ impl Sgd {
         M: Module + ?Sized,
         G: Borrow<Tensor>,
     {
-        let pairs = pairs("Sgd::step", model, grads)?;
         let first = self.velocity.is_empty() && self.momentum != 0.0;
         if first {
-            self.velocity = pairs.iter().map(|(p, _)| p.zeros_like()).collect();
+            self.velocity = model.params().iter().map(|p| p.zeros_like()).collect();
         }
-        for (i, (p, g)) in pairs.into_iter().enumerate() {
-            let (lr, wd, mu) = (self.lr, self.weight_decay, self.momentum);
+        let (lr, wd, mu) = (self.lr, self.weight_decay, self.momentum);
+        let velocity = &mut self.velocity;
+        let stepped = for_each_pair("Sgd::step", model, grads, |i, p, g| {
             if mu == 0.0 && wd == 0.0 {
                 // `w − η g`: the plain step, written as the hand-rolled updates it replaced.
                 p.data_mut()
@@ -82,14 +82,17 @@ impl Sgd {
                     .zip(g.data())
                     .for_each(|(w, &gi)| *w -= lr * (gi + wd * *w));
             } else {
-                let v = self.velocity[i].data_mut();
+                let v = velocity[i].data_mut();
                 for ((w, &gi), vi) in p.data_mut().iter_mut().zip(g.data()).zip(v.iter_mut()) {
                     let d = gi + wd * *w;
                     *vi = if first { d } else { mu * *vi + d };
                     *w -= lr * *vi;
                 }
             }
+        });
+        if stepped.is_err() && first {
+            self.velocity.clear(); // a rejected step leaves the state as it was
         }
-        Ok(())
+        stepped
     }
 }
