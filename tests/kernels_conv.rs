@@ -1,5 +1,8 @@
 //! The fast conv2d kernels (im2col + sgemm) against the by-definition references.
 
+mod common;
+
+use common::{assert_close, uniform};
 use grad_instructor::kernels::conv::{
     col2im_add, conv2d_backward_bias, conv2d_backward_input, conv2d_backward_input_reference,
     conv2d_backward_input_with, conv2d_backward_weight, conv2d_backward_weight_reference,
@@ -16,10 +19,6 @@ use rand::{Rng, SeedableRng};
 /// integer far below 2^24, so f32 arithmetic is exact in any summation order.
 fn small_ints(rng: &mut StdRng, len: usize) -> Vec<f32> {
     (0..len).map(|_| rng.gen_range(-3i32..=3) as f32).collect()
-}
-
-fn uniform(rng: &mut StdRng, len: usize) -> Vec<f32> {
-    (0..len).map(|_| rng.gen_range(-1.0f32..1.0)).collect()
 }
 
 fn random_geometry(rng: &mut StdRng) -> Conv2dGeometry {
@@ -48,25 +47,6 @@ fn assert_exact(actual: &[f32], expected: &[f32], what: &str, case: &str) {
             actual[i], expected[i]
         );
     }
-}
-
-/// `|a - e| <= atol + rtol * |e|` everywhere, reporting the worst element.
-fn assert_close(actual: &[f32], expected: &[f32], rtol: f32, atol: f32, what: &str) {
-    assert_eq!(actual.len(), expected.len());
-    let mut worst = (0usize, 0.0f32);
-    for (i, (&a, &e)) in actual.iter().zip(expected).enumerate() {
-        let excess = (a - e).abs() - (atol + rtol * e.abs());
-        if excess > worst.1 || !a.is_finite() {
-            worst = (i, excess.max(f32::INFINITY * (!a.is_finite()) as u8 as f32));
-        }
-    }
-    assert!(
-        worst.1 <= 0.0,
-        "{what}: worst at {}: {} vs {}",
-        worst.0,
-        actual[worst.0],
-        expected[worst.0]
-    );
 }
 
 #[test]

@@ -4,16 +4,15 @@
 //! alpha/beta in {0, 1, 2.5}; exact small-integer products; NaN canaries for beta = 0; and
 //! bit-identical results for 1, 2 and 3 threads.
 
+mod common;
+
+use common::uniform;
 use grad_instructor::kernels::isa::{self, Isa};
 use grad_instructor::kernels::matmul::{
     matmul_reference, sgemm, sgemm_with, sgemm_with_tile, thread_count, Gemm,
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-
-fn random_vec(rng: &mut StdRng, len: usize) -> Vec<f32> {
-    (0..len).map(|_| rng.gen_range(-1.0f32..1.0)).collect()
-}
 
 /// Runs `sgemm_with(isa, threads)` and the reference on the same random operands (C filled with
 /// NaN when beta = 0, to prove C is not read) and checks every element against an error
@@ -41,12 +40,12 @@ fn check_product(
     run: impl FnOnce(&[f32], &[f32], &mut [f32]),
 ) {
     let mut rng = StdRng::seed_from_u64(seed);
-    let a = random_vec(&mut rng, g.m * g.k);
-    let b = random_vec(&mut rng, g.k * g.n);
+    let a = uniform(&mut rng, g.m * g.k);
+    let b = uniform(&mut rng, g.k * g.n);
     let c0 = if g.beta == 0.0 {
         vec![f32::NAN; g.m * g.n]
     } else {
-        random_vec(&mut rng, g.m * g.n)
+        uniform(&mut rng, g.m * g.n)
     };
     let mut got = c0.clone();
     run(&a, &b, &mut got);
@@ -177,8 +176,8 @@ fn sgemm_dispatch_matches_reference_mlp_shapes() {
         };
         check(isa::selected(), isa::num_threads(), &g, 900 + s as u64);
         let mut rng = StdRng::seed_from_u64(s as u64);
-        let a = random_vec(&mut rng, m * k);
-        let b = random_vec(&mut rng, k * n);
+        let a = uniform(&mut rng, m * k);
+        let b = uniform(&mut rng, k * n);
         let (mut c1, mut c2) = (vec![0.0; m * n], vec![0.0; m * n]);
         sgemm(&g, &a, &b, &mut c1);
         sgemm_with(isa::selected(), isa::num_threads(), &g, &a, &b, &mut c2);
@@ -242,8 +241,8 @@ fn sgemm_beta_zero_never_reads_c_nan_canary() {
                     ..Gemm::new(m, k, n)
                 };
                 let mut rng = StdRng::seed_from_u64(t);
-                let a = random_vec(&mut rng, m * k);
-                let b = random_vec(&mut rng, k * n);
+                let a = uniform(&mut rng, m * k);
+                let b = uniform(&mut rng, k * n);
                 let mut c = vec![f32::NAN; m * n];
                 sgemm_with(isa, 2, &g, &a, &b, &mut c);
                 assert!(
@@ -285,9 +284,9 @@ fn sgemm_results_identical_for_1_2_3_threads() {
                 ..Gemm::new(m, k, n)
             };
             let mut rng = StdRng::seed_from_u64(77 + s as u64);
-            let a = random_vec(&mut rng, m * k);
-            let b = random_vec(&mut rng, k * n);
-            let c0 = random_vec(&mut rng, m * n);
+            let a = uniform(&mut rng, m * k);
+            let b = uniform(&mut rng, k * n);
+            let c0 = uniform(&mut rng, m * n);
             let mut one = c0.clone();
             sgemm_with(isa, 1, &g, &a, &b, &mut one);
             for threads in [2, 3] {

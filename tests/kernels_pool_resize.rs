@@ -4,6 +4,9 @@
 // Golden numbers are pasted verbatim from PyTorch output (9 significant digits).
 #![allow(clippy::excessive_precision)]
 
+mod common;
+
+use common::{assert_close, uniform};
 use grad_instructor::kernels::pool::{
     avg_pool2d_backward, avg_pool2d_forward, global_avg_pool_backward, global_avg_pool_forward,
     global_avg_pool_forward_reference, max_pool2d_backward, max_pool2d_forward,
@@ -18,10 +21,6 @@ use rand::{Rng, SeedableRng};
 
 const MODES: [ResizeMode; 3] = [ResizeMode::Bilinear, ResizeMode::Nearest, ResizeMode::Area];
 
-fn uniform(rng: &mut StdRng, len: usize) -> Vec<f32> {
-    (0..len).map(|_| rng.gen_range(-1.0f32..1.0)).collect()
-}
-
 fn dot(a: &[f32], b: &[f32]) -> f64 {
     a.iter().zip(b).map(|(&p, &q)| p as f64 * q as f64).sum()
 }
@@ -31,13 +30,6 @@ fn abs_dot(a: &[f32], b: &[f32]) -> f64 {
         .zip(b)
         .map(|(&p, &q)| (p as f64 * q as f64).abs())
         .sum()
-}
-
-fn assert_close(actual: &[f32], expected: &[f32], tol: f32, what: &str) {
-    assert_eq!(actual.len(), expected.len(), "{what}: length");
-    for (i, (&a, &e)) in actual.iter().zip(expected).enumerate() {
-        assert!((a - e).abs() <= tol, "{what}[{i}]: {a} vs {e}");
-    }
 }
 
 fn forward(mode: ResizeMode, g: &ResizeGeometry, x: &[f32]) -> Vec<f32> {
@@ -123,6 +115,7 @@ fn resize_matches_pytorch_golden_values_small() {
             13.428571701,
             14.0,
         ],
+        0.0,
         1e-6,
         "bilinear 3x5 -> 4x7",
     );
@@ -202,6 +195,7 @@ fn resize_enn_weight_image_matches_pytorch_golden_values() {
         assert_close(
             &[at(0, 0), at(7, 58), at(14, 116), at(3, 100)],
             &ys,
+            0.0,
             1e-4,
             "y",
         );
@@ -213,7 +207,7 @@ fn resize_enn_weight_image_matches_pytorch_golden_values() {
         let got: Vec<f32> = dxs.iter().map(|&(r, c, _)| dx[r * 784 + c]).collect();
         let want: Vec<f32> = dxs.iter().map(|&(_, _, v)| v).collect();
         // Gradients are sums of at most a few weights times |dy| <= 5: 1e-5 absolute.
-        assert_close(&got, &want, 1e-5, "dx");
+        assert_close(&got, &want, 0.0, 1e-5, "dx");
         let s: f64 = dx.iter().map(|&v| v as f64).sum();
         let sq: f64 = dx.iter().map(|&v| v as f64 * v as f64).sum();
         assert!(

@@ -4,15 +4,14 @@
 //! tile and the 8/16-lane reduction chunks, both `op(A)` layouts of `acc_nn`, exact
 //! small-integer cases, and `direct_with` with every transpose and alpha/beta in {0, 1, 2.5}.
 
+mod common;
+
+use common::uniform;
 use grad_instructor::kernels::isa::{self, Isa};
 use grad_instructor::kernels::matmul::small::{acc_nn_with, acc_nt_with, direct_with};
 use grad_instructor::kernels::matmul::{matmul_reference, Gemm};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-
-fn random_vec(rng: &mut StdRng, len: usize) -> Vec<f32> {
-    (0..len).map(|_| rng.gen_range(-1.0f32..1.0)).collect()
-}
 
 /// Sizes around the tiles: 1, primes, 4 (TILE_M), 8 and 16 (lanes, TILE_N) and their
 /// neighbours.
@@ -65,9 +64,9 @@ fn acc_nn_matches_reference_random_shapes_every_isa() {
                 trans_a,
                 ..Gemm::new(m, k, n)
             };
-            let a = random_vec(&mut rng, m * k);
-            let b = random_vec(&mut rng, k * n);
-            let c0 = random_vec(&mut rng, m * n);
+            let a = uniform(&mut rng, m * k);
+            let b = uniform(&mut rng, k * n);
+            let c0 = uniform(&mut rng, m * n);
             let mut got = c0.clone();
             let strides = if trans_a { (1, m) } else { (k, 1) };
             acc_nn_with(isa, (m, k, n), &a, strides, &b, &mut got);
@@ -93,9 +92,9 @@ fn acc_nt_matches_reference_random_shapes_every_isa() {
                 trans_b: true,
                 ..Gemm::new(m, k, n)
             };
-            let a = random_vec(&mut rng, m * k);
-            let b = random_vec(&mut rng, k * n);
-            let c0 = random_vec(&mut rng, m * n);
+            let a = uniform(&mut rng, m * k);
+            let b = uniform(&mut rng, k * n);
+            let c0 = uniform(&mut rng, m * n);
             let mut got = c0.clone();
             acc_nt_with(isa, (m, k, n), &a, &b, &mut got);
             assert_close_to_reference(isa, "acc_nt", &g, (&a, &b, &c0), &got);
@@ -117,13 +116,13 @@ fn direct_matches_reference_random_shapes_every_isa() {
                 trans_b: rng.gen(),
                 ..Gemm::new(m, k, n)
             };
-            let a = random_vec(&mut rng, m * k);
-            let b = random_vec(&mut rng, k * n);
+            let a = uniform(&mut rng, m * k);
+            let b = uniform(&mut rng, k * n);
             // beta = 0: C must not be read, so NaN must not leak.
             let c0 = if g.beta == 0.0 {
                 vec![f32::NAN; m * n]
             } else {
-                random_vec(&mut rng, m * n)
+                uniform(&mut rng, m * n)
             };
             let mut got = c0.clone();
             direct_with(isa, &g, &a, &b, &mut got);
@@ -188,9 +187,9 @@ fn acc_nn_avx512_wide_tiles_equal_avx2_bit_for_bit() {
         (7, 16, 130),
     ] {
         for trans_a in [false, true] {
-            let a = random_vec(&mut rng, m * k);
-            let b = random_vec(&mut rng, k * n);
-            let c0 = random_vec(&mut rng, m * n);
+            let a = uniform(&mut rng, m * k);
+            let b = uniform(&mut rng, k * n);
+            let c0 = uniform(&mut rng, m * n);
             let strides = if trans_a { (1, m) } else { (k, 1) };
             let (mut x, mut y) = (c0.clone(), c0.clone());
             acc_nn_with(Isa::Avx512, (m, k, n), &a, strides, &b, &mut x);

@@ -2,6 +2,9 @@
 //! sanity checks (XOR; a CNN fitting a tiny batch), optimizers against hand-computed steps,
 //! and the flat-memory property of the tape.
 
+mod common;
+
+use common::temp_dir;
 use grad_instructor::autodiff::gradcheck::check_gradients;
 use grad_instructor::autodiff::Tape;
 use grad_instructor::nn::loss::{cross_entropy, l1_penalty};
@@ -366,8 +369,7 @@ fn optimizer_step_on_a_module_equals_the_step_on_its_tensor_list() {
 #[test]
 fn save_and_load_by_name_through_safetensors_round_trips() {
     use grad_instructor::io::safetensors;
-    let dir = std::env::temp_dir().join(format!("gi-nn-module-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = temp_dir("module");
     let path = dir.join("mlp.safetensors");
     let source = small_mlp(36);
     source
