@@ -167,6 +167,11 @@ fn run(cli: cli::Cli) -> Result<(), AnyError> {
     output::write_csvs(&out, &outcome)?;
     println!("\n{} on {}", outcome.describe(), outcome.data_name);
     println!("{}", summary_table(&outcome.summaries())?.to_markdown());
+    let paired = grad_instructor::experiment::paired_comparisons(&outcome.records())?;
+    println!(
+        "{}",
+        grad_instructor::experiment::paired_table(&paired)?.to_markdown()
+    );
     println!("{}; outputs in {}", timing_line(&outcome), out.display());
     output::write_summary_json(&out, &command, &outcome)?;
     experiment::sections::write_report(&out, &command, &outcome)?;

@@ -133,10 +133,11 @@ pub fn merge(dirs: &[PathBuf], out: &Path, command: &str) -> Result<Merged> {
     write_csv(&out.join("runs.csv"), &combined)?;
     let summaries = summarize(&records);
     let summary = summary_table(&summaries)?;
+    let paired = super::paired::paired_comparisons(&records)?;
     let sources: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
     write_json_pretty(
         &out.join("summary.json"),
-        &serde_json::json!({"command": command, "merged_from": sources, "config": first_config, "arms": summaries_json(&summaries)}),
+        &serde_json::json!({"command": command, "merged_from": sources, "config": first_config, "arms": summaries_json(&summaries), "paired": super::paired::paired_json(&paired)}),
     )?;
     let mut r = Report::new("Grad-Instructor on MNIST: merged runs");
     r.heading("Run")
@@ -145,6 +146,9 @@ pub fn merge(dirs: &[PathBuf], out: &Path, command: &str) -> Result<Merged> {
     r.heading("Four-arm comparison")
         .table(&summary)
         .paragraph(PAPER);
+    r.heading("Paired comparisons")
+        .table(&super::paired::paired_table(&paired)?)
+        .paragraph(super::paired::PAIRED_NOTE);
     r.write(out)?;
     Ok(Merged { records, summaries })
 }

@@ -30,6 +30,7 @@ pub mod enn;
 pub mod explain;
 pub mod merge;
 pub mod output;
+pub mod paired;
 pub mod predict;
 pub mod progress;
 pub mod run;
@@ -43,6 +44,7 @@ pub use arm::{initial_mlp, run_arm, Arm, GradNormRecord, RunResult, TrainConfig}
 pub use config::{ExperimentConfig, Preset};
 pub use enn::{enn_split, load_enn, save_enn, train_one_enn, train_one_enn_checkpointed};
 pub use explain::{explain, Explained};
+pub use paired::{paired_comparisons, paired_table, PairedRow};
 pub use predict::{predict_best_enn, EnnCandidate, Prediction, Statistic};
 pub use progress::{Progress, Silent};
 pub use run::{run, Outcome, RunError, Timing};

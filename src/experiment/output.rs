@@ -283,6 +283,7 @@ pub fn write_summary_json(out: &Path, command: &str, o: &Outcome) -> Result<()> 
             "data": {"dir": o.data_dir.display().to_string(), "name": o.data_name, "train": o.train_len, "test": o.test_len},
             "config": config, "config_fingerprint": o.config.fingerprint(), "enn_seed": o.config.enn.seed,
             "arms": summaries_json(&o.summaries()),
+            "paired": super::paired::paired_json(&super::paired::paired_comparisons(&o.records())?),
             "seconds": { "enn_training": t.enn_secs, "arms": t.arms_secs, "enn_prediction": t.predict_secs, "total": t.total_secs },
         }),
     )

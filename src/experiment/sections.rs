@@ -317,6 +317,10 @@ pub fn write_report(out: &Path, command: &str, o: &Outcome) -> Result<()> {
     r.heading("Four-arm comparison").table(&summary).paragraph(PAPER).paragraph(
         "p: Welch's two-sided t-test of Grad-Instructor's test accuracies against the arm's, over seeds. Every number here was measured by this run.",
     );
+    let paired = super::paired::paired_comparisons(&o.records())?;
+    r.heading("Paired comparisons")
+        .table(&super::paired::paired_table(&paired)?)
+        .paragraph(super::paired::PAIRED_NOTE);
     gradient_section(&mut r, o);
     enn_training_section(&mut r, o);
     coverage_section(&mut r, o)?;
