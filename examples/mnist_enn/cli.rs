@@ -148,6 +148,14 @@ pub struct Cli {
     pub jobs: Option<usize>,
     #[arg(
         long,
+        value_name = "SIZE",
+        value_parser = grad_instructor::experiment::budget::parse_bytes,
+        help_heading = "Analysis and output",
+        help = "memory the run may use, e.g. 2G or 512M; a configuration estimated to need more is refused [default: MemAvailable of /proc/meminfo]"
+    )]
+    pub max_memory: Option<u64>,
+    #[arg(
+        long,
         help_heading = "Analysis and output",
         help = "smoke run: small subsets, 1 epoch, 2 seeds, short ENN training"
     )]
@@ -230,6 +238,7 @@ pub fn flag_of(field: &str) -> String {
         "shard" => "--shard",
         "arms" => "--arms",
         "jobs" => "--jobs",
+        "max_memory" => "--max-memory",
         "mlp.hidden" => "--hidden",
         "mlp.activation" => "--activation",
         "mlp.epochs" => "--epochs",
@@ -307,6 +316,7 @@ impl Cli {
         set(&mut c.predict.seeds, &self.predict_seeds);
         c.data.dir = self.data.clone();
         set(&mut c.jobs, &self.jobs);
+        c.max_memory = self.max_memory;
         c
     }
 }

@@ -185,6 +185,10 @@ pub struct ExperimentConfig {
     pub data: DataConfig,
     /// Runs trained in parallel.
     pub jobs: usize,
+    /// Memory the run may use, in bytes (`None`: `MemAvailable` of `/proc/meminfo`); see
+    /// [`budget`](super::budget). Run-local, so not serialized.
+    #[serde(skip)]
+    pub max_memory: Option<u64>,
 }
 
 impl Default for ExperimentConfig {
@@ -250,6 +254,7 @@ impl ExperimentConfig {
                 test_limit: None,
             },
             jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            max_memory: None,
         };
         if preset == Preset::Quick {
             c.data.train_limit = Some(6000);

@@ -4,6 +4,8 @@
 //! * [`config`]: [`ExperimentConfig`], every setting of a run, with named [`Preset`]s applied
 //!   in one place; serde-(de)serializable, recorded in `summary.json`.
 //! * [`validate`]: every field's range, checked by [`run()`] before any work.
+//! * [`budget`]: the configuration's estimated memory against the memory available, checked
+//!   by [`run()`] before any training.
 //! * [`arm`]: the arms (`bp`, `l1`, `he`, `gi`) and one (arm, seed) training run, [`run_arm`].
 //! * [`runner`]: the parallel runner over (arm, seed) work lists, [`run_all`].
 //! * [`enn`]: training, saving and loading the ENN.
@@ -22,6 +24,7 @@
 //! fields.
 
 pub mod arm;
+pub mod budget;
 pub mod config;
 pub mod enn;
 pub mod explain;

@@ -231,6 +231,14 @@ pub fn run(
         );
     }
     let (data_dir, train, test) = load_data(cfg)?;
+    // The memory budget needs the data's shape, so it follows the (bounded) data load and
+    // precedes every allocation the configuration sizes.
+    let shape = super::budget::DataShape {
+        train: train.len(),
+        test: test.len(),
+        dim: train.dim,
+    };
+    super::budget::check(cfg, shape, super::budget::available(cfg))?;
     progress.note(&format!(
         "{} from {}: {} train / {} test images; {}; {} jobs",
         data_name(&data_dir),
