@@ -44,7 +44,7 @@ use std::fmt;
 /// them. [`impl_module!`](crate::impl_module) writes both from a list of fields.
 pub trait Module {
     /// Calls `f(name, p)` for every parameter `p`, in order; `name` is `prefix.field.…`
-    /// (built without allocating: format it, or [`Name::to_string`], when needed).
+    /// (built without allocating: format it with its `Display`, e.g. `name.to_string()`, when needed).
     fn visit<'a>(&'a self, prefix: &Name<'_>, f: &mut dyn FnMut(&Name<'_>, &'a Tensor));
 
     /// [`Module::visit`] with mutable access, in the same order.
