@@ -4,6 +4,10 @@
 //! validation of the configuration, and episodes built with the target's architecture.
 
 mod common;
+// The fuzz target's checks, for the one definition of the seed corpus's configuration.
+#[allow(dead_code)]
+#[path = "../fuzz/checks/checkpoint.rs"]
+mod fuzz_checkpoint;
 
 use common::{synthetic, temp_dir};
 use grad_instructor::data::Dataset;
@@ -569,24 +573,7 @@ fn an_episode_w1_the_enn_image_cannot_read_is_a_clear_error() {
 /// when the format changes).
 #[test]
 fn checkpoint_fuzz_corpus_parses_under_its_configuration() {
-    let cfg = EnnTrainingConfig {
-        rule: EnnRule::Value,
-        episodes: 2,
-        steps_per_episode: 8,
-        batch: 4,
-        decide_every: 4,
-        branch_steps: 2,
-        hidden: vec![16],
-        val_limit: 0,
-        value: ValueConfig {
-            record_every: 4,
-            replay_capacity: 8,
-            replay_batch: 2,
-            updates_per_episode: 1,
-        },
-        checkpoint_every: 1,
-        ..EnnTrainingConfig::default()
-    };
+    let cfg = fuzz_checkpoint::checkpoint_seed_config();
     let enn = EvaluationNet::new(&mut StdRng::seed_from_u64(1)).unwrap();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/checkpoint");
     for (name, episodes) in [("after_1_episode", 1), ("after_2_episodes", 2)] {

@@ -6,6 +6,10 @@
 //! `mnist_enn` example on bad input).
 
 mod common;
+// The fuzz target's checks, for the one definition of the seed corpus's configuration.
+#[allow(dead_code)]
+#[path = "../fuzz/checks/checkpoint.rs"]
+mod fuzz_checkpoint;
 
 use common::{synthetic, temp_dir};
 use grad_instructor::data::Dataset;
@@ -456,24 +460,7 @@ fn checkpoint_of_another_config_or_seed_or_a_corrupt_file_is_rejected() {
 #[test]
 #[ignore = "writes fuzz/corpus/checkpoint; run by hand when the checkpoint format changes"]
 fn write_checkpoint_fuzz_seed_corpus() {
-    let cfg = EnnTrainingConfig {
-        rule: EnnRule::Value,
-        episodes: 2,
-        steps_per_episode: 8,
-        batch: 4,
-        decide_every: 4,
-        branch_steps: 2,
-        hidden: vec![16],
-        val_limit: 0,
-        value: ValueConfig {
-            record_every: 4,
-            replay_capacity: 8,
-            replay_batch: 2,
-            updates_per_episode: 1,
-        },
-        checkpoint_every: 1,
-        ..EnnTrainingConfig::default()
-    };
+    let cfg = fuzz_checkpoint::checkpoint_seed_config();
     let data = Data::new();
     let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/checkpoint");
     std::fs::create_dir_all(&out).unwrap();
