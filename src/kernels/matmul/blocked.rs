@@ -111,8 +111,7 @@ unsafe fn blocked(
         let (mr, nr) = (kernel.mr, kernel.nr);
         // K is cut into equal chunks of at most KC (784 -> 3×262 at KC = 272 or 384), so no
         // chunk is tiny.
-        let k_chunks = k.div_ceil(blk.kc);
-        let kc_max = k.div_ceil(k_chunks);
+        let kc_max = k_chunk(k, blk.kc);
         let mc_max = (blk.mc / mr).max(1) * mr;
         let nc_max = (blk.nc / nr).max(1) * nr;
         let a_pack = aligned_region(&mut bufs.a, m.min(mc_max).div_ceil(mr) * mr * kc_max);
@@ -147,6 +146,19 @@ unsafe fn blocked(
             }
         }
     }
+}
+
+/// The length of the equal K chunks (at most `kc`) that [`blocked`] reduces `k` in.
+fn k_chunk(k: usize, kc: usize) -> usize {
+    k.div_ceil(k.div_ceil(kc))
+}
+
+/// The K chunk length the packed path uses for `g` on `isa` (the plan's microkernel and its
+/// KC): each C element is one FMA chain per chunk, chunks added in order. conv's direct
+/// kernels reproduce the packed path's bits exactly when this is `g.k` (one chunk).
+pub(super) fn packed_k_chunk(isa: Isa, g: &Gemm) -> usize {
+    let kernel = plan(kernel_menu(isa), g.m, g.n, g.k).kernel;
+    k_chunk(g.k, blocking(kernel.mr, kernel.nr).kc)
 }
 
 /// Views of op(A) (m×k), op(B) (k×n) and C (m×n) over the row-major slices.

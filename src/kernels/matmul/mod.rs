@@ -155,6 +155,18 @@ pub fn sgemm_with(isa: Isa, threads: usize, g: &Gemm, a: &[f32], b: &[f32], c: &
     }
 }
 
+/// The K chunk length [`sgemm_with`] reduces `g` in on `isa` (an unsupported `isa` falls
+/// back as there), or `None` when the product takes the unpacked path ([`small::direct_with`],
+/// whose element order differs). Each C element of a packed product is
+/// `C = acc_1 + beta C`, then `C = acc_q + C` for later chunks, `acc_q` one FMA chain over
+/// the chunk's p in increasing order from 0 (multiply then add on [`Isa::Portable`]).
+/// conv's direct kernels use it to reproduce sgemm's bits (they do when the chunk is `g.k`).
+pub fn packed_k_chunk(isa: Isa, g: &Gemm) -> Option<usize> {
+    let isa = if isa.is_supported() { isa } else { isa::best() };
+    let unpacked = g.k == 0 || g.m <= 1 || g.n <= 1 || g.macs() <= DIRECT_MAX_MACS;
+    (!unpacked).then(|| blocked::packed_k_chunk(isa, g))
+}
+
 /// Products with at most this many multiply-adds skip packing ([`small::direct_with`]):
 /// packing's O(mk + kn) copies would cost as much as the O(mnk) product.
 const DIRECT_MAX_MACS: usize = 16 * 1024;
