@@ -119,6 +119,9 @@ struct Fwd<'a> {
     plane: usize,
     wp: usize,
     wt: &'a [f32],
+    /// Where tap `t = (c·kh + u)·kw + v` starts in `xp`: `c·plane + u·wp + v` (one flat loop
+    /// over the taps, no nested short loops, in the AVX-512 tiles).
+    taps: &'a [usize],
     bias: Option<&'a [f32]>,
     /// Start chains at the bias instead of adding it at the end.
     from_bias: bool,
@@ -239,24 +242,17 @@ unsafe fn fwd_tile_avx512<const OB: usize, const NV: usize>(
     let g = a.g;
     let w = NV * 16;
     let mut acc = [[_mm512_setzero_ps(); NV]; OB];
-    for c in 0..g.c_in {
-        let plane = &a.xp[c * a.plane..(c + 1) * a.plane];
-        for u in 0..g.kh {
-            for v in 0..g.kw {
-                let s = q0 + u * a.wp + v;
-                let xs = &plane[s..s + w];
-                let t = (c * g.kh + u) * g.kw + v;
-                let ws = &a.wt[t * g.c_out + o0..t * g.c_out + o0 + OB];
-                // SAFETY: `xs` holds NV·16 floats (sliced above), so each 16-float load is in
-                // bounds; the CPU has AVX-512F (this function's contract).
-                let xv: [__m512; NV] =
-                    std::array::from_fn(|n| unsafe { _mm512_loadu_ps(xs.as_ptr().add(16 * n)) });
-                for (acc_r, &wv) in acc.iter_mut().zip(ws) {
-                    let wb = _mm512_set1_ps(wv);
-                    for (x, &xn) in acc_r.iter_mut().zip(&xv) {
-                        *x = _mm512_fmadd_ps(wb, xn, *x);
-                    }
-                }
+    for (&off, ws) in a.taps.iter().zip(a.wt.chunks_exact(g.c_out)) {
+        let xs = &a.xp[off + q0..off + q0 + w];
+        let ws = &ws[o0..o0 + OB];
+        // SAFETY: `xs` holds NV·16 floats (sliced above), so each 16-float load is in
+        // bounds; the CPU has AVX-512F (this function's contract).
+        let xv: [__m512; NV] =
+            std::array::from_fn(|n| unsafe { _mm512_loadu_ps(xs.as_ptr().add(16 * n)) });
+        for (acc_r, &wv) in acc.iter_mut().zip(ws) {
+            let wb = _mm512_set1_ps(wv);
+            for (x, &xn) in acc_r.iter_mut().zip(&xv) {
+                *x = _mm512_fmadd_ps(wb, xn, *x);
             }
         }
     }
@@ -373,6 +369,10 @@ pub fn conv2d_forward_direct_with(
     let plane = hp * wp + MAX_W + g.kw;
     let k = g.col_rows();
     let (in_len, out_len) = (g.c_in * g.h * g.w, g.c_out * g.out_h() * g.out_w());
+    let taps: Vec<usize> = (0..g.c_in)
+        .flat_map(|c| (0..g.kh).flat_map(move |u| (0..g.kw).map(move |v| (c, u, v))))
+        .map(|(c, u, v)| c * plane + u * wp + v)
+        .collect();
     with_scratch((g.c_in * plane, k * g.c_out), |xp, wt| {
         for o in 0..g.c_out {
             for t in 0..k {
@@ -393,6 +393,7 @@ pub fn conv2d_forward_direct_with(
                 plane,
                 wp,
                 wt,
+                taps: &taps,
                 bias,
                 from_bias: rounding == Rounding::Unfused,
             };
@@ -533,7 +534,7 @@ compiled_with!("avx2,fma", bwd_avx2_fused = bwd_sample::<true, 4, 24, 64>, (a: &
 compiled_with!("avx2,fma", bwd_avx2_plain = bwd_sample::<false, 4, 24, 64>, (a: &Bwd, dx: &mut [f32]));
 
 /// [`bwd_tile`] with AVX-512 intrinsics, fused: the `CB × NV` chains of one tap in zmm
-/// registers, added into the running sums `s` (in memory) tap by tap.
+/// registers, added into the running sums (in memory) tap by tap.
 ///
 /// # Safety
 /// The CPU must support AVX-512F.
@@ -549,31 +550,27 @@ unsafe fn bwd_tile_avx512<const CB: usize, const NV: usize>(
     let g = a.g;
     let (h, wd, wq) = (g.h, g.w, a.wq);
     let w = NV * 16;
-    let mut s = [[_mm512_setzero_ps(); NV]; CB];
-    let mut buf = [0.0f32; 128];
+    // The running sums, in memory (L1): keeping them in registers too would spill the chains.
+    let mut s = [[0.0f32; 128]; CB];
     let rows = (q0 / wq)..h.min((q0 + w).div_ceil(wq));
     for (r, s_r) in s.iter_mut().enumerate() {
         for y in rows.clone() {
             let (lo, hi) = ((y * wq).max(q0), (y * wq + wd).min(q0 + w));
             if lo < hi {
                 let src = &dx[((c0 + r) * h + y) * wd + lo - y * wq..][..hi - lo];
-                buf[lo - q0..hi - q0].copy_from_slice(src);
+                s_r[lo - q0..hi - q0].copy_from_slice(src);
             }
-        }
-        for (n, x) in s_r.iter_mut().enumerate() {
-            // SAFETY: 16·n + 16 <= 16·NV <= 128 = buf.len().
-            *x = unsafe { _mm512_loadu_ps(buf.as_ptr().add(16 * n)) };
         }
     }
     for u in 0..g.kh {
         for v in 0..g.kw {
             let shift = (g.pad + g.kh - 1 - u) * wq + g.pad + g.kw - 1 - v;
             let mut t = [[_mm512_setzero_ps(); NV]; CB];
-            for o in 0..g.c_out {
+            let wtap = &a.wb[(u * g.kw + v) * g.c_out * g.c_in..][..g.c_out * g.c_in];
+            for (o, ws) in wtap.chunks_exact(g.c_in).enumerate() {
                 let at = o * a.plane + q0 + shift;
                 let ds = &a.dyp[at..at + w];
-                let wi = ((u * g.kw + v) * g.c_out + o) * g.c_in + c0;
-                let ws = &a.wb[wi..wi + CB];
+                let ws = &ws[c0..c0 + CB];
                 // SAFETY: `ds` holds NV·16 floats (sliced above).
                 let dv: [__m512; NV] =
                     std::array::from_fn(|n| unsafe { _mm512_loadu_ps(ds.as_ptr().add(16 * n)) });
@@ -585,29 +582,29 @@ unsafe fn bwd_tile_avx512<const CB: usize, const NV: usize>(
                 }
             }
             for (s_r, t_r) in s.iter_mut().zip(&t) {
-                for (x, &tn) in s_r.iter_mut().zip(t_r) {
-                    *x = _mm512_add_ps(*x, tn);
+                for (n, &tn) in t_r.iter().enumerate() {
+                    // SAFETY: 16·n + 16 <= 16·NV <= 128 = s_r.len().
+                    unsafe {
+                        let p = s_r.as_mut_ptr().add(16 * n);
+                        _mm512_storeu_ps(p, _mm512_add_ps(_mm512_loadu_ps(p), tn));
+                    }
                 }
             }
         }
     }
     for (r, s_r) in s.iter().enumerate() {
-        for (n, &x) in s_r.iter().enumerate() {
-            // SAFETY: as above.
-            unsafe { _mm512_storeu_ps(buf.as_mut_ptr().add(16 * n), x) };
-        }
         for y in rows.clone() {
             let (lo, hi) = ((y * wq).max(q0), (y * wq + wd).min(q0 + w));
             if lo < hi {
                 let dst = &mut dx[((c0 + r) * h + y) * wd + lo - y * wq..][..hi - lo];
-                dst.copy_from_slice(&buf[lo - q0..hi - q0]);
+                dst.copy_from_slice(&s_r[lo - q0..hi - q0]);
             }
         }
     }
 }
 
-/// [`bwd_sample`] with the AVX-512 tiles: 8 input channels × 32 positions (16 zmm chains +
-/// 16 zmm sums), leftovers 1 × 128.
+/// [`bwd_sample`] with the AVX-512 tiles: 8 input channels × 32 positions (16 zmm chains),
+/// leftovers 1 × 128.
 ///
 /// # Safety
 /// The CPU must support AVX-512F.
