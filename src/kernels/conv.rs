@@ -27,7 +27,13 @@
 //! input gradient is a *transposed* convolution: every input pixel collects `w · dy` from each
 //! output that read it. All three products run on [`super::matmul::sgemm`] with its transpose
 //! flags (no transpose is materialized); for very short reductions (≤ 16 terms) a direct loop
-//! without packing is faster, and [`ConvGemm::Auto`] chooses per product by measurement.
+//! without packing is faster, and [`ConvGemm::Im2col`] chooses per product by measurement.
+//!
+//! [`ConvGemm::Auto`] (the default) computes stride-1 forwards and input gradients with the
+//! direct kernels of [`super::conv_direct`] instead (no column matrix, no col2im, no
+//! packing) wherever they reproduce the im2col path's bits exactly
+//! ([`direct_forward_rounding`], [`direct_backward_input_rounding`]) and measured faster
+//! (`direct_pays`); the weight gradient always takes the im2col path.
 
 /// Sizes of one convolution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
