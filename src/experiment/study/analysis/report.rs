@@ -59,15 +59,20 @@ fn calibration_section(
         return Ok(None);
     }
     let (d, e) = regime(cfg, all)?;
+    // The cross-check runs stage 4's protocol (all training images, the test set, as many
+    // seeds) in PyTorch; its seeds feed torch's RNG, so the comparison is of means.
+    let first = cfg.confirm_seeds.first().map_or(0, |&s| cfg.seed_of(s));
     r.paragraph(format!(
         "Selected regime (distance to He = 93.0, He − BP = 2.8): {} hidden layer(s) of {}, {e} \
          epoch(s), on S_val with {} seeds. Cross-check against PyTorch: `python3 \
-         benches/compare/mnist_mlp_torch.py accuracy --hidden {} --epochs {e} --seeds 5` \
-         (test set, 60,000 training images) against stage 4's bp and he.",
+         benches/compare/mnist_mlp_torch.py accuracy --hidden {} --epochs {e} --seeds {} \
+         --seed-start {first} --arms bp,he` (test set, 60,000 training images) against stage \
+         4's bp and he.",
         d,
         cfg.width,
         cfg.calibration_seeds.len(),
         vec![cfg.width.to_string(); d].join(","),
+        cfg.confirm_seeds.len(),
     ));
     Ok(Some((d, e)))
 }
