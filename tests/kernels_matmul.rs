@@ -9,7 +9,7 @@ mod common;
 use common::uniform;
 use grad_instructor::kernels::isa::{self, Isa};
 use grad_instructor::kernels::matmul::{
-    matmul_reference, sgemm, sgemm_with, sgemm_with_tile, thread_count, Gemm,
+    matmul_reference, packed_k_chunk, sgemm, sgemm_with, sgemm_with_tile, thread_count, Gemm,
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -387,4 +387,119 @@ fn sgemm_every_tile_shape_matches_reference() {
         &b,
         &mut c
     ));
+}
+
+/// The shapes where the reduction split matters: k across several KC chunks, m and n that make
+/// the planner pick different tiles and orientations (the training products among them).
+const SPLIT_SHAPES: &[(usize, usize, usize, bool, bool)] = &[
+    (64, 784, 100, false, true),
+    (100, 64, 784, true, false),
+    (128, 100, 10, false, false),
+    (37, 785, 41, true, true),
+    (200, 406, 13, false, false),
+    (13, 1000, 300, false, true),
+    (96, 333, 96, true, false),
+];
+
+#[test]
+fn packed_k_chunk_states_the_reduction_split_bit_for_bit() {
+    // On the FMA ISAs, each C element must equal, bit for bit: per chunk of `packed_k_chunk`
+    // reduction steps, one fused chain from zero, then `C = alpha * acc + C` (the first chunk
+    // `+ beta * C`), chunks in order. Computed here with scalar `mul_add` (correctly rounded,
+    // as the vector FMA is).
+    for isa in isa::supported()
+        .into_iter()
+        .filter(|i| matches!(i, Isa::Avx2Fma | Isa::Avx512))
+    {
+        for (s, &(m, k, n, trans_a, trans_b)) in SPLIT_SHAPES.iter().enumerate() {
+            let g = Gemm {
+                alpha: 2.5,
+                beta: 0.5,
+                trans_a,
+                trans_b,
+                ..Gemm::new(m, k, n)
+            };
+            let kc = packed_k_chunk(isa, &g).expect("a packed product");
+            assert!(kc >= 1 && kc <= k);
+            let mut rng = StdRng::seed_from_u64(300 + s as u64);
+            let a = uniform(&mut rng, m * k);
+            let b = uniform(&mut rng, k * n);
+            let c0 = uniform(&mut rng, m * n);
+            let mut got = c0.clone();
+            sgemm_with(isa, 2, &g, &a, &b, &mut got);
+            for i in 0..m {
+                for j in 0..n {
+                    let mut c = c0[i * n + j];
+                    for (q, p0) in (0..k).step_by(kc).enumerate() {
+                        let mut acc = 0.0f32;
+                        for p in p0..(p0 + kc).min(k) {
+                            acc = g.a_at(&a, i, p).mul_add(g.b_at(&b, p, j), acc);
+                        }
+                        let beta = if q == 0 { g.beta } else { 1.0 };
+                        c = g.alpha * acc + beta * c;
+                    }
+                    assert_eq!(
+                        got[i * n + j].to_bits(),
+                        c.to_bits(),
+                        "isa {} {g:?} kc {kc}: C[{i},{j}]",
+                        isa.name()
+                    );
+                }
+            }
+        }
+    }
+    // The unpacked paths have no chunks.
+    assert_eq!(packed_k_chunk(isa::best(), &Gemm::new(1, 784, 100)), None);
+    assert_eq!(packed_k_chunk(isa::best(), &Gemm::new(4, 4, 4)), None);
+}
+
+#[test]
+fn every_tile_shape_gives_the_bits_of_the_default_plan() {
+    // The tile and orientation are speed choices only: the reduction split is fixed per
+    // (machine, ISA, shape), so a forced tile must reproduce the default result exactly.
+    let tiles = [
+        (12, 32),
+        (10, 32),
+        (8, 32),
+        (6, 32),
+        (4, 32),
+        (6, 16),
+        (5, 16),
+        (4, 16),
+        (3, 16),
+        (8, 8),
+        (4, 24),
+        (4, 8),
+        (2, 8),
+    ];
+    for isa in isa::supported() {
+        for (s, &(m, k, n, trans_a, trans_b)) in SPLIT_SHAPES.iter().enumerate() {
+            let g = Gemm {
+                alpha: 2.5,
+                beta: 1.0,
+                trans_a,
+                trans_b,
+                ..Gemm::new(m, k, n)
+            };
+            let mut rng = StdRng::seed_from_u64(400 + s as u64);
+            let a = uniform(&mut rng, m * k);
+            let b = uniform(&mut rng, k * n);
+            let c0 = uniform(&mut rng, m * n);
+            let mut want = c0.clone();
+            sgemm_with(isa, 1, &g, &a, &b, &mut want);
+            let mut ran = 0;
+            for tile in tiles {
+                let mut got = c0.clone();
+                if sgemm_with_tile(isa, 2, tile, &g, &a, &b, &mut got) {
+                    ran += 1;
+                    let same = got
+                        .iter()
+                        .zip(&want)
+                        .all(|(x, y)| x.to_bits() == y.to_bits());
+                    assert!(same, "isa {} tile {tile:?} {g:?}", isa.name());
+                }
+            }
+            assert!(ran >= 2, "isa {}: only {ran} tiles ran", isa.name());
+        }
+    }
 }

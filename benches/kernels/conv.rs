@@ -6,7 +6,8 @@
 //! `resize/<mode>_<h>x<w>_s<scale>`).
 //! PyTorch baseline for the same conv shapes: benches/compare/conv_torch.py.
 //! `GI_CONV_CPU_TABLE=1` first prints ms per conv iteration in thread CPU time (best of 5
-//! spans of ~0.3 s), comparable with `conv_torch.py --clock cpu` on a busy machine.
+//! spans of ~0.3 s), comparable with `conv_torch.py --clock cpu` on a busy machine, and each
+//! product alone with `ConvGemm::Auto` (direct kernels where routed) and `ConvGemm::Im2col`.
 
 use criterion::{black_box, BenchmarkId, Criterion, Throughput};
 use grad_instructor::kernels::conv::{
@@ -50,9 +51,27 @@ fn thread_cpu_seconds() -> Option<f64> {
     Some(stat.split_whitespace().next()?.parse::<f64>().ok()? * 1e-9)
 }
 
-/// With `GI_CONV_CPU_TABLE=1`: ms per forward + both backward products, thread CPU time.
+/// Best (of 5 spans of ~0.3 s of `macs` multiply-adds) thread-CPU ms of one call of `f`.
+fn cpu_ms(macs: usize, mut f: impl FnMut()) -> Option<f64> {
+    f();
+    let reps = (3e8 / (2.0 * macs as f64)).max(1.0) as usize * 10;
+    let mut best = f64::INFINITY;
+    for _ in 0..5 {
+        let t0 = thread_cpu_seconds()?;
+        (0..reps).for_each(|_| f());
+        best = best.min((thread_cpu_seconds()? - t0) / reps as f64);
+    }
+    Some(best * 1e3)
+}
+
+/// With `GI_CONV_CPU_TABLE=1`: ms per forward + both backward products (`Auto`, the
+/// dispatching path), then each product alone with `Auto` and with `Im2col` (the im2col
+/// path the direct kernels replace where they give its bits), in thread CPU time.
 fn print_cpu_time_table(rng: &mut StdRng) {
-    println!("{:<32}{:>12}", "conv2d fwd+bwd (cpu time)", "ms / iter");
+    println!(
+        "{:<24}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}",
+        "conv2d (cpu time, ms)", "fwd+bwd", "fwd", "fwd i2c", "dx", "dx i2c", "dw"
+    );
     for shape in CONV_SHAPES {
         let g = geometry(shape);
         let (x, wt) = (uniform(rng, g.input_len()), uniform(rng, g.weight_len()));
@@ -62,28 +81,37 @@ fn print_cpu_time_table(rng: &mut StdRng) {
             vec![0.0; g.input_len()],
             vec![0.0; g.weight_len()],
         );
-        let mut once = || {
-            conv2d_forward_with(ConvGemm::Auto, &g, black_box(&x), &wt, Some(&bias), &mut y);
-            conv2d_backward_input_with(ConvGemm::Auto, &g, black_box(&dy), &wt, &mut dx);
-            conv2d_backward_weight_with(ConvGemm::Auto, &g, &x, &dy, &mut dw);
+        let m = g.macs();
+        let fwd = |e: ConvGemm, y: &mut [f32]| {
+            conv2d_forward_with(e, &g, black_box(&x), &wt, Some(&bias), y)
         };
-        once();
-        let reps = (3e8 / (6.0 * g.macs() as f64)).max(1.0) as usize * 10;
-        let mut best = f64::INFINITY;
-        for _ in 0..5 {
-            let Some(t0) = thread_cpu_seconds() else {
+        let bwd = |e: ConvGemm, dx: &mut [f32]| {
+            conv2d_backward_input_with(e, &g, black_box(&dy), &wt, dx)
+        };
+        let all = cpu_ms(3 * m, || {
+            fwd(ConvGemm::Auto, &mut y);
+            bwd(ConvGemm::Auto, &mut dx);
+            conv2d_backward_weight_with(ConvGemm::Auto, &g, &x, &dy, &mut dw);
+        });
+        let cols = [
+            all,
+            cpu_ms(m, || fwd(ConvGemm::Auto, &mut y)),
+            cpu_ms(m, || fwd(ConvGemm::Im2col, &mut y)),
+            cpu_ms(m, || bwd(ConvGemm::Auto, &mut dx)),
+            cpu_ms(m, || bwd(ConvGemm::Im2col, &mut dx)),
+            cpu_ms(m, || {
+                conv2d_backward_weight_with(ConvGemm::Auto, &g, &x, &dy, &mut dw)
+            }),
+        ];
+        let (n, c_in, h, w, c_out) = shape;
+        let mut line = format!("{:<24}", format!("{n}x{c_in}x{h}x{w}_k{c_out}x3x3"));
+        for c in cols {
+            let Some(ms) = c else {
                 return;
             };
-            (0..reps).for_each(|_| once());
-            let dt = thread_cpu_seconds().unwrap_or(t0) - t0;
-            best = best.min(dt / reps as f64);
+            line += &format!("{ms:>10.4}");
         }
-        let (n, c_in, h, w, c_out) = shape;
-        println!(
-            "{:<32}{:>12.4}",
-            format!("{n}x{c_in}x{h}x{w}_k{c_out}x3x3"),
-            best * 1e3
-        );
+        println!("{line}");
     }
 }
 

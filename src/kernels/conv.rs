@@ -27,7 +27,13 @@
 //! input gradient is a *transposed* convolution: every input pixel collects `w · dy` from each
 //! output that read it. All three products run on [`super::matmul::sgemm`] with its transpose
 //! flags (no transpose is materialized); for very short reductions (≤ 16 terms) a direct loop
-//! without packing is faster, and [`ConvGemm::Auto`] chooses per product by measurement.
+//! without packing is faster, and [`ConvGemm::Im2col`] chooses per product by measurement.
+//!
+//! [`ConvGemm::Auto`] (the default) computes stride-1 forwards and input gradients with the
+//! direct kernels of [`super::conv_direct`] instead (no column matrix, no col2im, no
+//! packing) wherever they reproduce the im2col path's bits exactly
+//! ([`direct_forward_rounding`], [`direct_backward_input_rounding`]) and measured faster
+//! (`direct_pays`); the weight gradient always takes the im2col path.
 
 /// Sizes of one convolution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -224,8 +230,9 @@ pub fn conv2d_backward_bias(g: &Conv2dGeometry, grad_output: &[f32], grad_bias: 
 // at all: col is x_b itself and the input gradient goes straight into dx_b with beta = 1.
 // ---------------------------------------------------------------------------------------------
 
-use super::isa;
-use super::matmul::{sgemm, small, Gemm};
+use super::conv_direct::{self, Rounding};
+use super::isa::{self, Isa};
+use super::matmul::{packed_k_chunk, sgemm_with, small, Gemm};
 use std::cell::RefCell;
 
 thread_local! {
@@ -255,7 +262,7 @@ impl Conv2dGeometry {
 
     /// Whether the convolution is a plain channel mix (1×1, stride 1, no padding), for which
     /// the column matrix is the input itself.
-    fn is_pointwise(&self) -> bool {
+    pub fn is_pointwise(&self) -> bool {
         self.kh == 1 && self.kw == 1 && self.stride == 1 && self.pad == 0
     }
 
@@ -383,15 +390,14 @@ fn columns<'a>(g: &Conv2dGeometry, x_b: &'a [f32], col: Option<&'a mut [f32]>) -
     }
 }
 
-/// One per-sample product `C = op(A) · op(B) + beta C` (alpha 1, beta 0 or 1) on `engine`:
-/// sgemm, or the unpacked accumulate-only products of [`small`] (C zeroed first when
-/// beta = 0).
-fn product(engine: ConvGemm, g: &Gemm, a: &[f32], b: &[f32], c: &mut [f32]) {
+/// One per-sample product `C = op(A) · op(B) + beta C` (alpha 1, beta 0 or 1) on `engine`
+/// (already resolved to `Sgemm` or `Direct`): sgemm, or the unpacked accumulate-only
+/// products of [`small`] (C zeroed first when beta = 0).
+fn product(isa: Isa, engine: ConvGemm, g: &Gemm, a: &[f32], b: &[f32], c: &mut [f32]) {
     debug_assert!(g.alpha == 1.0 && (g.beta == 0.0 || g.beta == 1.0));
     if engine != ConvGemm::Direct {
-        return sgemm(g, a, b, c);
+        return sgemm_with(isa, isa::num_threads(), g, a, b, c);
     }
-    let isa = isa::selected();
     if g.beta == 0.0 {
         c.fill(0.0);
     }
@@ -404,8 +410,9 @@ fn product(engine: ConvGemm, g: &Gemm, a: &[f32], b: &[f32], c: &mut [f32]) {
     }
 }
 
-/// Fast forward: im2col, then one product per sample (sgemm or the direct kernel, chosen by
-/// size), bias prefilled. Overwrites `output`.
+/// Fast forward: the direct kernel where it reproduces the im2col path's bits, else im2col
+/// and one product per sample (sgemm or the unpacked one, chosen by size), bias prefilled.
+/// Overwrites `output`.
 pub fn conv2d_forward(
     g: &Conv2dGeometry,
     input: &[f32],
@@ -425,6 +432,80 @@ pub fn conv2d_forward_with(
     bias: Option<&[f32]>,
     output: &mut [f32],
 ) {
+    conv2d_forward_on(isa::selected(), engine, g, input, weight, bias, output)
+}
+
+/// The rounding of the im2col forward ([`ConvGemm::Im2col`]) on `isa`, when the direct
+/// kernel ([`conv_direct`]) can reproduce it: stride 1, not pointwise, and a product that
+/// `small::acc_nn` computes (reduction ≤ [`DIRECT_MAX_REDUCTION`]), that packed sgemm reduces
+/// in one K chunk, or that sgemm's unpacked path computes row by row.
+pub fn direct_forward_rounding(isa: Isa, g: &Conv2dGeometry) -> Option<Rounding> {
+    if !conv_direct::applies(g) || g.is_pointwise() {
+        return None;
+    }
+    let (k, p) = (g.col_rows(), g.out_h() * g.out_w());
+    if k <= DIRECT_MAX_REDUCTION {
+        return Some(Rounding::Tiles);
+    }
+    let gemm = Gemm {
+        beta: 1.0,
+        ..Gemm::new(g.c_out, k, p)
+    };
+    match packed_k_chunk(isa, &gemm) {
+        Some(chunk) => (chunk == k).then_some(Rounding::Packed),
+        None => (p > 1).then_some(Rounding::Unfused),
+    }
+}
+
+/// The rounding of the im2col input gradient on `isa`, when the direct kernel can reproduce
+/// it (as [`direct_forward_rounding`], for the product `Wᵀ · dY` of reduction `c_out`).
+pub fn direct_backward_input_rounding(isa: Isa, g: &Conv2dGeometry) -> Option<Rounding> {
+    if !conv_direct::applies(g) || g.is_pointwise() {
+        return None;
+    }
+    let (k, p) = (g.col_rows(), g.out_h() * g.out_w());
+    if g.c_out <= DIRECT_MAX_REDUCTION {
+        return Some(Rounding::Tiles);
+    }
+    let gemm = Gemm {
+        trans_a: true,
+        ..Gemm::new(k, g.c_out, p)
+    };
+    match packed_k_chunk(isa, &gemm) {
+        Some(chunk) => (chunk == g.c_out).then_some(Rounding::Packed),
+        None => (p > 1).then_some(Rounding::Unfused),
+    }
+}
+
+/// Whether [`ConvGemm::Auto`] takes the direct kernels on `isa`: only AVX-512 has
+/// register-tiled intrinsics bodies; the generic bodies (AVX2, portable) are correct and
+/// bit-exact but do not keep their accumulators in registers (measured 5-7x slower than
+/// im2col). On AVX-512, `Auto` also keeps im2col where it measured faster (CPU time, Zen 4,
+/// `GI_CONV_CPU_TABLE=1 cargo bench --bench kernels`): forwards with reductions of at most
+/// [`DIRECT_MAX_REDUCTION`] (`small::acc_nn` reads the column matrix in place; the direct
+/// tiles' partial-row stores then dominate) and input gradients with fewer than 8 input
+/// channels (one 8-channel tile would be mostly idle).
+fn direct_pays(isa: Isa) -> bool {
+    isa == Isa::Avx512
+}
+
+/// [`conv2d_forward_with`] on an explicit ISA (an unsupported one falls back to the best).
+pub fn conv2d_forward_on(
+    isa: Isa,
+    engine: ConvGemm,
+    g: &Conv2dGeometry,
+    input: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    output: &mut [f32],
+) {
+    let isa = if isa.is_supported() { isa } else { isa::best() };
+    if engine == ConvGemm::Auto && direct_pays(isa) && g.col_rows() > DIRECT_MAX_REDUCTION {
+        if let Some(rounding) = direct_forward_rounding(isa, g) {
+            let run = conv_direct::conv2d_forward_direct_with;
+            return run(isa, rounding, g, input, weight, bias, output);
+        }
+    }
     debug_assert_eq!(input.len(), g.input_len());
     debug_assert_eq!(weight.len(), g.weight_len());
     debug_assert_eq!(output.len(), g.output_len());
@@ -454,11 +535,12 @@ pub fn conv2d_forward_with(
             None => y_b.fill(0.0),
         }
         let cols = columns(g, &input[b * in_len..(b + 1) * in_len], col);
-        product(engine, &gemm, weight, cols, y_b);
+        product(isa, engine, &gemm, weight, cols, y_b);
     })
 }
 
-/// Fast input gradient: `dcol = W^T · dY_b`, then col2im. Accumulates into `grad_input`.
+/// Fast input gradient: the direct kernel where it reproduces the im2col path's bits, else
+/// `dcol = W^T · dY_b` and col2im. Accumulates into `grad_input`.
 pub fn conv2d_backward_input(
     g: &Conv2dGeometry,
     grad_output: &[f32],
@@ -476,6 +558,25 @@ pub fn conv2d_backward_input_with(
     weight: &[f32],
     grad_input: &mut [f32],
 ) {
+    conv2d_backward_input_on(isa::selected(), engine, g, grad_output, weight, grad_input)
+}
+
+/// [`conv2d_backward_input_with`] on an explicit ISA (an unsupported one falls back).
+pub fn conv2d_backward_input_on(
+    isa: Isa,
+    engine: ConvGemm,
+    g: &Conv2dGeometry,
+    grad_output: &[f32],
+    weight: &[f32],
+    grad_input: &mut [f32],
+) {
+    let isa = if isa.is_supported() { isa } else { isa::best() };
+    if engine == ConvGemm::Auto && direct_pays(isa) && g.c_in >= 8 {
+        if let Some(rounding) = direct_backward_input_rounding(isa, g) {
+            let run = conv_direct::conv2d_backward_input_direct_with;
+            return run(isa, rounding, g, grad_output, weight, grad_input);
+        }
+    }
     debug_assert_eq!(grad_output.len(), g.output_len());
     debug_assert_eq!(weight.len(), g.weight_len());
     debug_assert_eq!(grad_input.len(), g.input_len());
@@ -495,9 +596,9 @@ pub fn conv2d_backward_input_with(
         let dy_b = &grad_output[b * g.c_out * p..(b + 1) * g.c_out * p];
         let dx_b = &mut grad_input[b * in_len..(b + 1) * in_len];
         match col {
-            None => product(engine, &Gemm { beta: 1.0, ..gemm }, weight, dy_b, dx_b),
+            None => product(isa, engine, &Gemm { beta: 1.0, ..gemm }, weight, dy_b, dx_b),
             Some(dcol) => {
-                product(engine, &gemm, weight, dy_b, dcol);
+                product(isa, engine, &gemm, weight, dy_b, dcol);
                 col2im_add(g, dcol, dx_b);
             }
         }
@@ -523,6 +624,20 @@ pub fn conv2d_backward_weight_with(
     grad_output: &[f32],
     grad_weight: &mut [f32],
 ) {
+    conv2d_backward_weight_on(isa::selected(), engine, g, input, grad_output, grad_weight)
+}
+
+/// [`conv2d_backward_weight_with`] on an explicit ISA (an unsupported one falls back).
+/// [`ConvGemm::Auto`] and [`ConvGemm::Im2col`] are the same here (no direct kernel).
+pub fn conv2d_backward_weight_on(
+    isa: Isa,
+    engine: ConvGemm,
+    g: &Conv2dGeometry,
+    input: &[f32],
+    grad_output: &[f32],
+    grad_weight: &mut [f32],
+) {
+    let isa = if isa.is_supported() { isa } else { isa::best() };
     debug_assert_eq!(input.len(), g.input_len());
     debug_assert_eq!(grad_output.len(), g.output_len());
     debug_assert_eq!(grad_weight.len(), g.weight_len());
@@ -535,10 +650,12 @@ pub fn conv2d_backward_weight_with(
     // apply; the vectorized dot-product tiles beat sgemm when dW is narrow (K <= 16: 53-59 vs
     // ~18 GFLOP/s measured with AVX2 on the 1-channel 3x3 convs; at K = 144 they are level).
     let engine = match engine {
-        ConvGemm::Auto if small::acc_nt_is_fast(isa::selected()) && k <= DIRECT_MAX_REDUCTION => {
+        ConvGemm::Auto | ConvGemm::Im2col
+            if small::acc_nt_is_fast(isa) && k <= DIRECT_MAX_REDUCTION =>
+        {
             ConvGemm::Direct
         }
-        ConvGemm::Auto => ConvGemm::Sgemm,
+        ConvGemm::Auto | ConvGemm::Im2col => ConvGemm::Sgemm,
         other => other,
     };
     // dW (c_out, K) += dY_b (c_out, P) · col^T (P, K), col stored (K, P); beta = 1 sums.
@@ -550,16 +667,20 @@ pub fn conv2d_backward_weight_with(
     for_each_sample(g, |b, col| {
         let cols = columns(g, &input[b * in_len..(b + 1) * in_len], col);
         let dy_b = &grad_output[b * g.c_out * p..(b + 1) * g.c_out * p];
-        product(engine, &gemm, dy_b, cols, grad_weight);
+        product(isa, engine, &gemm, dy_b, cols, grad_weight);
     })
 }
 
 /// Which product engine the fast conv kernels use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConvGemm {
-    /// Pick per product: [`ConvGemm::Direct`] when the product's reduction length is at most
-    /// [`DIRECT_MAX_REDUCTION`], else sgemm.
+    /// The direct kernels of [`conv_direct`] (no im2col) where they give the same bits as
+    /// [`ConvGemm::Im2col`] ([`direct_forward_rounding`], [`direct_backward_input_rounding`]),
+    /// else [`ConvGemm::Im2col`].
     Auto,
+    /// im2col, then per product: [`ConvGemm::Direct`] when the product's reduction length
+    /// is at most [`DIRECT_MAX_REDUCTION`], else sgemm.
+    Im2col,
     /// The crate's sgemm.
     Sgemm,
     /// The unpacked register-tiled products of [`small`] (read in place, no packing).
@@ -578,8 +699,8 @@ impl ConvGemm {
     /// The engine for one product whose reduction (inner) length is `k`.
     fn resolve(self, k: usize) -> ConvGemm {
         match self {
-            ConvGemm::Auto if k <= DIRECT_MAX_REDUCTION => ConvGemm::Direct,
-            ConvGemm::Auto => ConvGemm::Sgemm,
+            ConvGemm::Auto | ConvGemm::Im2col if k <= DIRECT_MAX_REDUCTION => ConvGemm::Direct,
+            ConvGemm::Auto | ConvGemm::Im2col => ConvGemm::Sgemm,
             other => other,
         }
     }

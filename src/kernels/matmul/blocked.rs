@@ -64,28 +64,64 @@ struct Plan {
     swapped: bool,
 }
 
-/// Picks the orientation and MR that waste the least work. The cost is the padded tile area
-/// (zero padding is computed like real work), times `1 + 1/MR` (a small MR loads B more often
-/// per FMA), times `1 + store/kc` for the C update each KC chunk ends with: about 2 vector
-/// operations per vector of C normally, but ~16 (one per element) when swapped, because C^T
-/// tiles are written element by element. Depends only on the shape, so the plan (and hence
-/// every result bit) is the same for any thread count.
-fn plan(menu: &'static [Kernel], m: usize, n: usize, k: usize) -> Plan {
-    let mut best: Option<(f64, Plan)> = None;
+/// The tile shapes (MR, NR) whose menu decides the reduction split of each ISA: the kernel
+/// menus as they were when the split was fixed (48f8ae7). See [`k_chunk`].
+fn split_tiles(isa: Isa) -> &'static [(usize, usize)] {
+    match isa {
+        Isa::Avx512 => &[(12, 32), (10, 32), (8, 32), (6, 32), (4, 32)],
+        Isa::Avx2Fma => &[(6, 16), (5, 16), (4, 16), (3, 16)],
+        Isa::Neon => &[(8, 8), (6, 8), (4, 8)],
+        Isa::Portable => &[(4, 8), (2, 8)],
+    }
+}
+
+/// Picks, from `tiles`, the orientation and MR that waste the least work. The cost is the
+/// padded tile area (zero padding is computed like real work), times `1 + 1/MR` (a small MR
+/// loads B more often per FMA), times `1 + store/kc` for the C update each KC chunk ends with:
+/// about 2 vector operations per vector of C normally, but ~16 (one per element) when
+/// swapped, because C^T tiles were written element by element. Returns (swapped, tile index).
+fn least_padding(tiles: &[(usize, usize)], m: usize, n: usize, k: usize) -> (bool, usize) {
+    let mut best: Option<(f64, (bool, usize))> = None;
     for swapped in [false, true] {
         let (rows, cols) = if swapped { (n, m) } else { (m, n) };
         let store = if swapped { 16.0 } else { 2.0 };
-        for kernel in menu {
-            let kc = k.min(blocking(kernel.mr, kernel.nr).kc) as f64;
-            let padded = (rows.div_ceil(kernel.mr) * kernel.mr) as f64
-                * (cols.div_ceil(kernel.nr) * kernel.nr) as f64;
-            let cost = padded * (1.0 + 1.0 / kernel.mr as f64) * (1.0 + store / kc);
+        for (i, &(mr, nr)) in tiles.iter().enumerate() {
+            let kc = k.min(blocking(mr, nr).kc) as f64;
+            let padded = (rows.div_ceil(mr) * mr) as f64 * (cols.div_ceil(nr) * nr) as f64;
+            let cost = padded * (1.0 + 1.0 / mr as f64) * (1.0 + store / kc);
             if best.as_ref().is_none_or(|(c, _)| cost < *c) {
-                best = Some((cost, Plan { kernel, swapped }));
+                best = Some((cost, (swapped, i)));
             }
         }
     }
-    best.expect("every kernel menu is non-empty").1
+    best.expect("every tile menu is non-empty").1
+}
+
+/// The depth of every KC chunk of the packed `m × k × n` product on `isa`: the reduction is
+/// cut into `ceil(k / KC)` equal chunks (784 -> 5 × 157 at KC = 176), KC from
+/// [`blocking`] for the tile that [`least_padding`] picks from [`split_tiles`].
+///
+/// This, and nothing else, fixes the rounding of the packed path: each C element is one FMA
+/// chain over p in increasing order within a chunk, starting from zero, then `C = alpha *
+/// acc + C` (the first chunk: `+ beta * C`, or nothing when beta = 0), chunks in order. The
+/// microkernel, the orientation and the thread split may change freely; this split is kept
+/// as it was when the results were recorded, so results stay bit-identical on a given
+/// machine and ISA, and every tile shape (`sgemm_with_tile`) gives the same bits.
+pub(super) fn k_chunk(isa: Isa, m: usize, n: usize, k: usize) -> usize {
+    let tiles = split_tiles(isa);
+    let (mr, nr) = tiles[least_padding(tiles, m, n, k).1];
+    let chunks = k.div_ceil(blocking(mr, nr).kc);
+    k.div_ceil(chunks.max(1))
+}
+
+/// The kernel and orientation for an `m × k × n` product on `menu`.
+fn plan(menu: &'static [Kernel], m: usize, n: usize, k: usize) -> Plan {
+    let tiles: Vec<(usize, usize)> = menu.iter().map(|k| (k.mr, k.nr)).collect();
+    let (swapped, i) = least_padding(&tiles, m, n, k);
+    Plan {
+        kernel: &menu[i],
+        swapped,
+    }
 }
 
 /// One worker's share: `C (m×n) = alpha * A (m×k) * B (k×n) + beta * C` through the blocked
@@ -103,16 +139,14 @@ unsafe fn blocked(
     c: MatMut,
     alpha: f32,
     beta: f32,
+    kc_max: usize,
     blk: Blocking,
     bufs: &mut PackBufs,
 ) {
     // SAFETY: the caller upholds this function's `# Safety` contract.
     unsafe {
         let (mr, nr) = (kernel.mr, kernel.nr);
-        // K is cut into equal chunks of at most KC (784 -> 3×262 at KC = 272 or 384), so no
-        // chunk is tiny.
-        let k_chunks = k.div_ceil(blk.kc);
-        let kc_max = k.div_ceil(k_chunks);
+        // K in equal chunks of `kc_max` ([`k_chunk`]: it fixes the rounding).
         let mc_max = (blk.mc / mr).max(1) * mr;
         let nc_max = (blk.nc / nr).max(1) * nr;
         let a_pack = aligned_region(&mut bufs.a, m.min(mc_max).div_ceil(mr) * mr * kc_max);
@@ -190,6 +224,7 @@ pub(super) fn packed_on_menu(
     let (m, k, n) = (g.m, g.k, g.n);
     let (av, bv, cv) = views(g, a, b, c);
     let plan = plan(menu, m, n, k);
+    let kc_max = k_chunk(isa, m, n, k);
     // C^T (n×m) = op(B)^T (n×k) * op(A)^T (k×m): the same memory with swapped strides.
     let (rows, cols, av, bv, cv) = if plan.swapped {
         (n, m, bv.t(), av.t(), cv.t())
@@ -220,7 +255,9 @@ pub(super) fn packed_on_menu(
                 ((rows, k, hi - lo), av, bv.at(0, lo), cv.at(0, lo))
             };
             with_pack_bufs(|bufs| {
-                blocked(kernel, tr, dims, a_t, b_t, c_t, g.alpha, g.beta, blk, bufs)
+                blocked(
+                    kernel, tr, dims, a_t, b_t, c_t, g.alpha, g.beta, kc_max, blk, bufs,
+                )
             });
         }
     };

@@ -148,11 +148,29 @@ pub fn sgemm_with(isa: Isa, threads: usize, g: &Gemm, a: &[f32], b: &[f32], c: &
         return;
     }
     let isa = if isa.is_supported() { isa } else { isa::best() };
-    if g.k == 0 || g.m == 1 || g.n == 1 || g.macs() <= DIRECT_MAX_MACS {
-        small::direct_with(isa, g, a, b, c);
-    } else {
+    if takes_packed(g) {
         blocked::packed(isa, threads.max(1), g, a, b, c);
+    } else {
+        small::direct_with(isa, g, a, b, c);
     }
+}
+
+/// Whether [`sgemm_with`] runs `g` through the packed path (else [`small::direct_with`]).
+fn takes_packed(g: &Gemm) -> bool {
+    !(g.m == 0 || g.n == 0 || g.k == 0 || g.m == 1 || g.n == 1 || g.macs() <= DIRECT_MAX_MACS)
+}
+
+/// The depth of the reduction chunks with which [`sgemm_with`] computes `g` on `isa` (an ISA
+/// this CPU lacks counts as [`isa::best`]), or `None` when it takes the unpacked path.
+///
+/// Each element of C is then, chunk by chunk in order, one FMA chain over the chunk's p in
+/// increasing order from zero, added as `C = alpha * acc + C` (`+ beta * C` for the first
+/// chunk; nothing when beta = 0): a kernel that wants sgemm's exact bits (e.g. a direct
+/// convolution) must follow that split. It depends on the machine's caches, the ISA and the
+/// shape only, never on the thread count or the tile that runs.
+pub fn packed_k_chunk(isa: Isa, g: &Gemm) -> Option<usize> {
+    let isa = if isa.is_supported() { isa } else { isa::best() };
+    takes_packed(g).then(|| blocked::k_chunk(isa, g.m, g.n, g.k))
 }
 
 /// Products with at most this many multiply-adds skip packing ([`small::direct_with`]):

@@ -6,7 +6,8 @@
 //! libraries alone and prints their table (no Python needed); `gi-peers selftest` checks that
 //! the correctness check flags a deliberately wrong call; `gi-peers peak --threads T` prints
 //! `CPU_PEAK ISA WALL_PEAK`: the FMA peak of T cores in GFLOP/s over CPU time, the ISA, and
-//! the peak over wall time (used by epoch_timing.sh).
+//! the peak over wall time (used by epoch_timing.sh); `gi-peers spin M K N TA TB LIB SECONDS
+//! --threads T` calls one library on one shape for a while (to profile it with `perf record`).
 //!
 //! Threads: ours reads `GI_NUM_THREADS` once per process, matrixmultiply reads
 //! `MATMUL_NUM_THREADS` once per process, faer and gemm run on rayon's global pool
@@ -602,22 +603,57 @@ fn selftest() {
     }
 }
 
+/// `spin M K N TA TB LIB SECONDS --threads T`: calls one library on one shape for SECONDS
+/// (for `perf record`; prints the calls per second it managed).
+fn spin(args: &[String]) {
+    let num = |i: usize| -> usize {
+        args.get(i)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| fail("spin M K N TA TB LIB SECONDS --threads T"))
+    };
+    let s = sh(num(0), num(1), num(2), num(3) == 1, num(4) == 1);
+    let lib = args.get(5).map_or("ours", |s| s.as_str());
+    let secs = num(6) as f64;
+    let o = Operands {
+        a: fill(s.m * s.k, A_OFFSET),
+        b: fill(s.k * s.n, B_OFFSET),
+    };
+    let mut c = vec![0.0f32; s.m * s.n];
+    let start = Instant::now();
+    let mut calls = 0u64;
+    while start.elapsed().as_secs_f64() < secs {
+        call(lib, s, &o, &mut c, isa::num_threads());
+        calls += 1;
+    }
+    let dt = start.elapsed().as_secs_f64();
+    println!(
+        "{lib} {}x{}x{}: {calls} calls, {:.1} GFLOP/s (wall)",
+        s.m,
+        s.k,
+        s.n,
+        s.flops() * calls as f64 / dt / 1e9
+    );
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(cmd) = args.first() else {
-        fail("usage: gi-peers serve|table|selftest|peak --threads T [--samples S] [--warm-ms W] [--sample-ms M] [--rounds R]");
+        fail("usage: gi-peers serve|table|selftest|peak|spin --threads T [--samples S] [--warm-ms W] [--sample-ms M] [--rounds R]");
     };
-    let (cfg, rounds) = parse(&args[1..]);
+    // `spin` takes 7 positional arguments before the options.
+    let opts = if cmd == "spin" { 8.min(args.len()) } else { 1 };
+    let (cfg, rounds) = parse(&args[opts..]);
     match cmd.as_str() {
         "serve" => serve(&cfg),
         "table" => table(&cfg, rounds),
         "selftest" => selftest(),
+        "spin" => spin(&args[1..]),
         "peak" => match fma_peak(cfg.threads) {
             Some(p) => println!("{:.1} {} {:.1}", p.1, isa::selected().name(), p.0),
             None => fail(&format!("no FMA probe for ISA {}", isa::selected().name())),
         },
         other => fail(&format!(
-            "unknown command {other} (serve|table|selftest|peak)"
+            "unknown command {other} (serve|table|selftest|peak|spin)"
         )),
     }
 }
