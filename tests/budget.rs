@@ -2,9 +2,11 @@
 //! naming the estimate, what dominates it and the memory available; the default and quick
 //! configurations pass it comfortably.
 
+mod common;
+
+use common::bin::{assert_one_error_line, mnist_data, mnist_enn_exe};
 use grad_instructor::experiment::budget::{self, DataShape};
 use grad_instructor::experiment::{ExperimentConfig, Preset};
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const MNIST: DataShape = DataShape {
@@ -104,20 +106,6 @@ fn sizes_and_meminfo_parse() {
     assert_eq!(budget::human(1536 << 20), "1.5 GB");
 }
 
-/// The example binary's path, or `None` (with a note) when no release build of it exists.
-fn mnist_enn_exe() -> Option<PathBuf> {
-    let exe = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/examples/mnist_enn");
-    if exe.exists() {
-        Some(exe)
-    } else {
-        eprintln!(
-            "note: {} not built; skipped (cargo build --release --example mnist_enn)",
-            exe.display()
-        );
-        None
-    }
-}
-
 /// Through the binary: a configuration over budget (too wide for this machine, or over a
 /// `--max-memory` override) is one `error:` line naming the flag, exit 1, nothing written.
 #[test]
@@ -126,7 +114,7 @@ fn mnist_enn_refuses_a_run_over_budget_with_one_line() {
     let dir = std::env::temp_dir().join(format!("gi-budget-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let out_dir = dir.join("out");
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist");
+    let data = mnist_data();
     let cases: &[(&[&str], &[&str])] = &[
         (
             &["--quick", "--hidden", "60000,60000", "--arms", "bp"],
@@ -152,14 +140,7 @@ fn mnist_enn_refuses_a_run_over_budget_with_one_line() {
             .arg(&out_dir)
             .output()
             .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let errors: Vec<&str> = stderr.lines().collect();
-        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
-        assert_eq!(errors.len(), 1, "{args:?}: {stderr}");
-        assert!(errors[0].starts_with("error: "), "{args:?}: {stderr}");
-        for e in *expected {
-            assert!(stderr.contains(e), "{args:?}: {stderr:?} lacks {e:?}");
-        }
+        assert_one_error_line(&out, &format!("{args:?}"), expected);
         assert!(!out_dir.exists(), "{args:?} wrote {}", out_dir.display());
     }
     let _ = std::fs::remove_dir_all(&dir);

@@ -36,9 +36,11 @@ fn short_bp_run_on_a_fixed_subset_beats_80_percent() {
     // 0.848 test accuracy on the first 1000 test images (seed 0, AVX-512 kernels); 0.80
     // leaves room for other ISAs' rounding while still failing for a broken gradient or loop
     // (an untrained net scores ~0.1).
+    let r = r.record;
     assert!(r.test_acc > 0.80, "test accuracy {}", r.test_acc);
     assert!(r.train_acc > 0.80, "train accuracy {}", r.train_acc);
     assert_eq!(r.steps, 2 * 5000usize.div_ceil(32));
+    assert_eq!(r.divergence, None, "a converging run is not flagged");
 }
 
 #[test]
@@ -57,7 +59,8 @@ fn runs_are_deterministic_per_seed_for_every_arm() {
             a.mlp, b.mlp,
             "{arm:?}: weights differ between two runs of one seed"
         );
-        assert_eq!((a.test_acc, a.train_acc), (b.test_acc, b.train_acc));
+        let (a_r, b_r) = (a.record, b.record);
+        assert_eq!((a_r.test_acc, a_r.train_acc), (b_r.test_acc, b_r.train_acc));
     }
     // bp, l1 and gi share the initial weights; he does not.
     let init = |arm| grad_instructor::experiment::initial_mlp(arm, 3, &cfg).unwrap();
@@ -183,6 +186,7 @@ fn record(arm: Arm, seed: u64, test_acc: f64, train_acc: f64) -> RunRecord {
         last_epoch_loss: 0.5,
         train_secs: 1.0,
         steps: 10,
+        divergence: None,
     }
 }
 

@@ -3,8 +3,8 @@
 
 mod common;
 
+use common::bin::{assert_one_error_line, mnist_data, mnist_enn_exe, texts};
 use common::temp_dir;
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The example binary itself, if a release build of it exists (this test builds nothing):
@@ -29,26 +29,9 @@ fn mnist_enn_example_prints_one_line_and_exits_1_on_bad_input() {
             .args(["--out", out_dir.to_str().unwrap()])
             .output()
             .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
-        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
-        assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
+        assert_one_error_line(&out, &format!("{args:?}"), &[]);
     }
     std::fs::remove_dir_all(&dir).unwrap();
-}
-
-/// The example binary's path, or `None` (with a note) when no release build of it exists.
-fn mnist_enn_exe() -> Option<PathBuf> {
-    let exe = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/examples/mnist_enn");
-    if exe.exists() {
-        Some(exe)
-    } else {
-        eprintln!(
-            "note: {} not built; skipped (cargo build --release --example mnist_enn)",
-            exe.display()
-        );
-        None
-    }
 }
 
 /// Issue 15's flag cases: each is one `error:` line naming the flag and the value, exit 1,
@@ -118,13 +101,7 @@ fn mnist_enn_rejects_out_of_range_flags_naming_flag_and_value() {
             .args(["--out", out_dir.to_str().unwrap()])
             .output()
             .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
-        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
-        assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
-        for e in *expected {
-            assert!(stderr.contains(e), "{args:?}: {stderr:?} lacks {e:?}");
-        }
+        assert_one_error_line(&out, &format!("{args:?}"), expected);
         assert!(!out_dir.exists(), "{args:?} wrote {}", out_dir.display());
     }
     std::fs::remove_dir_all(&dir).unwrap();
@@ -143,13 +120,10 @@ fn mnist_enn_without_gi_skips_the_enn_and_says_so() {
         ])
         .arg(&out_dir)
         .arg("--data")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist"))
+        .arg(mnist_data())
         .output()
         .unwrap();
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-    );
+    let (stdout, stderr) = texts(&out);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("skipping ENN training"), "{stderr}");
     assert!(stderr.contains("warning: --le -0.01"), "{stderr}");
@@ -167,20 +141,13 @@ fn mnist_enn_without_gi_skips_the_enn_and_says_so() {
         ])
         .arg(&out_dir)
         .arg("--data")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist"));
+        .arg(mnist_data());
         if force {
             cmd.arg("--force");
         }
         cmd.output().unwrap()
     };
-    let refused = again(false);
-    let stderr = String::from_utf8_lossy(&refused.stderr);
-    assert_eq!(refused.status.code(), Some(1), "{stderr}");
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(
-        stderr.contains("not empty") && stderr.contains("--force"),
-        "{stderr}"
-    );
+    assert_one_error_line(&again(false), "a second run", &["not empty", "--force"]);
     assert_eq!(again(true).status.code(), Some(0));
     std::fs::remove_dir_all(&dir).unwrap();
 }

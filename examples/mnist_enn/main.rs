@@ -148,6 +148,9 @@ fn run(cli: cli::Cli) -> Result<(), AnyError> {
         }
         let merged = experiment::merge::merge(dirs, &out, &command)?;
         println!("{}", summary_table(&merged.summaries)?.to_markdown());
+        if let Some(text) = experiment::summary::diverged_text(&merged.records) {
+            println!("{text}\n");
+        }
         progress.note(&format!(
             "merged {} rows into {}",
             merged.records.len(),
@@ -167,6 +170,9 @@ fn run(cli: cli::Cli) -> Result<(), AnyError> {
     output::write_csvs(&out, &outcome)?;
     println!("\n{} on {}", outcome.describe(), outcome.data_name);
     println!("{}", summary_table(&outcome.summaries())?.to_markdown());
+    if let Some(text) = experiment::summary::diverged_text(&outcome.records()) {
+        println!("{text}\n");
+    }
     let paired = grad_instructor::experiment::paired_comparisons(&outcome.records())?;
     println!(
         "{}",

@@ -11,6 +11,7 @@
 //! alone), and `bp`, `l1` and `gi` share the initial weights, so per-seed differences are
 //! paired comparisons.
 
+use super::divergence::{self, Divergence};
 use crate::data::{Batcher, Dataset};
 use crate::error::{Error, Result};
 use crate::explain::gradient_norms;
@@ -129,9 +130,11 @@ pub struct GradNormRecord {
     pub score_grad: f32,
 }
 
-/// Outcome of one (arm, seed) run.
-#[derive(Clone, Debug)]
-pub struct RunResult {
+/// The numbers of one (arm, seed) run: what summaries, the paired tests and `runs.csv` need,
+/// and what [`read_runs`](super::output::read_runs) reads back (one type for both, so the
+/// field list is written once).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
     /// Which arm.
     pub arm: Arm,
     /// Which seed.
@@ -146,17 +149,26 @@ pub struct RunResult {
     pub train_secs: f64,
     /// Optimizer steps taken.
     pub steps: usize,
-    /// Gradient-term norms (the `gi` arm only).
-    pub grad_norms: Vec<GradNormRecord>,
-    /// The trained network.
-    pub mlp: Mlp,
+    /// Where and why the run diverged ([`divergence`](super::divergence)'s rule), if it did.
+    pub divergence: Option<Divergence>,
 }
 
-impl RunResult {
+impl RunRecord {
     /// Train accuracy minus test accuracy.
     pub fn gap(&self) -> f64 {
         self.train_acc - self.test_acc
     }
+}
+
+/// Outcome of one (arm, seed) run: its numbers and what only the run in memory has.
+#[derive(Clone, Debug)]
+pub struct RunResult {
+    /// The run's numbers.
+    pub record: RunRecord,
+    /// Gradient-term norms (the `gi` arm only).
+    pub grad_norms: Vec<GradNormRecord>,
+    /// The trained network.
+    pub mlp: Mlp,
 }
 
 /// Seed of the data-order RNG for a run seed (distinct stream from the init RNG).
@@ -180,7 +192,9 @@ pub fn initial_mlp(arm: Arm, seed: u64, cfg: &TrainConfig) -> Result<Mlp> {
 }
 
 /// Trains one arm from one seed and evaluates it. `enn` is required by the `gi` arm.
-/// `progress(epoch, mean_loss)` is called after each epoch.
+/// `progress(epoch, mean_loss)` is called after each epoch. A run that diverges by the rule of
+/// [`divergence`](super::divergence) is a result with [`RunRecord::divergence`] set, not an
+/// error; a NaN or infinite loss at a step is an [`Error::NonFinite`].
 pub fn run_arm(
     arm: Arm,
     seed: u64,
@@ -221,7 +235,7 @@ pub fn run_arm(
     };
     let mut step = 0usize;
     let mut grad_norms = Vec::new();
-    let mut last_epoch_loss = 0.0;
+    let mut epoch_losses = Vec::with_capacity(cfg.epochs);
     let started = Instant::now();
     for epoch in 0..cfg.epochs {
         batcher.shuffle(&mut order_rng);
@@ -260,20 +274,25 @@ pub fn run_arm(
             batches += 1;
             step += 1;
         }
-        last_epoch_loss = loss_sum / batches.max(1) as f64;
-        progress(epoch, last_epoch_loss);
+        let mean = loss_sum / batches.max(1) as f64;
+        epoch_losses.push(mean);
+        progress(epoch, mean);
     }
     let train_secs = started.elapsed().as_secs_f64();
     let test_acc = mlp.accuracy(&test.images, &test.labels)?;
     let train_acc = mlp.accuracy(&train.images, &train.labels)?;
+    let classes = cfg.sizes.last().copied().unwrap_or(1);
     Ok(RunResult {
-        arm,
-        seed,
-        test_acc,
-        train_acc,
-        last_epoch_loss,
-        train_secs,
-        steps: step,
+        record: RunRecord {
+            arm,
+            seed,
+            test_acc,
+            train_acc,
+            last_epoch_loss: epoch_losses.last().copied().unwrap_or(0.0),
+            train_secs,
+            steps: step,
+            divergence: divergence::detect(&epoch_losses, test_acc, classes),
+        },
         grad_norms,
         mlp,
     })

@@ -104,7 +104,10 @@ pub fn explain(
     let mut mlps: Vec<(String, &Mlp)> =
         vec![("untrained (PyTorch-default init)".into(), &untrained)];
     for arm in [Arm::Bp, Arm::GradInstructor] {
-        if let Some(r) = results.iter().find(|r| r.arm == arm && r.seed == seed) {
+        if let Some(r) = results
+            .iter()
+            .find(|r| r.record.arm == arm && r.record.seed == seed)
+        {
             mlps.push((format!("{}-trained", arm.name()), &r.mlp));
         }
     }

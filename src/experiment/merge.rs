@@ -8,9 +8,17 @@
 //! present twice; and, in `runs.csv`, unknown arms, non-integer seeds, accuracies outside
 //! [0, 1], non-finite or negative losses and times, and a missing final newline (a truncated
 //! last row).
+//!
+//! A `runs.csv` written before the `diverged` column is still read: its rows are checked by
+//! the accuracy condition of the [`divergence`](super::divergence) rule (their epoch losses
+//! were not kept) and written with the column filled in.
 
 use super::config::comparable;
-use super::output::{records_of, summaries_json, summary_table, PAPER, RUN_HEADERS};
+use super::config::CLASSES;
+use super::divergence::{at_chance, Divergence};
+use super::output::{
+    records_of, summaries_json, summary_table, OLD_RUN_HEADERS, PAPER, RUN_HEADERS,
+};
 use super::summary::{summarize, ArmSummary, RunRecord};
 use crate::error::{Error, Result};
 use crate::report::csv::write_csv;
@@ -69,6 +77,16 @@ fn recorded_config(dir: &Path) -> Result<serde_json::Value> {
     Ok(config)
 }
 
+/// The epochs per run recorded in an output folder's `summary.json` (`config.mlp.epochs`).
+fn recorded_epochs(dir: &Path) -> Result<usize> {
+    let path = dir.join("summary.json");
+    read_json(&path)?
+        .pointer("/config/mlp/epochs")
+        .and_then(serde_json::Value::as_u64)
+        .map(|e| e as usize)
+        .ok_or_else(|| Error::format(&path, None, "no config.mlp.epochs"))
+}
+
 fn canonical(dir: &Path) -> Result<PathBuf> {
     dir.canonicalize().map_err(|e| Error::io(dir, e))
 }
@@ -114,7 +132,14 @@ pub fn merge(dirs: &[PathBuf], out: &Path, command: &str) -> Result<Merged> {
             )));
         }
         let path = d.join("runs.csv");
-        let (t, rs) = super::output::read_runs(&path)?;
+        let (mut t, mut rs) = super::output::read_runs(&path)?;
+        if t.headers == OLD_RUN_HEADERS {
+            let epochs = recorded_epochs(d)?;
+            for (row, r) in t.rows.iter_mut().zip(rs.iter_mut()) {
+                r.divergence = at_chance(r.test_acc, CLASSES, epochs);
+                row.push(Divergence::cell(r.divergence));
+            }
+        }
         for r in &rs {
             if let Some(other) = origin.insert((r.arm, r.seed), d) {
                 return Err(Error::Usage(format!(
@@ -146,6 +171,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path, command: &str) -> Result<Merged> {
     r.heading("Four-arm comparison")
         .table(&summary)
         .paragraph(PAPER);
+    super::sections::divergence_section(&mut r, &records)?;
     r.heading("Paired comparisons")
         .table(&super::paired::paired_table(&paired)?)
         .paragraph(super::paired::PAIRED_NOTE);

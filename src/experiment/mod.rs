@@ -7,6 +7,7 @@
 //! * [`budget`]: the configuration's estimated memory against the memory available, checked
 //!   by [`run()`] before any training.
 //! * [`arm`]: the arms (`bp`, `l1`, `he`, `gi`) and one (arm, seed) training run, [`run_arm`].
+//! * [`divergence`]: the rule that flags a diverged run, a result reported as such.
 //! * [`runner`]: the parallel runner over (arm, seed) work lists, [`run_all`].
 //! * [`enn`]: training, saving and loading the ENN.
 //! * [`summary`]: per-arm summaries and Welch's tests from the runs' numbers.
@@ -26,6 +27,7 @@
 pub mod arm;
 pub mod budget;
 pub mod config;
+pub mod divergence;
 pub mod enn;
 pub mod explain;
 pub mod merge;
@@ -40,8 +42,9 @@ pub mod study;
 pub mod summary;
 pub mod validate;
 
-pub use arm::{initial_mlp, run_arm, Arm, GradNormRecord, RunResult, TrainConfig};
+pub use arm::{initial_mlp, run_arm, Arm, GradNormRecord, RunRecord, RunResult, TrainConfig};
 pub use config::{ExperimentConfig, Preset};
+pub use divergence::{Cause, Divergence};
 pub use enn::{enn_split, load_enn, save_enn, train_one_enn, train_one_enn_checkpointed};
 pub use explain::{explain, Explained};
 pub use paired::{paired_comparisons, paired_table, PairedRow};
@@ -49,5 +52,5 @@ pub use predict::{predict_best_enn, EnnCandidate, Prediction, Statistic, Statist
 pub use progress::{Progress, Silent};
 pub use run::{run, Outcome, RunError, Timing};
 pub use runner::run_all;
-pub use summary::{summarize, ArmSummary, RunRecord};
+pub use summary::{summarize, ArmSummary};
 pub use validate::{ConfigError, ConfigWarning};

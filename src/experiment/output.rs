@@ -3,6 +3,7 @@
 //! `runs.csv` files back into [`RunRecord`]s.
 
 use super::arm::{Arm, RunResult};
+use super::divergence::Divergence;
 use super::run::Outcome;
 use super::summary::{ArmSummary, RunRecord};
 use crate::error::{Error, Result};
@@ -12,7 +13,21 @@ use crate::report::json::write_json_pretty;
 use crate::report::table::{fmt_mean_std, fmt_p_value, Table};
 use std::path::Path;
 
-pub(crate) const RUN_HEADERS: [&str; 8] = [
+/// The columns of `runs.csv`. New columns go at the end, so the old ones keep their place.
+pub(crate) const RUN_HEADERS: [&str; 9] = [
+    "arm",
+    "seed",
+    "test_acc",
+    "train_acc",
+    "gap",
+    "last_epoch_loss",
+    "train_secs",
+    "steps",
+    "diverged",
+];
+/// The columns of a `runs.csv` written before the `diverged` column: still read (its rows
+/// carry no divergence flag; [`merge`](super::merge) applies the accuracy rule to them).
+pub(crate) const OLD_RUN_HEADERS: [&str; 8] = [
     "arm",
     "seed",
     "test_acc",
@@ -39,6 +54,7 @@ pub fn runs_table(records: &[RunRecord]) -> Result<Table> {
             format!("{:.6}", r.last_epoch_loss),
             format!("{:.3}", r.train_secs),
             r.steps.to_string(),
+            Divergence::cell(r.divergence),
         ])?;
     }
     Ok(t)
@@ -62,9 +78,10 @@ pub fn read_runs(path: &Path) -> Result<(Table, Vec<RunRecord>)> {
     Ok((t, records))
 }
 
-/// The records of a `runs.csv` table read from `path` (named in errors).
+/// The records of a `runs.csv` table read from `path` (named in errors). A table in the old
+/// format ([`OLD_RUN_HEADERS`], no `diverged` column) gives records without a divergence flag.
 pub(crate) fn records_of(t: &Table, path: &Path) -> Result<Vec<RunRecord>> {
-    if t.headers != RUN_HEADERS {
+    if t.headers != RUN_HEADERS && t.headers != OLD_RUN_HEADERS {
         return Err(Error::format(
             path,
             None,
@@ -113,12 +130,24 @@ pub(crate) fn records_of(t: &Table, path: &Path) -> Result<Vec<RunRecord>> {
                 last_epoch_loss: non_negative(path, &r[5], "last_epoch_loss")?,
                 train_secs: non_negative(path, &r[6], "train_secs")?,
                 steps: num(path, &r[7], "steps")?,
+                divergence: match r.get(8) {
+                    None => None,
+                    Some(cell) => Divergence::parse_cell(cell).ok_or_else(|| {
+                        Error::format(
+                            path,
+                            None,
+                            format!("diverged {cell:?}: not \"no\" or <cause>@epoch<N>"),
+                        )
+                    })?,
+                },
             })
         })
         .collect()
 }
 
-/// The per-arm table (terminal, Markdown, HTML).
+/// The per-arm table (terminal, Markdown, HTML). An arm with diverged runs says so in the
+/// seeds column (`5 (2 diverged)`) and has no p-value (`diverged (2 of 5 seeds)`); every arm's
+/// p-value is left out when `gi` has diverged runs.
 pub fn summary_table(summaries: &[ArmSummary]) -> Result<Table> {
     let mut t = Table::new([
         "arm",
@@ -130,15 +159,30 @@ pub fn summary_table(summaries: &[ArmSummary]) -> Result<Table> {
         "train s/run",
     ]);
     let pct = |m: super::summary::MeanStd| fmt_mean_std(100.0 * m.mean, 100.0 * m.std, 2);
+    let gi_diverged = summaries
+        .iter()
+        .any(|s| s.arm == Arm::GradInstructor && s.diverged > 0);
     for s in summaries {
+        let (seeds, p) = if s.diverged > 0 {
+            (
+                format!("{} ({} diverged)", s.seeds, s.diverged),
+                format!("diverged ({} of {} seeds)", s.diverged, s.seeds),
+            )
+        } else {
+            let p = match s.welch_vs_gi {
+                Some(p) => fmt_p_value(p.p_two_sided),
+                None if gi_diverged && s.arm != Arm::GradInstructor => "— (gi diverged)".into(),
+                None => "—".into(),
+            };
+            (s.seeds.to_string(), p)
+        };
         t.push_row([
             format!("{} ({})", s.arm.name(), s.arm.description()),
-            s.seeds.to_string(),
+            seeds,
             pct(s.test_acc),
             pct(s.train_acc),
             pct(s.gap),
-            s.welch_vs_gi
-                .map_or("—".into(), |p| fmt_p_value(p.p_two_sided)),
+            p,
             format!("{:.2}", s.train_secs),
         ])?;
     }
@@ -150,7 +194,7 @@ pub(crate) fn summaries_json(summaries: &[ArmSummary]) -> serde_json::Value {
         .iter()
         .map(|s| {
             serde_json::json!({
-                "arm": s.arm.name(), "seeds": s.seeds,
+                "arm": s.arm.name(), "seeds": s.seeds, "diverged": s.diverged,
                 "test_acc_mean": s.test_acc.mean, "test_acc_std": s.test_acc.std,
                 "train_acc_mean": s.train_acc.mean, "train_acc_std": s.train_acc.std,
                 "gap_mean": s.gap.mean, "gap_std": s.gap.std,
@@ -232,10 +276,13 @@ fn grad_norm_table(results: &[RunResult]) -> Result<Table> {
         "enn_score_grad_norm",
         "enn_logit_grad_norm",
     ]);
-    for r in results.iter().filter(|r| r.arm == Arm::GradInstructor) {
+    for r in results
+        .iter()
+        .filter(|r| r.record.arm == Arm::GradInstructor)
+    {
         for g in &r.grad_norms {
             t.push_row([
-                r.seed.to_string(),
+                r.record.seed.to_string(),
                 g.step.to_string(),
                 format!("{:.6e}", g.loss_term),
                 format!("{:.6e}", g.enn_term),

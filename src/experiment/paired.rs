@@ -9,9 +9,13 @@
 //! resamples, an RNG seeded from the row's arms so every CI is reproducible), the paired
 //! t-test's two-sided p, Holm's step-down adjustment of those p-values over the whole family,
 //! and Welch's p as a secondary column. Only seeds present in both arms are paired.
+//!
+//! A row one of whose arms has a diverged run (module [`divergence`](super::divergence)) is
+//! kept in the table, with its pairs, but without a difference, CI or p-value: it reads
+//! `<arm> diverged (n of m seeds)` and is left out of Holm's family.
 
 use super::arm::Arm;
-use super::summary::RunRecord;
+use super::summary::{diverged_label, RunRecord};
 use crate::error::Result;
 use crate::report::table::{fmt_fixed, fmt_p_value, Table};
 use crate::stats::{self, PairedComparison};
@@ -27,9 +31,14 @@ pub struct PairedRow {
     pub reference: Arm,
     /// The seeds both arms ran, in increasing order.
     pub seeds: Vec<u64>,
-    /// Paired t-test, bootstrap CI and Welch's test of `arm` against `reference`.
-    pub comparison: PairedComparison,
-    /// The paired p-value after Holm's adjustment over every row of the family.
+    /// Paired t-test, bootstrap CI and Welch's test of `arm` against `reference`; `None` when
+    /// the row is [`excluded`](Self::excluded).
+    pub comparison: Option<PairedComparison>,
+    /// Why the row has no test: `<arm> diverged (n of m seeds)` for each arm of it with a
+    /// diverged run.
+    pub excluded: Option<String>,
+    /// The paired p-value after Holm's adjustment over every tested row of the family (NaN
+    /// for an excluded row).
     pub p_holm: f64,
 }
 
@@ -93,24 +102,32 @@ pub fn paired_comparisons(records: &[RunRecord]) -> Result<Vec<PairedRow>> {
     let mut rows = Vec::with_capacity(pairs.len());
     for (arm, reference) in pairs {
         let (seeds, a, b) = matched(records, arm, reference);
-        let mut rng = StdRng::seed_from_u64(bootstrap_seed(arm, reference));
-        let comparison = stats::paired_summary(&a, &b, &mut rng)?;
+        let diverged: Vec<String> = [arm, reference]
+            .into_iter()
+            .filter_map(|x| diverged_label(records, x).map(|l| format!("{} {l}", x.name())))
+            .collect();
+        let (comparison, excluded) = if diverged.is_empty() {
+            let mut rng = StdRng::seed_from_u64(bootstrap_seed(arm, reference));
+            (Some(stats::paired_summary(&a, &b, &mut rng)?), None)
+        } else {
+            (None, Some(diverged.join(", ")))
+        };
         rows.push(PairedRow {
             arm,
             reference,
             seeds,
             comparison,
+            excluded,
             p_holm: f64::NAN,
         });
     }
-    // Holm over the rows whose p is defined (fewer than two pairs give NaN and are left out).
+    // Holm over the rows whose p is defined (fewer than two pairs give NaN and are left out,
+    // and so are rows without a test).
+    let p_of = |r: &PairedRow| r.comparison.as_ref().map_or(f64::NAN, |c| c.p_paired());
     let defined: Vec<usize> = (0..rows.len())
-        .filter(|&i| rows[i].comparison.p_paired().is_finite())
+        .filter(|&i| p_of(&rows[i]).is_finite())
         .collect();
-    let ps: Vec<f64> = defined
-        .iter()
-        .map(|&i| rows[i].comparison.p_paired())
-        .collect();
+    let ps: Vec<f64> = defined.iter().map(|&i| p_of(&rows[i])).collect();
     for (&i, p) in defined.iter().zip(stats::holm(&ps)?) {
         rows[i].p_holm = p;
     }
@@ -130,16 +147,31 @@ pub fn paired_table(rows: &[PairedRow]) -> Result<Table> {
     ]);
     let pp = |x: f64| fmt_fixed(100.0 * x, 2);
     for r in rows {
-        let c = &r.comparison;
-        t.push_row([
-            format!("{} − {}", r.arm.name(), r.reference.name()),
-            r.seeds.len().to_string(),
-            pp(c.mean_diff()),
-            format!("[{}, {}]", pp(c.ci.lo), pp(c.ci.hi)),
-            fmt_p_value(c.p_paired()),
-            fmt_p_value(r.p_holm),
-            fmt_p_value(c.welch.p_two_sided),
-        ])?;
+        let name = format!("{} − {}", r.arm.name(), r.reference.name());
+        let pairs = r.seeds.len().to_string();
+        match (&r.comparison, &r.excluded) {
+            (Some(c), _) => t.push_row([
+                name,
+                pairs,
+                pp(c.mean_diff()),
+                format!("[{}, {}]", pp(c.ci.lo), pp(c.ci.hi)),
+                fmt_p_value(c.p_paired()),
+                fmt_p_value(r.p_holm),
+                fmt_p_value(c.welch.p_two_sided),
+            ])?,
+            (None, why) => {
+                let dash = || "—".to_string();
+                t.push_row([
+                    name,
+                    pairs,
+                    why.clone().unwrap_or_else(dash),
+                    dash(),
+                    dash(),
+                    dash(),
+                    dash(),
+                ])?
+            }
+        }
     }
     Ok(t)
 }
@@ -147,20 +179,23 @@ pub fn paired_table(rows: &[PairedRow]) -> Result<Table> {
 /// The rows as JSON for `summary.json` (fractions, not points).
 pub fn paired_json(rows: &[PairedRow]) -> serde_json::Value {
     rows.iter()
-        .map(|r| {
-            let c = &r.comparison;
-            serde_json::json!({
+        .map(|r| match &r.comparison {
+            Some(c) => serde_json::json!({
                 "arm": r.arm.name(), "reference": r.reference.name(), "seeds": r.seeds,
                 "mean_diff": c.mean_diff(), "sd_diff": c.paired.sd_diff,
                 "ci95_lo": c.ci.lo, "ci95_hi": c.ci.hi,
                 "p_paired": c.p_paired(), "p_holm": r.p_holm, "p_welch": c.welch.p_two_sided,
-            })
+            }),
+            None => serde_json::json!({
+                "arm": r.arm.name(), "reference": r.reference.name(), "seeds": r.seeds,
+                "excluded": r.excluded,
+            }),
         })
         .collect()
 }
 
 /// What the table's columns mean, for the report.
-pub const PAIRED_NOTE: &str = "Paired by seed (the arms share each seed's data order; bp, l1 and gi also its initial weights): mean of acc(arm) − acc(reference) over the seeds both ran, its percentile-bootstrap 95% CI (10,000 seeded resamples), the paired t-test's two-sided p, that p after Holm's step-down adjustment over every row of this table, and Welch's unpaired p as a secondary column.";
+pub const PAIRED_NOTE: &str = "Paired by seed (the arms share each seed's data order; bp, l1 and gi also its initial weights): mean of acc(arm) − acc(reference) over the seeds both ran, its percentile-bootstrap 95% CI (10,000 seeded resamples), the paired t-test's two-sided p, that p after Holm's step-down adjustment over every row of this table, and Welch's unpaired p as a secondary column. A comparison with an arm that has a diverged run is not tested (it reads \"diverged (n of m seeds)\") and is left out of Holm's family.";
 
 #[cfg(test)]
 mod tests {
@@ -175,6 +210,7 @@ mod tests {
             last_epoch_loss: 0.3,
             train_secs: 0.0,
             steps: 1,
+            divergence: None,
         }
     }
 
@@ -191,16 +227,13 @@ mod tests {
         let rows = paired_comparisons(&rs).unwrap();
         assert_eq!(rows.len(), 1, "bp−gi is not tested twice");
         let r = &rows[0];
+        let c = r.comparison.as_ref().unwrap();
         assert_eq!((r.arm, r.reference), (Arm::GradInstructor, Arm::Bp));
-        assert!((r.comparison.mean_diff() - 0.001).abs() < 1e-12);
-        assert!(r.comparison.p_paired() < 1e-6);
-        assert!(r.comparison.welch.p_two_sided > 0.5);
-        assert!(r.comparison.ci.lo > 0.0 && r.comparison.ci.hi < 0.002);
-        assert_eq!(
-            r.p_holm,
-            r.comparison.p_paired(),
-            "a family of one is not adjusted"
-        );
+        assert!((c.mean_diff() - 0.001).abs() < 1e-12);
+        assert!(c.p_paired() < 1e-6);
+        assert!(c.welch.p_two_sided > 0.5);
+        assert!(c.ci.lo > 0.0 && c.ci.hi < 0.002);
+        assert_eq!(r.p_holm, c.p_paired(), "a family of one is not adjusted");
     }
 
     #[test]
@@ -226,11 +259,12 @@ mod tests {
                 (He, GradInstructor)
             ]
         );
-        let raw: Vec<f64> = rows.iter().map(|r| r.comparison.p_paired()).collect();
+        let p = |r: &PairedRow| r.comparison.as_ref().unwrap().p_paired();
+        let raw: Vec<f64> = rows.iter().map(p).collect();
         let holm = stats::holm(&raw).unwrap();
         for (r, h) in rows.iter().zip(holm) {
             assert_eq!(r.p_holm, h);
-            assert!(r.p_holm >= r.comparison.p_paired());
+            assert!(r.p_holm >= p(r));
         }
         // Deterministic: the same records give the same CIs.
         assert_eq!(rows, paired_comparisons(&rs).unwrap());
@@ -248,6 +282,53 @@ mod tests {
         ];
         let rows = paired_comparisons(&rs).unwrap();
         assert_eq!(rows[0].seeds, [1, 2]);
-        assert!((rows[0].comparison.mean_diff() - 0.025).abs() < 1e-12);
+        let c = rows[0].comparison.as_ref().unwrap();
+        assert!((c.mean_diff() - 0.025).abs() < 1e-12);
+    }
+
+    #[test]
+    fn rows_with_a_diverged_arm_have_no_test_and_leave_holms_family() {
+        use crate::experiment::divergence::{Cause, Divergence};
+        let mut rs = Vec::new();
+        for s in 0..5u64 {
+            let x = 0.9 + 0.01 * (s as f64 % 3.0);
+            rs.push(rec(Arm::Bp, s, x));
+            rs.push(rec(Arm::He, s, x + 0.01 + 1e-3 * (s % 2) as f64));
+            rs.push(rec(Arm::GradInstructor, s, x - 2e-4 * (s % 3) as f64));
+        }
+        let clean = paired_comparisons(&rs).unwrap();
+        // he − bp, gi − bp, he − gi: all tested.
+        assert!(clean.iter().all(|r| r.comparison.is_some()));
+        // One of he's five seeds diverges (at chance): both rows with he lose their test.
+        rs[4].test_acc = 0.1;
+        rs[4].divergence = Some(Divergence {
+            epoch: 1,
+            cause: Cause::Chance,
+        });
+        let rows = paired_comparisons(&rs).unwrap();
+        for r in &rows {
+            if r.arm == Arm::He || r.reference == Arm::He {
+                assert!(r.comparison.is_none() && r.p_holm.is_nan());
+                assert_eq!(r.excluded.as_deref(), Some("he diverged (1 of 5 seeds)"));
+                assert_eq!(r.seeds.len(), 5, "the pairs are still counted");
+            } else {
+                // gi − bp alone is the family now: Holm leaves a family of one unadjusted.
+                let c = r.comparison.as_ref().unwrap();
+                assert_eq!(r.p_holm, c.p_paired());
+                assert!(r.excluded.is_none());
+            }
+        }
+        let table = paired_table(&rows).unwrap().to_markdown();
+        assert!(table.contains("he diverged (1 of 5 seeds)"), "{table}");
+        let he_lines: Vec<&str> = table
+            .lines()
+            .filter(|l| l.contains("he −") || l.contains("− he"))
+            .collect();
+        assert_eq!(he_lines.len(), 2, "{table}");
+        for l in he_lines {
+            assert!(!l.contains("e-") && !l.contains('['), "a number in {l}");
+        }
+        let json = paired_json(&rows);
+        assert!(json[0]["p_paired"].is_null() && json[0]["excluded"].is_string());
     }
 }

@@ -137,7 +137,7 @@ pub fn predict_units(cfg: &ExperimentConfig, results: &[RunResult]) -> u64 {
         .filter(|s| {
             !results
                 .iter()
-                .any(|r| r.arm == Arm::Bp && r.seed == cfg.seed_start + s)
+                .any(|r| r.record.arm == Arm::Bp && r.record.seed == cfg.seed_start + s)
         })
         .count() as u64;
     let epochs = cfg.mlp.epochs as u64;
@@ -253,13 +253,16 @@ pub fn predict_best_enn(
     let mut bp_acc = Vec::new();
     let mut missing = Vec::new();
     for &s in &seeds {
-        match results.iter().find(|r| r.arm == Arm::Bp && r.seed == s) {
-            Some(r) => bp_acc.push(r.test_acc),
+        match results
+            .iter()
+            .find(|r| r.record.arm == Arm::Bp && r.record.seed == s)
+        {
+            Some(r) => bp_acc.push(r.record.test_acc),
             None => missing.push((Arm::Bp, s)),
         }
     }
     let bp_runs = run_all(&missing, &tc, cfg.jobs, train, test, None, progress)?;
-    bp_acc.extend(bp_runs.iter().map(|r| r.test_acc));
+    bp_acc.extend(bp_runs.iter().map(|r| r.record.test_acc));
     let bp_mean = stats::mean(&bp_acc);
     let mut candidates = Vec::new();
     // One thing varies: the ENN seed. The rule is the run's (`enn.rule`) for every ENN, so
@@ -284,7 +287,7 @@ pub fn predict_best_enn(
         let spearman_states = stats::spearman(&scores, &accs)?;
         let gi_work: Vec<(Arm, u64)> = seeds.iter().map(|&s| (Arm::GradInstructor, s)).collect();
         let gi = run_all(&gi_work, &tc, cfg.jobs, train, test, Some(&enn), progress)?;
-        let gain = stats::mean(&gi.iter().map(|r| r.test_acc).collect::<Vec<_>>()) - bp_mean;
+        let gain = stats::mean(&gi.iter().map(|r| r.record.test_acc).collect::<Vec<_>>()) - bp_mean;
         progress.note(&format!(
             "[predict-enn] {name}: gain {:+.2} pp, spearman(E, acc) {spearman_states:.3}",
             100.0 * gain

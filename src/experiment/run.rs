@@ -99,7 +99,7 @@ pub struct Outcome {
 impl Outcome {
     /// The runs' numbers without the networks.
     pub fn records(&self) -> Vec<RunRecord> {
-        self.results.iter().map(RunRecord::from).collect()
+        self.results.iter().map(|r| r.record).collect()
     }
 
     /// Per-arm summaries of the runs.

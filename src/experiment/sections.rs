@@ -6,6 +6,7 @@ use super::explain::Explained;
 use super::output::{cpu_description, git_revision, summary_table, timing_line, PAPER};
 use super::predict::{Prediction, PREDICTION_ALPHA};
 use super::run::Outcome;
+use super::summary::RunRecord;
 use crate::error::Result;
 use crate::instructor::EpisodeLog;
 use crate::report::png::{heatmap_png, Colormap, HeatmapOptions, ValueRange};
@@ -40,7 +41,7 @@ fn gradient_section(r: &mut Report, o: &Outcome) {
     let Some(first) = o
         .results
         .iter()
-        .find(|r| r.arm == Arm::GradInstructor && !r.grad_norms.is_empty())
+        .find(|r| r.record.arm == Arm::GradInstructor && !r.grad_norms.is_empty())
     else {
         return;
     };
@@ -52,7 +53,7 @@ fn gradient_section(r: &mut Report, o: &Outcome) {
             .collect()
     };
     r.heading("Gradient magnitude by training stage").svg(
-        format!("Norms of the two terms of the W1 update during Grad-Instructor training (seed {}): lr·dL/dW1 and le·dE/dW1 (le = {})", first.seed, o.config.mlp.le),
+        format!("Norms of the two terms of the W1 update during Grad-Instructor training (seed {}): lr·dL/dW1 and le·dE/dW1 (le = {})", first.record.seed, o.config.mlp.le),
         line_plot(&LinePlot {
             title: "W1 update terms by step".into(),
             x_label: "step".into(),
@@ -321,6 +322,48 @@ fn prediction_section(r: &mut Report, p: &Prediction) -> Result<()> {
     Ok(())
 }
 
+/// The "Diverged runs" section: every run the [`divergence`](super::divergence) rule flags
+/// (arm, seed, epoch, condition), or that none was, with the rule.
+pub(crate) fn divergence_section(r: &mut Report, records: &[RunRecord]) -> Result<()> {
+    let flagged: Vec<&RunRecord> = records.iter().filter(|r| r.divergence.is_some()).collect();
+    r.heading("Diverged runs");
+    if flagged.is_empty() {
+        r.paragraph(format!(
+            "No run diverged ({} runs checked). {}",
+            records.len(),
+            super::divergence::RULE
+        ));
+        return Ok(());
+    }
+    let mut t = Table::new([
+        "arm",
+        "seed",
+        "epoch",
+        "condition",
+        "test acc (%)",
+        "last epoch loss",
+    ]);
+    for x in &flagged {
+        let d = x.divergence.expect("filtered on divergence");
+        t.push_row([
+            x.arm.name().to_string(),
+            x.seed.to_string(),
+            d.epoch.to_string(),
+            d.cause.name().to_string(),
+            format!("{:.2}", 100.0 * x.test_acc),
+            format!("{:.3e}", x.last_epoch_loss),
+        ])?;
+    }
+    r.paragraph(format!(
+        "DIVERGED: {} of {} runs. {}",
+        flagged.len(),
+        records.len(),
+        super::divergence::RULE
+    ))
+    .table(&t);
+    Ok(())
+}
+
 /// Writes `report.html` and `report.md` of a run.
 pub fn write_report(out: &Path, command: &str, o: &Outcome) -> Result<()> {
     let summary = summary_table(&o.summaries())?;
@@ -337,7 +380,9 @@ pub fn write_report(out: &Path, command: &str, o: &Outcome) -> Result<()> {
     r.heading("Four-arm comparison").table(&summary).paragraph(PAPER).paragraph(
         "p: Welch's two-sided t-test of Grad-Instructor's test accuracies against the arm's, over seeds. Every number here was measured by this run.",
     );
-    let paired = super::paired::paired_comparisons(&o.records())?;
+    let records = o.records();
+    divergence_section(&mut r, &records)?;
+    let paired = super::paired::paired_comparisons(&records)?;
     r.heading("Paired comparisons")
         .table(&super::paired::paired_table(&paired)?)
         .paragraph(super::paired::PAIRED_NOTE);

@@ -1,50 +1,11 @@
 //! Per-arm summaries and Welch's test of `gi` against each other arm, computed from the runs'
-//! numbers directly.
+//! numbers directly. An arm with a diverged run gets no test (module
+//! [`divergence`](super::divergence)).
 
-use super::arm::{Arm, RunResult};
+use super::arm::Arm;
+pub use super::arm::RunRecord;
 use crate::stats::{self, WelchTest};
-use serde::{Deserialize, Serialize};
-
-/// The numbers of one (arm, seed) run that summaries and `runs.csv` need (a [`RunResult`]
-/// without the trained network).
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct RunRecord {
-    /// Which arm.
-    pub arm: Arm,
-    /// Which seed.
-    pub seed: u64,
-    /// Test accuracy in [0, 1].
-    pub test_acc: f64,
-    /// Train accuracy in [0, 1].
-    pub train_acc: f64,
-    /// Mean training loss over the last epoch.
-    pub last_epoch_loss: f64,
-    /// Seconds spent training.
-    pub train_secs: f64,
-    /// Optimizer steps.
-    pub steps: usize,
-}
-
-impl RunRecord {
-    /// Train accuracy minus test accuracy.
-    pub fn gap(&self) -> f64 {
-        self.train_acc - self.test_acc
-    }
-}
-
-impl From<&RunResult> for RunRecord {
-    fn from(r: &RunResult) -> Self {
-        RunRecord {
-            arm: r.arm,
-            seed: r.seed,
-            test_acc: r.test_acc,
-            train_acc: r.train_acc,
-            last_epoch_loss: r.last_epoch_loss,
-            train_secs: r.train_secs,
-            steps: r.steps,
-        }
-    }
-}
+use serde::Serialize;
 
 /// Mean and sample standard deviation.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
@@ -77,8 +38,10 @@ pub struct ArmSummary {
     pub train_acc: MeanStd,
     /// Train − test gap.
     pub gap: MeanStd,
-    /// Welch's test of `gi`'s test accuracies against this arm's (`None` for `gi` itself or
-    /// when `gi` did not run).
+    /// Runs of this arm flagged as diverged.
+    pub diverged: usize,
+    /// Welch's test of `gi`'s test accuracies against this arm's (`None` for `gi` itself, when
+    /// `gi` did not run, or when either arm has a diverged run).
     pub welch_vs_gi: Option<WelchTest>,
     /// Mean training seconds per run.
     pub train_secs: f64,
@@ -97,16 +60,20 @@ pub fn summarize(records: &[RunRecord]) -> Vec<ArmSummary> {
         .filter(|r| r.arm == Arm::GradInstructor)
         .map(|r| r.test_acc)
         .collect();
+    let gi_diverged = diverged_runs(records, Arm::GradInstructor) > 0;
     arms.into_iter()
         .map(|arm| {
             let rs: Vec<&RunRecord> = records.iter().filter(|r| r.arm == arm).collect();
             let col = |f: fn(&RunRecord) -> f64| rs.iter().map(|r| f(r)).collect::<Vec<f64>>();
             let test = col(|r| r.test_acc);
-            let welch_vs_gi = (arm != Arm::GradInstructor && !gi.is_empty())
-                .then(|| stats::welch_t_test(&gi, &test));
+            let diverged = diverged_runs(records, arm);
+            let welch_vs_gi =
+                (arm != Arm::GradInstructor && !gi.is_empty() && diverged == 0 && !gi_diverged)
+                    .then(|| stats::welch_t_test(&gi, &test));
             ArmSummary {
                 arm,
                 seeds: rs.len(),
+                diverged,
                 test_acc: MeanStd::of(&test),
                 train_acc: MeanStd::of(&col(|r| r.train_acc)),
                 gap: MeanStd::of(&col(|r| r.train_acc - r.test_acc)),
@@ -115,4 +82,58 @@ pub fn summarize(records: &[RunRecord]) -> Vec<ArmSummary> {
             }
         })
         .collect()
+}
+
+/// How many of `arm`'s runs in `records` diverged.
+pub fn diverged_runs(records: &[RunRecord], arm: Arm) -> usize {
+    records
+        .iter()
+        .filter(|r| r.arm == arm && r.divergence.is_some())
+        .count()
+}
+
+/// `diverged (n of m seeds)` for an arm with diverged runs, `None` for one without.
+pub fn diverged_label(records: &[RunRecord], arm: Arm) -> Option<String> {
+    let n = diverged_runs(records, arm);
+    let m = records.iter().filter(|r| r.arm == arm).count();
+    (n > 0).then(|| format!("diverged ({n} of {m} seeds)"))
+}
+
+/// One line per diverged run (`bp seed 3: epoch 1: final test accuracy within 2 points of
+/// chance (test acc 9.80%, last epoch loss 4.1e30)`), in record order; empty when none did.
+pub fn diverged_lines(records: &[RunRecord]) -> Vec<String> {
+    records
+        .iter()
+        .filter_map(|r| {
+            r.divergence.map(|d| {
+                format!(
+                    "{} seed {}: {} (test acc {:.2}%, last epoch loss {:.3e})",
+                    r.arm.name(),
+                    r.seed,
+                    d.describe(),
+                    100.0 * r.test_acc,
+                    r.last_epoch_loss
+                )
+            })
+        })
+        .collect()
+}
+
+/// The terminal's account of diverged runs: a heading line and one line per run, or `None`
+/// when no run diverged.
+pub fn diverged_text(records: &[RunRecord]) -> Option<String> {
+    let lines = diverged_lines(records);
+    (!lines.is_empty()).then(|| {
+        format!(
+            "DIVERGED RUNS ({} of {}): {}\n{}",
+            lines.len(),
+            records.len(),
+            super::divergence::RULE,
+            lines
+                .iter()
+                .map(|l| format!("  {l}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
+    })
 }

@@ -1,11 +1,13 @@
 //! Helpers shared by the integration tests: one closeness assertion, seeded random data,
-//! fresh temp dirs, synthetic data sets, and (in `alloc`) the allocation-tracking allocator.
+//! fresh temp dirs, synthetic data sets, (in `alloc`) the allocation-tracking allocator and
+//! (in `bin`) running the `mnist_enn` example.
 //!
 //! Each test file that needs them says `mod common;`. Not every file uses every helper, so
 //! dead-code warnings are off for this module.
 #![allow(dead_code)]
 
 pub mod alloc;
+pub mod bin;
 
 use grad_instructor::data::Dataset;
 use rand::rngs::StdRng;
