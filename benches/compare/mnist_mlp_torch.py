@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """PyTorch cross-check of the baseline arms and of per-epoch training time.
 
-Exactly the configuration of `cargo run --release --example mnist_enn` (issue 4):
-MLP 784-100-10 with ReLU, pixels scaled to [0,1] (no mean/std normalization), softmax
+By default exactly the configuration of `cargo run --release --example mnist_enn` (issue 4):
+MLP 784-100-10 with ReLU (`--hidden 100,100` for 784-100-100-10, and so on), pixels scaled to [0,1] (no mean/std normalization), softmax
 cross-entropy, plain SGD (no momentum), lr 0.01, batch 64, 3 epochs, reshuffled each epoch,
 train on all 60000 images. Arms:
   bp: default nn.Linear init;
@@ -11,6 +11,9 @@ train on all 60000 images. Arms:
 
 Usage:
   python3 benches/compare/mnist_mlp_torch.py accuracy --seeds 3
+  # the study's stage-4 protocol in its selected regime (docs/study.md, README):
+  python3 benches/compare/mnist_mlp_torch.py accuracy --hidden 100,100 --epochs 5 \
+      --seeds 20 --seed-start 100 --arms bp,he
   python3 benches/compare/mnist_mlp_torch.py timing --batches 32,64,512 --threads 1
 Reads data/mnist/*.gz directly (numpy + gzip), no torchvision, nothing downloaded.
 """
@@ -41,14 +44,26 @@ def load(split):
 
 
 def make_model(arm, hidden, seed):
+    """784-hidden[0]-...-hidden[-1]-10 with ReLU; `hidden` a list of widths."""
     torch.manual_seed(seed)
-    model = torch.nn.Sequential(torch.nn.Linear(784, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, 10))
+    layers, fan_in = [], 784
+    for w in hidden:
+        layers += [torch.nn.Linear(fan_in, w), torch.nn.ReLU()]
+        fan_in = w
+    model = torch.nn.Sequential(*layers, torch.nn.Linear(fan_in, 10))
     if arm == "he":
         for m in model:
             if isinstance(m, torch.nn.Linear):
                 torch.nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
                 torch.nn.init.zeros_(m.bias)
     return model
+
+
+def widths(text):
+    w = [int(p) for p in text.split(",")]
+    if not w or min(w) < 1:
+        raise SystemExit(f"--hidden takes positive widths, e.g. 100,100; got {text!r}")
+    return w
 
 
 def accuracy(model, x, y):
@@ -78,16 +93,19 @@ def cmd_accuracy(a):
     xtr, ytr = load("train")
     xte, yte = load("test")
     rows = []
+    hidden = widths(a.hidden)
     for arm in a.arms.split(","):
-        for seed in range(a.seeds):
-            model = make_model(arm, a.hidden, seed)
+        for seed in range(a.seed_start, a.seed_start + a.seeds):
+            model = make_model(arm, hidden, seed)
             t0 = time.perf_counter()
             train(model, xtr, ytr, a.epochs, a.lr, a.batch, a.l1 if arm == "l1" else 0.0, seed)
             wall = time.perf_counter() - t0
             te, tr = accuracy(model, xte, yte), accuracy(model, xtr, ytr)
             rows.append(dict(arm=arm, seed=seed, test=te, train=tr, gap=tr - te, wall=wall))
             print(f"{arm} seed {seed}: test {100*te:.2f}% train {100*tr:.2f}% ({wall:.1f}s)", file=sys.stderr)
-    print(f"torch {torch.__version__}, threads {a.threads}, epochs {a.epochs}, lr {a.lr}, batch {a.batch}")
+    net = "-".join(str(w) for w in [784, *hidden, 10])
+    print(f"torch {torch.__version__}, {net} ReLU, threads {a.threads}, epochs {a.epochs}, lr {a.lr}, "
+          f"batch {a.batch}, seeds {a.seed_start}..{a.seed_start + a.seeds - 1}, 60000 train / 10000 test")
     print("| arm | test acc (%) | train acc (%) | gap (pp) | seeds |")
     print("|---|---|---|---|---|")
     for arm in a.arms.split(","):
@@ -109,7 +127,7 @@ def cmd_timing(a):
     for batch in [int(b) for b in a.batches.split(",")]:
         times = []
         for rep in range(a.repeats):
-            model = make_model("bp", 100, rep)
+            model = make_model("bp", [100], rep)
             t0 = time.perf_counter()
             train(model, xtr, ytr, 1, 0.01, batch, 0.0, rep)
             times.append(time.perf_counter() - t0)
@@ -127,7 +145,8 @@ def main():
     acc.add_argument("--epochs", type=int, default=3)
     acc.add_argument("--lr", type=float, default=0.01)
     acc.add_argument("--batch", type=int, default=64)
-    acc.add_argument("--hidden", type=int, default=100)
+    acc.add_argument("--hidden", default="100", help="hidden widths, comma-separated (e.g. 100,100)")
+    acc.add_argument("--seed-start", type=int, default=0, help="first seed (torch's RNG: not the crate's seeds)")
     acc.add_argument("--l1", type=float, default=1e-4)
     acc.add_argument("--threads", type=int, default=1)
     acc.add_argument("--json")

@@ -8,7 +8,8 @@
 //! * [`rows`]: `study.csv` (one row per cell and seed), resumption and merging.
 //! * [`runner`]: the stages in order, sharded and resumable, with the selections carried
 //!   forward.
-//! * [`analysis`]: the paired statistics and the report (`study.md`, `study.html`).
+//! * [`analysis`]: the paired statistics, the selections, the verdict and the report
+//!   (`study.md`, `study.html`).
 //!
 //! The study is deterministic from [`StudyConfig::seed`]: every seed is an offset from it.
 

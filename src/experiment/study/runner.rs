@@ -13,6 +13,7 @@ use crate::experiment::progress::Progress;
 use crate::instructor::EvaluationNet;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -202,13 +203,8 @@ fn enn_need(
     }
 }
 
-/// Runs the study into `out` (see the module docs).
-pub fn run_study(
-    cfg: &StudyConfig,
-    out: &Path,
-    opts: &StudyOptions,
-    progress: &dyn Progress,
-) -> Result<StudyStatus> {
+/// The options must name a shard and a stage that exist.
+fn check_options(opts: &StudyOptions) -> Result<()> {
     let (index, count) = opts.shard;
     if count == 0 || index >= count {
         return Err(Error::Usage(format!(
@@ -221,10 +217,25 @@ pub fn run_study(
             opts.until_stage
         )));
     }
+    Ok(())
+}
+
+/// The configuration as recorded in `study-config.json`.
+fn config_json(cfg: &StudyConfig) -> Result<String> {
+    serde_json::to_string_pretty(cfg)
+        .map_err(|e| Error::invalid("study config", format!("cannot serialize the config: {e}")))
+}
+
+/// Runs the study into `out` (see the module docs).
+pub fn run_study(
+    cfg: &StudyConfig,
+    out: &Path,
+    opts: &StudyOptions,
+    progress: &dyn Progress,
+) -> Result<StudyStatus> {
+    check_options(opts)?;
     std::fs::create_dir_all(out.join("enns")).map_err(|e| Error::io(out, e))?;
-    let config_json = serde_json::to_string_pretty(cfg)
-        .map_err(|e| Error::invalid("study config", format!("cannot serialize the config: {e}")))?;
-    check_config(out, &config_json)?;
+    check_config(out, &config_json(cfg)?)?;
     let data = StudyData::load(cfg)?;
     let mut all = rows::read_dir_rows(out)?;
     let my_file = shard_file(out, opts.shard);
@@ -238,8 +249,8 @@ pub fn run_study(
             analysis::write_report(cfg, &all, out, &opts.command)?;
             return Ok(StudyStatus::Waiting(stage.number()));
         };
-        let n = stage.number();
-        let todo: Vec<(usize, Key)> = keys(cfg, n, &cells)
+        let (index, count) = opts.shard;
+        let todo: Vec<(usize, Key)> = keys(cfg, stage.number(), &cells)
             .into_iter()
             .enumerate()
             .filter(|(i, (_, k))| *i as u64 % count == index && !all.contains_key(k))
@@ -249,88 +260,17 @@ pub fn run_study(
             continue;
         }
         let (train, eval) = data.for_stage(stage);
-        // The ENNs of this shard's rows: loaded, or trained in parallel.
-        let needs: BTreeSet<(String, Recipe, u64, usize)> = todo
-            .iter()
-            .filter_map(|(i, k)| {
-                enn_need(cfg, n, &cells[*i], k.3).map(|(key, r, e)| (key, r, e, cells[*i].depth))
-            })
-            .collect();
-        let needs: Vec<_> = needs.into_iter().collect();
-        let episodes: usize = needs
-            .iter()
-            .filter(|(key, ..)| !out.join("enns").join(format!("{key}.safetensors")).exists())
-            .map(|(_, r, ..)| recipe_episodes(cfg, *r))
-            .sum();
-        progress.start(&format!("stage {n}: ENN training"), episodes as u64);
-        let enns = Mutex::new(HashMap::new());
-        par_each(&needs, opts.jobs, |(key, recipe, enn_seed, depth)| {
-            let path = out.join("enns").join(format!("{key}.safetensors"));
-            let sz = sizes(cfg, train.dim, *depth);
-            let enn = ensure_enn(cfg, *recipe, &sz, *enn_seed, train, &path, || {
-                progress.advance(1, &format!("ENN {key}"))
-            })?;
-            enns.lock().unwrap().insert(key.clone(), enn);
-            Ok(())
-        })?;
-        progress.finish();
-        let enns: HashMap<String, EvaluationNet> = enns.into_inner().unwrap();
-        // The rate of every (cell, ENN) pair the rows use.
-        let mut rates: HashMap<(usize, Option<u64>), f64> = HashMap::new();
-        for (i, k) in &todo {
-            let slot = (*i, k.3);
-            if rates.contains_key(&slot) {
-                continue;
-            }
-            let enn = enn_need(cfg, n, &cells[*i], k.3).map(|(key, ..)| &enns[&key]);
-            rates.insert(slot, calibrate_rate(cfg, &cells[*i], enn, train)?);
-        }
-        progress.start(
-            &format!("stage {n}: {} runs", todo.len()),
-            todo.len() as u64,
-        );
-        let new_rows = Mutex::new(Vec::new());
-        let last_write = Mutex::new(Instant::now());
-        let ran = par_each(&todo, opts.jobs, |(i, k)| {
-            let cell = &cells[*i];
-            let enn = enn_need(cfg, n, cell, k.3).map(|(key, ..)| (k.3.unwrap_or(0), &enns[&key]));
-            let row = run_cell(
-                cfg,
-                n,
-                cell,
-                k.2,
-                enn,
-                rates[&(*i, k.3)],
-                train,
-                eval,
-                stage == Stage::Confirmation,
-            )?;
-            progress.advance(
-                1,
-                &format!(
-                    "stage {n} {} seed {}{}: {:.2}%",
-                    cell.name,
-                    k.2,
-                    k.3.map_or(String::new(), |e| format!(" ENN {e}")),
-                    100.0 * row.acc
-                ),
-            );
-            let mut m = mine.lock().unwrap();
-            m.push(row.clone());
-            // The file is rewritten atomically (and fsynced) at most every few seconds, and
-            // after the stage: a crash loses at most those seconds of runs.
-            let mut last = last_write.lock().unwrap();
-            if last.elapsed().as_secs_f64() > WRITE_EVERY_SECS {
-                rows::write_file(&my_file, &m)?;
-                *last = Instant::now();
-            }
-            new_rows.lock().unwrap().push(row);
-            Ok(())
-        });
-        rows::write_file(&my_file, &mine.lock().unwrap())?;
-        ran?;
-        progress.finish();
-        for r in new_rows.into_inner().unwrap() {
+        let run = StageRun {
+            cfg,
+            stage,
+            cells: &cells,
+            train,
+            eval,
+            out,
+            jobs: opts.jobs,
+            progress,
+        };
+        for r in run.run(&todo, &my_file, &mine)? {
             all.insert(r.key(), r);
         }
         analysis::write_report(cfg, &all, out, &opts.command)?;
@@ -343,6 +283,132 @@ pub fn run_study(
     } else {
         StudyStatus::Waiting(4)
     })
+}
+
+/// One stage's rows of this process: its ENNs, the rates, the runs.
+struct StageRun<'a> {
+    cfg: &'a StudyConfig,
+    stage: Stage,
+    cells: &'a [Cell],
+    train: &'a Dataset,
+    eval: &'a Dataset,
+    out: &'a Path,
+    jobs: usize,
+    progress: &'a dyn Progress,
+}
+
+impl StageRun<'_> {
+    /// The ENN of a run (by its cell index and ENN seed), if it has one.
+    fn need(&self, cell: usize, enn_seed: Option<u64>) -> Option<(String, Recipe, u64)> {
+        enn_need(self.cfg, self.stage.number(), &self.cells[cell], enn_seed)
+    }
+
+    fn enn_path(&self, key: &str) -> PathBuf {
+        self.out.join("enns").join(format!("{key}.safetensors"))
+    }
+
+    /// Runs `todo` (cell index, key) and returns the new rows; `my_file` (this process's
+    /// CSV, holding `mine`) is rewritten as rows arrive and after the stage.
+    fn run(
+        &self,
+        todo: &[(usize, Key)],
+        my_file: &Path,
+        mine: &Mutex<Vec<Row>>,
+    ) -> Result<Vec<Row>> {
+        let enns = self.enns(todo)?;
+        // The rate of every (cell, ENN) pair the rows use.
+        let mut rates: HashMap<(usize, Option<u64>), f64> = HashMap::new();
+        for (i, k) in todo {
+            if let Entry::Vacant(slot) = rates.entry((*i, k.3)) {
+                let enn = self.need(*i, k.3).map(|(key, ..)| &enns[&key]);
+                slot.insert(calibrate_rate(self.cfg, &self.cells[*i], enn, self.train)?);
+            }
+        }
+        let n = self.stage.number();
+        self.progress.start(
+            &format!("stage {n}: {} runs", todo.len()),
+            todo.len() as u64,
+        );
+        let new_rows = Mutex::new(Vec::new());
+        let last_write = Mutex::new(Instant::now());
+        let ran = par_each(todo, self.jobs, |(i, k)| {
+            let row = self.run_one(*i, k, &enns, rates[&(*i, k.3)])?;
+            let mut m = mine.lock().unwrap();
+            m.push(row.clone());
+            // The file is rewritten atomically (and fsynced) at most every few seconds, and
+            // after the stage: a crash loses at most those seconds of runs.
+            let mut last = last_write.lock().unwrap();
+            if last.elapsed().as_secs_f64() > WRITE_EVERY_SECS {
+                rows::write_file(my_file, &m)?;
+                *last = Instant::now();
+            }
+            new_rows.lock().unwrap().push(row);
+            Ok(())
+        });
+        rows::write_file(my_file, &mine.lock().unwrap())?;
+        ran?;
+        self.progress.finish();
+        Ok(new_rows.into_inner().unwrap())
+    }
+
+    /// The ENNs the rows need: loaded from `enns/`, or trained in parallel.
+    fn enns(&self, todo: &[(usize, Key)]) -> Result<HashMap<String, EvaluationNet>> {
+        let needs: BTreeSet<(String, Recipe, u64, usize)> = todo
+            .iter()
+            .filter_map(|(i, k)| {
+                let depth = self.cells[*i].depth;
+                self.need(*i, k.3).map(|(key, r, e)| (key, r, e, depth))
+            })
+            .collect();
+        let needs: Vec<_> = needs.into_iter().collect();
+        let episodes: usize = needs
+            .iter()
+            .filter(|(key, ..)| !self.enn_path(key).exists())
+            .map(|(_, r, ..)| recipe_episodes(self.cfg, *r))
+            .sum();
+        let n = self.stage.number();
+        self.progress
+            .start(&format!("stage {n}: ENN training"), episodes as u64);
+        let enns = Mutex::new(HashMap::new());
+        par_each(&needs, self.jobs, |(key, recipe, enn_seed, depth)| {
+            let sz = sizes(self.cfg, self.train.dim, *depth);
+            let path = self.enn_path(key);
+            let enn = ensure_enn(self.cfg, *recipe, &sz, *enn_seed, self.train, &path, || {
+                self.progress.advance(1, &format!("ENN {key}"))
+            })?;
+            enns.lock().unwrap().insert(key.clone(), enn);
+            Ok(())
+        })?;
+        self.progress.finish();
+        Ok(enns.into_inner().unwrap())
+    }
+
+    /// One run: cell `i`, row key `k`.
+    fn run_one(
+        &self,
+        i: usize,
+        k: &Key,
+        enns: &HashMap<String, EvaluationNet>,
+        rate: f64,
+    ) -> Result<Row> {
+        let (n, cell) = (self.stage.number(), &self.cells[i]);
+        let enn = self
+            .need(i, k.3)
+            .map(|(key, ..)| (k.3.unwrap_or(0), &enns[&key]));
+        let confirm = self.stage == Stage::Confirmation;
+        let row = run_cell(
+            self.cfg, n, cell, k.2, enn, rate, self.train, self.eval, confirm,
+        )?;
+        let with_enn = k.3.map_or(String::new(), |e| format!(" ENN {e}"));
+        let msg = format!(
+            "stage {n} {} seed {}{with_enn}: {:.2}%",
+            cell.name,
+            k.2,
+            100.0 * row.acc
+        );
+        self.progress.advance(1, &msg);
+        Ok(row)
+    }
 }
 
 /// The folder's `study-config.json` must equal this config (written on first use): rows of
@@ -375,8 +441,7 @@ pub fn merge(
 ) -> Result<StudyStatus> {
     let mut all_rows = Vec::new();
     std::fs::create_dir_all(out.join("enns")).map_err(|e| Error::io(out, e))?;
-    let json = serde_json::to_string_pretty(cfg)
-        .map_err(|e| Error::invalid("study config", e.to_string()))?;
+    let json = config_json(cfg)?;
     for d in dirs {
         check_config(d, &json)?;
         all_rows.extend(rows::read_dir_rows(d)?.into_values());
