@@ -149,7 +149,7 @@ pub struct RunRecord {
     pub train_secs: f64,
     /// Optimizer steps taken.
     pub steps: usize,
-    /// Where and why the run diverged ([`divergence`](super::divergence)'s rule), if it did.
+    /// Where and why the run diverged ([`divergence`]'s rule), if it did.
     pub divergence: Option<Divergence>,
 }
 
@@ -193,7 +193,7 @@ pub fn initial_mlp(arm: Arm, seed: u64, cfg: &TrainConfig) -> Result<Mlp> {
 
 /// Trains one arm from one seed and evaluates it. `enn` is required by the `gi` arm.
 /// `progress(epoch, mean_loss)` is called after each epoch. A run that diverges by the rule of
-/// [`divergence`](super::divergence) is a result with [`RunRecord::divergence`] set, not an
+/// [`divergence`] is a result with [`RunRecord::divergence`] set, not an
 /// error; a NaN or infinite loss at a step is an [`Error::NonFinite`].
 pub fn run_arm(
     arm: Arm,

@@ -1,7 +1,7 @@
 //! The study's statistics and report: every stage's table from the rows, the selections
 //! (by [`rules`](mod@super::rules)) and the verdict.
 //!
-//! * [`paired`]: a cell's rows as accuracies by MLP seed; paired A − B with its bootstrap CI
+//! * [`paired`](mod@paired): a cell's rows as accuracies by MLP seed; paired A − B with its bootstrap CI
 //!   and paired t-test.
 //! * [`select`]: what the rules of stages 1–3 are fed, and what they select.
 //! * [`confirm`]: stage 4's comparisons per ENN seed and stage 5's verdict.

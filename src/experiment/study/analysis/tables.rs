@@ -1,5 +1,5 @@
 //! The report's tables, built from the rows and the analysis; every comparison row is
-//! written by [`comparison`] (mean difference, CI, p, Holm p — or dashes where a cell is not
+//! written by `comparison` (mean difference, CI, p, Holm p — or dashes where a cell is not
 //! tested).
 
 use super::super::design::{Cell, CellEval, Variant};
