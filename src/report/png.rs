@@ -474,28 +474,7 @@ pub fn legend_labels(lo: f64, hi: f64) -> Vec<String> {
 /// value ([`legend_labels`], drawn by [`draw_text`], vertically centred on the tick); the
 /// canvas is at least 64 pixels tall so the strip and its labels stay readable.
 pub fn heatmap_rgb(values: &[f32], h: usize, w: usize, opts: &HeatmapOptions) -> Result<RgbImage> {
-    if h == 0 || w == 0 {
-        return Err(Error::invalid(
-            "heatmap_png",
-            format!("map must be non-empty, got {h}x{w}"),
-        ));
-    }
-    if values.len() != h.saturating_mul(w) {
-        return Err(Error::shape(
-            "heatmap_png",
-            format!("{h}x{w} = {} values", h.saturating_mul(w)),
-            format!("{} values", values.len()),
-        ));
-    }
-    if opts.scale_x == 0 || opts.scale_y == 0 {
-        return Err(Error::invalid(
-            "heatmap_png",
-            format!(
-                "scale factors must be >= 1, got {}x{}",
-                opts.scale_x, opts.scale_y
-            ),
-        ));
-    }
+    check_heatmap_input(values, h, w, opts)?;
     let map_w = w.saturating_mul(opts.scale_x);
     let map_h = h.saturating_mul(opts.scale_y);
     let legend_x = map_w.saturating_add(LEGEND_GAP);
@@ -521,7 +500,50 @@ pub fn heatmap_rgb(values: &[f32], h: usize, w: usize, opts: &HeatmapOptions) ->
             format!("{canvas_w}x{canvas_h} image exceeds the {MAX_PIXELS}-pixel limit"),
         ));
     }
+    let mut img = RgbImage::new(canvas_w, canvas_h, WHITE);
+    paint_map(&mut img, values, (h, w), (lo, hi), opts);
+    if opts.legend {
+        draw_legend(&mut img, legend_x, &labels, opts.colormap)?;
+    }
+    Ok(img)
+}
 
+/// A non-empty map of exactly `h * w` values and scale factors of at least 1.
+fn check_heatmap_input(values: &[f32], h: usize, w: usize, opts: &HeatmapOptions) -> Result<()> {
+    if h == 0 || w == 0 {
+        return Err(Error::invalid(
+            "heatmap_png",
+            format!("map must be non-empty, got {h}x{w}"),
+        ));
+    }
+    if values.len() != h.saturating_mul(w) {
+        return Err(Error::shape(
+            "heatmap_png",
+            format!("{h}x{w} = {} values", h.saturating_mul(w)),
+            format!("{} values", values.len()),
+        ));
+    }
+    if opts.scale_x == 0 || opts.scale_y == 0 {
+        return Err(Error::invalid(
+            "heatmap_png",
+            format!(
+                "scale factors must be >= 1, got {}x{}",
+                opts.scale_x, opts.scale_y
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Value `(r, c)` fills the `scale_x` × `scale_y` block at `(c*scale_x, r*scale_y)`, coloured
+/// by its position `t = (v − lo) / (hi − lo)` in the range (NaN stays NaN: the colormap's gray).
+fn paint_map(
+    img: &mut RgbImage,
+    values: &[f32],
+    (h, w): (usize, usize),
+    (lo, hi): (f64, f64),
+    opts: &HeatmapOptions,
+) {
     let to_t = |v: f32| {
         if v.is_nan() {
             f64::NAN
@@ -529,8 +551,6 @@ pub fn heatmap_rgb(values: &[f32], h: usize, w: usize, opts: &HeatmapOptions) ->
             (v as f64 - lo) / (hi - lo)
         }
     };
-
-    let mut img = RgbImage::new(canvas_w, canvas_h, WHITE);
     for r in 0..h {
         for c in 0..w {
             let color = opts.colormap.color(to_t(values[r * w + c]));
@@ -541,55 +561,63 @@ pub fn heatmap_rgb(values: &[f32], h: usize, w: usize, opts: &HeatmapOptions) ->
             }
         }
     }
+}
 
-    if opts.legend {
-        // Frame: columns legend_x ..= legend_x + STRIP + 1, rows 0 ..= canvas_h - 1.
-        let (x0, x1) = (legend_x, legend_x + LEGEND_STRIP + 1);
-        let (y0, y1) = (0, canvas_h - 1);
-        for y in y0..=y1 {
-            img.set(x0, y, INK);
-            img.set(x1, y, INK);
-        }
-        for x in x0..=x1 {
-            img.set(x, y0, INK);
-            img.set(x, y1, INK);
-        }
-        // Gradient inside the frame: inner row y1-1 is t = 0, inner row y0+1 is t = 1.
-        let inner = (y1 - y0 - 1) as f64; // >= 62 rows
-        for y in y0 + 1..y1 {
-            let t = (y1 - 1 - y) as f64 / (inner - 1.0);
-            let color = opts.colormap.color(t);
-            for x in x0 + 1..x1 {
-                img.set(x, y, color);
-            }
-        }
-        let glyph_h = 5 * LABEL_SCALE;
-        for (&t, label) in LEGEND_TICKS.iter().zip(&labels) {
-            let y = (y1 - 1) as f64 - t * (inner - 1.0);
-            let y = y.round() as usize;
-            let len = if t == 0.5 {
-                2 * LEGEND_TICK
-            } else {
-                LEGEND_TICK
-            };
-            for x in x1 + 1..=x1 + len {
-                img.set(x, y, INK);
-            }
-            // Centred on the tick, kept inside the canvas at the top and bottom ticks.
-            let top = (y + 1)
-                .saturating_sub(glyph_h / 2)
-                .min(canvas_h.saturating_sub(glyph_h));
-            draw_text(
-                &mut img,
-                x1 + 1 + 2 * LEGEND_TICK + LABEL_GAP,
-                top,
-                label,
-                LABEL_SCALE,
-                INK,
-            )?;
+/// The framed vertical gradient from column `legend_x` over the canvas height, its ticks and
+/// their `labels` (bottom tick first).
+fn draw_legend(
+    img: &mut RgbImage,
+    legend_x: usize,
+    labels: &[String],
+    colormap: Colormap,
+) -> Result<()> {
+    let canvas_h = img.height;
+    // Frame: columns legend_x ..= legend_x + STRIP + 1, rows 0 ..= canvas_h - 1.
+    let (x0, x1) = (legend_x, legend_x + LEGEND_STRIP + 1);
+    let (y0, y1) = (0, canvas_h - 1);
+    for y in y0..=y1 {
+        img.set(x0, y, INK);
+        img.set(x1, y, INK);
+    }
+    for x in x0..=x1 {
+        img.set(x, y0, INK);
+        img.set(x, y1, INK);
+    }
+    // Gradient inside the frame: inner row y1-1 is t = 0, inner row y0+1 is t = 1.
+    let inner = (y1 - y0 - 1) as f64; // >= 62 rows
+    for y in y0 + 1..y1 {
+        let t = (y1 - 1 - y) as f64 / (inner - 1.0);
+        let color = colormap.color(t);
+        for x in x0 + 1..x1 {
+            img.set(x, y, color);
         }
     }
-    Ok(img)
+    let glyph_h = 5 * LABEL_SCALE;
+    for (&t, label) in LEGEND_TICKS.iter().zip(labels) {
+        let y = (y1 - 1) as f64 - t * (inner - 1.0);
+        let y = y.round() as usize;
+        let len = if t == 0.5 {
+            2 * LEGEND_TICK
+        } else {
+            LEGEND_TICK
+        };
+        for x in x1 + 1..=x1 + len {
+            img.set(x, y, INK);
+        }
+        // Centred on the tick, kept inside the canvas at the top and bottom ticks.
+        let top = (y + 1)
+            .saturating_sub(glyph_h / 2)
+            .min(canvas_h.saturating_sub(glyph_h));
+        draw_text(
+            img,
+            x1 + 1 + 2 * LEGEND_TICK + LABEL_GAP,
+            top,
+            label,
+            LABEL_SCALE,
+            INK,
+        )?;
+    }
+    Ok(())
 }
 
 /// A heatmap of `values` (row-major, `h` rows of `w`) as PNG bytes; see [`heatmap_rgb`] for
