@@ -477,16 +477,21 @@ pub fn direct_backward_input_rounding(isa: Isa, g: &Conv2dGeometry) -> Option<Ro
     }
 }
 
-/// Whether [`ConvGemm::Auto`] takes the direct kernels on `isa`: only AVX-512 has
-/// register-tiled intrinsics bodies; the generic bodies (AVX2, portable) are correct and
-/// bit-exact but do not keep their accumulators in registers (measured 5-7x slower than
-/// im2col). On AVX-512, `Auto` also keeps im2col where it measured faster (CPU time, Zen 4,
+/// Whether [`ConvGemm::Auto`] takes the direct kernels on `isa` for a product of `rounding`:
+/// AVX-512 and AVX2 have register-tiled intrinsics bodies for the fused roundings; the
+/// generic bodies (unfused roundings on AVX2, the portable path) are correct and bit-exact
+/// but do not keep their accumulators in registers (measured 5-7x slower than im2col).
+/// `Auto` also keeps im2col where it measured faster (CPU time, Zen 4 and Zen 2,
 /// `GI_CONV_CPU_TABLE=1 cargo bench --bench kernels`): forwards with reductions of at most
 /// [`DIRECT_MAX_REDUCTION`] (`small::acc_nn` reads the column matrix in place; the direct
 /// tiles' partial-row stores then dominate) and input gradients with fewer than 8 input
-/// channels (one 8-channel tile would be mostly idle).
-fn direct_pays(isa: Isa) -> bool {
-    isa == Isa::Avx512
+/// channels (one tile would be mostly idle).
+fn direct_pays(isa: Isa, rounding: Rounding) -> bool {
+    match isa {
+        Isa::Avx512 => true,
+        Isa::Avx2Fma => rounding.fused(isa),
+        _ => false,
+    }
 }
 
 /// [`conv2d_forward_with`] on an explicit ISA (an unsupported one falls back to the best).
@@ -500,8 +505,8 @@ pub fn conv2d_forward_on(
     output: &mut [f32],
 ) {
     let isa = if isa.is_supported() { isa } else { isa::best() };
-    if engine == ConvGemm::Auto && direct_pays(isa) && g.col_rows() > DIRECT_MAX_REDUCTION {
-        if let Some(rounding) = direct_forward_rounding(isa, g) {
+    if engine == ConvGemm::Auto && g.col_rows() > DIRECT_MAX_REDUCTION {
+        if let Some(rounding) = direct_forward_rounding(isa, g).filter(|&r| direct_pays(isa, r)) {
             let run = conv_direct::conv2d_forward_direct_with;
             return run(isa, rounding, g, input, weight, bias, output);
         }
@@ -571,8 +576,9 @@ pub fn conv2d_backward_input_on(
     grad_input: &mut [f32],
 ) {
     let isa = if isa.is_supported() { isa } else { isa::best() };
-    if engine == ConvGemm::Auto && direct_pays(isa) && g.c_in >= 8 {
-        if let Some(rounding) = direct_backward_input_rounding(isa, g) {
+    if engine == ConvGemm::Auto && g.c_in >= 8 {
+        let rounding = direct_backward_input_rounding(isa, g).filter(|&r| direct_pays(isa, r));
+        if let Some(rounding) = rounding {
             let run = conv_direct::conv2d_backward_input_direct_with;
             return run(isa, rounding, g, grad_output, weight, grad_input);
         }
