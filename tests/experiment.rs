@@ -217,7 +217,7 @@ fn summaries_are_per_arm_statistics_of_the_records() {
 /// `summary.json` recording `config`.
 fn run_folder(dir: &Path, records: &[RunRecord], config: &ExperimentConfig) {
     std::fs::create_dir_all(dir).unwrap();
-    let t = runs_table(records).unwrap();
+    let t = runs_table(records, &config.fingerprint()).unwrap();
     grad_instructor::report::csv::write_csv(&dir.join("runs.csv"), &t).unwrap();
     let summary = serde_json::json!({ "config": serde_json::to_value(config).unwrap() });
     grad_instructor::report::json::write_json_pretty(&dir.join("summary.json"), &summary).unwrap();

@@ -147,6 +147,9 @@ fn run(cli: cli::Cli) -> Result<(), AnyError> {
             return Err("--merge needs a comma-separated list of output folders, e.g. --merge runs/a,runs/b".into());
         }
         let merged = experiment::merge::merge(dirs, &out, &command)?;
+        for w in &merged.warnings {
+            eprintln!("warning: {w}");
+        }
         println!("{}", summary_table(&merged.summaries)?.to_markdown());
         if let Some(text) = experiment::summary::diverged_text(&merged.records) {
             println!("{text}\n");

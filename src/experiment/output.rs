@@ -14,7 +14,23 @@ use crate::report::table::{fmt_mean_std, fmt_p_value, Table};
 use std::path::Path;
 
 /// The columns of `runs.csv`. New columns go at the end, so the old ones keep their place.
-pub(crate) const RUN_HEADERS: [&str; 9] = [
+/// `config` is the [fingerprint](super::config::ExperimentConfig::fingerprint) of the
+/// configuration that ran the row.
+pub(crate) const RUN_HEADERS: [&str; 10] = [
+    "arm",
+    "seed",
+    "test_acc",
+    "train_acc",
+    "gap",
+    "last_epoch_loss",
+    "train_secs",
+    "steps",
+    "diverged",
+    "config",
+];
+/// The columns of a `runs.csv` written before the `config` column: still read (its rows
+/// carry no fingerprint; [`merge`](super::merge) falls back to `summary.json`'s config).
+pub(crate) const NO_CONFIG_RUN_HEADERS: [&str; 9] = [
     "arm",
     "seed",
     "test_acc",
@@ -41,8 +57,9 @@ pub(crate) const PAPER: &str = "Paper (abstract of arXiv 2406.10559): Grad-Instr
 2.8 points above conventional backprop, above L1 regularization, comparable to He initialization, with a smaller train-test gap, \
 at the same number of epochs.";
 
-/// `runs.csv`: one row per (arm, seed).
-pub fn runs_table(records: &[RunRecord]) -> Result<Table> {
+/// `runs.csv`: one row per (arm, seed), each ending with `config`, the fingerprint of the
+/// configuration that ran it.
+pub fn runs_table(records: &[RunRecord], config: &str) -> Result<Table> {
     let mut t = Table::new(RUN_HEADERS);
     for r in records {
         t.push_row([
@@ -55,6 +72,7 @@ pub fn runs_table(records: &[RunRecord]) -> Result<Table> {
             format!("{:.3}", r.train_secs),
             r.steps.to_string(),
             Divergence::cell(r.divergence),
+            config.to_string(),
         ])?;
     }
     Ok(t)
@@ -78,14 +96,32 @@ pub fn read_runs(path: &Path) -> Result<(Table, Vec<RunRecord>)> {
     Ok((t, records))
 }
 
-/// The records of a `runs.csv` table read from `path` (named in errors). A table in the old
-/// format ([`OLD_RUN_HEADERS`], no `diverged` column) gives records without a divergence flag.
+/// The records of a `runs.csv` table read from `path` (named in errors). A table in an old
+/// format ([`NO_CONFIG_RUN_HEADERS`], no `config` column; [`OLD_RUN_HEADERS`], no `diverged`
+/// column either) gives records without a divergence flag when it has no `diverged` column.
+/// A `config` cell must be a fingerprint (8 lowercase hex digits); what it says is
+/// [`config_column`]'s and `merge`'s business.
 pub(crate) fn records_of(t: &Table, path: &Path) -> Result<Vec<RunRecord>> {
-    if t.headers != RUN_HEADERS && t.headers != OLD_RUN_HEADERS {
+    if t.headers != RUN_HEADERS
+        && t.headers != NO_CONFIG_RUN_HEADERS
+        && t.headers != OLD_RUN_HEADERS
+    {
         return Err(Error::format(
             path,
             None,
             format!("unexpected columns {:?}", t.headers),
+        ));
+    }
+    if let Some(cell) = t
+        .rows
+        .iter()
+        .filter_map(|r| r.get(9))
+        .find(|c| !is_fingerprint(c))
+    {
+        return Err(Error::format(
+            path,
+            None,
+            format!("config {cell:?}: not a configuration fingerprint (8 hex digits)"),
         ));
     }
     fn num<T: std::str::FromStr>(path: &Path, s: &str, what: &str) -> Result<T>
@@ -143,6 +179,26 @@ pub(crate) fn records_of(t: &Table, path: &Path) -> Result<Vec<RunRecord>> {
             })
         })
         .collect()
+}
+
+/// Whether `s` looks like [`fingerprint`](super::config::ExperimentConfig::fingerprint)'s output.
+fn is_fingerprint(s: &str) -> bool {
+    s.len() == 8
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// The configuration fingerprints recorded in a `runs.csv` table's `config` column, each once
+/// in order of first appearance; `None` for a table written before that column.
+pub(crate) fn config_column(t: &Table) -> Option<Vec<String>> {
+    let at = t.headers.iter().position(|h| h == "config")?;
+    let mut seen: Vec<String> = Vec::new();
+    for r in &t.rows {
+        if !seen.contains(&r[at]) {
+            seen.push(r[at].clone());
+        }
+    }
+    Some(seen)
 }
 
 /// The per-arm table (terminal, Markdown, HTML). An arm with diverged runs says so in the
@@ -233,7 +289,9 @@ pub(crate) fn cpu_description() -> String {
     )
 }
 
-fn enn_log_table(logs: &[EpisodeLog]) -> Result<Table> {
+/// `enn_training.csv`: one row per episode; `seed` is the episode's MLP seed, `enn_seed`
+/// the ENN's, `config` the run's configuration fingerprint.
+fn enn_log_table(logs: &[EpisodeLog], enn_seed: &str, config: &str) -> Result<Table> {
     let mut t = Table::new([
         "episode",
         "seed",
@@ -246,6 +304,8 @@ fn enn_log_table(logs: &[EpisodeLog]) -> Result<Table> {
         "chosen_multipliers",
         "enn_loss",
         "mlp_loss",
+        "enn_seed",
+        "config",
     ]);
     for l in logs {
         let mults: Vec<String> = l.chosen_multipliers.iter().map(|m| m.to_string()).collect();
@@ -261,12 +321,16 @@ fn enn_log_table(logs: &[EpisodeLog]) -> Result<Table> {
             mults.join(" "),
             format!("{:.6}", l.enn_loss),
             format!("{:.6}", l.mlp_loss),
+            enn_seed.to_string(),
+            config.to_string(),
         ])?;
     }
     Ok(t)
 }
 
-fn grad_norm_table(results: &[RunResult]) -> Result<Table> {
+/// `grad_norms.csv`: the gradient-term norms of every `gi` run; `seed` is the MLP's seed,
+/// `enn_seed` the main ENN's (empty when a loaded ENN's file records none), `config` the run's configuration fingerprint.
+fn grad_norm_table(results: &[RunResult], enn_seed: &str, config: &str) -> Result<Table> {
     let mut t = Table::new([
         "seed",
         "step",
@@ -275,6 +339,8 @@ fn grad_norm_table(results: &[RunResult]) -> Result<Table> {
         "enn_score",
         "enn_score_grad_norm",
         "enn_logit_grad_norm",
+        "enn_seed",
+        "config",
     ]);
     for r in results
         .iter()
@@ -289,6 +355,8 @@ fn grad_norm_table(results: &[RunResult]) -> Result<Table> {
                 format!("{:.6}", g.score),
                 format!("{:.6e}", g.score_grad),
                 format!("{:.6e}", g.logit_grad),
+                enn_seed.to_string(),
+                config.to_string(),
             ])?;
         }
     }
@@ -305,14 +373,19 @@ pub fn timing_line(o: &Outcome) -> String {
 }
 
 /// Writes the CSV files of a run.
+/// Every row ends with the configuration's fingerprint (`config`), so each file can be traced
+/// to the run that wrote it.
 pub fn write_csvs(out: &Path, o: &Outcome) -> Result<()> {
-    write_csv(&out.join("runs.csv"), &runs_table(&o.records())?)?;
-    let norms = grad_norm_table(&o.results)?;
+    let config = o.config.fingerprint();
+    let enn_seed = o.enn_seed.map_or_else(String::new, |s| s.to_string());
+    write_csv(&out.join("runs.csv"), &runs_table(&o.records(), &config)?)?;
+    let norms = grad_norm_table(&o.results, &enn_seed, &config)?;
     if !norms.rows.is_empty() {
         write_csv(&out.join("grad_norms.csv"), &norms)?;
     }
     if !o.enn_logs.is_empty() {
-        write_csv(&out.join("enn_training.csv"), &enn_log_table(&o.enn_logs)?)?;
+        let logs = enn_log_table(&o.enn_logs, &enn_seed, &config)?;
+        write_csv(&out.join("enn_training.csv"), &logs)?;
     }
     Ok(())
 }
@@ -328,7 +401,7 @@ pub fn write_summary_json(out: &Path, command: &str, o: &Outcome) -> Result<()> 
         &serde_json::json!({
             "command": command, "git_revision": git_revision(), "cpu": cpu_description(),
             "data": {"dir": o.data_dir.display().to_string(), "name": o.data_name, "train": o.train_len, "test": o.test_len},
-            "config": config, "config_fingerprint": o.config.fingerprint(), "enn_seed": o.config.enn.seed,
+            "config": config, "config_fingerprint": o.config.fingerprint(), "enn_seed": o.enn_seed,
             "arms": summaries_json(&o.summaries()),
             "paired": super::paired::paired_json(&super::paired::paired_comparisons(&o.records())?),
             "seconds": { "enn_training": t.enn_secs, "arms": t.arms_secs, "enn_prediction": t.predict_secs, "total": t.total_secs },

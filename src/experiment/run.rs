@@ -86,6 +86,9 @@ pub struct Outcome {
     pub results: Vec<RunResult>,
     /// The main ENN's training log (empty when loaded or not needed).
     pub enn_logs: Vec<EpisodeLog>,
+    /// The main ENN's seed: the configured one when trained, the one its file records when
+    /// loaded (`None` when the file records none, or no ENN was used).
+    pub enn_seed: Option<u64>,
     /// Coverage of W1 by the main ENN's gradient (empty when no ENN was used).
     pub coverage: Vec<EnnCoverage>,
     /// Grad-CAM and the lottery test, when run.
@@ -140,18 +143,32 @@ pub fn load_data(cfg: &ExperimentConfig) -> Result<(PathBuf, Dataset, Dataset)> 
     Ok((dir, train, test))
 }
 
+/// The main ENN of a run and where it came from.
+struct MainEnn {
+    enn: EvaluationNet,
+    /// Its training log (empty when loaded).
+    logs: Vec<EpisodeLog>,
+    /// Seconds spent training it (0 when loaded).
+    secs: f64,
+    /// Its seed (see [`Outcome::enn_seed`]).
+    seed: Option<u64>,
+}
+
 /// The main ENN: loaded from `cfg.enn.load`, or trained (checkpointing into
 /// `out/enn_checkpoint`, resuming from `resume/enn_checkpoint`) and saved as
-/// `out/enn.safetensors`. Returns the ENN, its training log and the seconds spent.
+/// `out/enn.safetensors`, whose metadata records its seed and the configuration's fingerprint.
 fn main_enn(
     cfg: &ExperimentConfig,
     train: &Dataset,
     out: &Path,
     resume: Option<&Path>,
     progress: &dyn Progress,
-) -> Result<(EvaluationNet, Vec<EpisodeLog>, f64)> {
+) -> Result<MainEnn> {
     if let Some(path) = &cfg.enn.load {
         let enn = load_enn(path)?;
+        let seed = crate::io::safetensors::load_checked(path)?
+            .meta("seed")
+            .and_then(|s| s.parse().ok());
         let (mode, masked) = (enn.image.mode, enn.image.inert.is_some());
         if mode != cfg.enn.image_mode || masked != cfg.enn.mask_inert {
             // Running a loaded ENN on another image than it was trained on would score
@@ -170,7 +187,12 @@ fn main_enn(
             path.display(),
             mode.name()
         ));
-        return Ok((enn, Vec::new(), 0.0));
+        return Ok(MainEnn {
+            enn,
+            logs: Vec::new(),
+            secs: 0.0,
+            seed,
+        });
     }
     let t = Instant::now();
     let rcfg = cfg.reinforce_config();
@@ -201,7 +223,12 @@ fn main_enn(
             ("config_fingerprint", &cfg.fingerprint()),
         ],
     )?;
-    Ok((enn, logs, secs))
+    Ok(MainEnn {
+        enn,
+        logs,
+        secs,
+        seed: Some(cfg.enn.seed),
+    })
 }
 
 /// The seeds whose initial W1 the coverage figures are measured on: the run's first five.
@@ -251,12 +278,12 @@ pub fn run(
     let mut timing = Timing::default();
 
     // 1. The ENN, trained or loaded, when anything needs it.
-    let (enn, enn_logs) = if cfg.needs_enn() {
-        let (enn, logs, secs) = main_enn(cfg, &train, out, resume, progress)?;
-        timing.enn_secs = secs;
-        (Some(enn), logs)
+    let (enn, enn_logs, enn_seed) = if cfg.needs_enn() {
+        let m = main_enn(cfg, &train, out, resume, progress)?;
+        timing.enn_secs = m.secs;
+        (Some(m.enn), m.logs, m.seed)
     } else {
-        (None, Vec::new())
+        (None, Vec::new(), None)
     };
 
     // 2. The arms.
@@ -314,6 +341,7 @@ pub fn run(
         input_dim: train.dim,
         results,
         enn_logs,
+        enn_seed,
         coverage,
         explained,
         prediction,
