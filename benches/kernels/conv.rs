@@ -73,7 +73,7 @@ fn cpu_ms(macs: usize, mut f: impl FnMut()) -> Option<f64> {
 /// path the direct kernels replace where they give its bits), in thread CPU time.
 fn print_cpu_time_table(rng: &mut StdRng) {
     println!(
-        "{:<24}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}",
+        "{:<24}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}",
         "conv2d (cpu time, ms)",
         "fwd+bwd",
         "fwd",
@@ -82,7 +82,8 @@ fn print_cpu_time_table(rng: &mut StdRng) {
         "dx",
         "dx i2c",
         "dx dir",
-        "dw"
+        "dw",
+        "dw i2c"
     );
     let isa = isa::selected();
     for shape in CONV_SHAPES {
@@ -128,6 +129,9 @@ fn print_cpu_time_table(rng: &mut StdRng) {
             dx_dir,
             cpu_ms(m, || {
                 conv2d_backward_weight_with(ConvGemm::Auto, &g, &x, &dy, &mut dw)
+            }),
+            cpu_ms(m, || {
+                conv2d_backward_weight_with(ConvGemm::Im2col, &g, &x, &dy, &mut dw)
             }),
         ];
         let (n, c_in, h, w, c_out) = shape;
