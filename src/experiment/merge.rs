@@ -26,7 +26,7 @@ use super::config::CLASSES;
 use super::config::{comparable, fingerprint_of};
 use super::divergence::{at_chance, Divergence};
 use super::output::{
-    config_column, records_of, summaries_json, summary_table, NO_CONFIG_RUN_HEADERS,
+    config_column, records_of, summaries_json, summary_table, OutDir, NO_CONFIG_RUN_HEADERS,
     OLD_RUN_HEADERS, PAPER, RUN_HEADERS,
 };
 use super::summary::{summarize, ArmSummary, RunRecord};
@@ -270,8 +270,16 @@ fn write_merged(
 }
 
 /// Combines the `runs.csv` of `dirs` into `out` (`runs.csv`, `summary.json`, a report) after
-/// the checks in the module docs; nothing is written when one fails.
+/// the checks in the module docs; `out` must be absent or empty. Nothing is written when a
+/// check fails.
 pub fn merge(dirs: &[PathBuf], out: &Path, command: &str) -> Result<Merged> {
+    merge_with(dirs, out, false, command)
+}
+
+/// [`merge`], replacing a non-empty `out` when `replace` is set. The files are written into
+/// `out`'s staging folder and renamed into place at the end ([`OutDir`]), so a merge that
+/// fails while writing leaves the old `out` as it was.
+pub fn merge_with(dirs: &[PathBuf], out: &Path, replace: bool, command: &str) -> Result<Merged> {
     check_folders(dirs, out)?;
     let inputs = dirs
         .iter()
@@ -290,7 +298,16 @@ pub fn merge(dirs: &[PathBuf], out: &Path, command: &str) -> Result<Merged> {
         warnings.extend(input.warning.clone());
     }
     debug_assert_eq!(records_of(&combined, out).ok().as_ref(), Some(&records));
-    let summaries = write_merged(out, command, dirs, &inputs[0], &combined, &records)?;
+    let staged = OutDir::prepare(out, None, replace)?;
+    let summaries = write_merged(
+        staged.path(),
+        command,
+        dirs,
+        &inputs[0],
+        &combined,
+        &records,
+    )?;
+    staged.commit()?;
     Ok(Merged {
         records,
         summaries,

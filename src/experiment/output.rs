@@ -11,7 +11,7 @@ use crate::instructor::EpisodeLog;
 use crate::report::csv::{parse_csv, write_csv};
 use crate::report::json::write_json_pretty;
 use crate::report::table::{fmt_mean_std, fmt_p_value, Table};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The columns of `runs.csv`. New columns go at the end, so the old ones keep their place.
 /// `config` is the [fingerprint](super::config::ExperimentConfig::fingerprint) of the
@@ -416,47 +416,163 @@ pub fn write_all(out: &Path, command: &str, o: &Outcome) -> Result<()> {
     super::sections::write_report(out, command, o)
 }
 
-/// Checks the output folder before any work, so that a run never mixes its files with
-/// another's and a bad location fails at once instead of after training:
+/// The staging folder of output folder `out`: its sibling `<name>.partial`, where a run
+/// writes until [`OutDir::commit`] renames it to `out`. Error when `out` names no folder
+/// (`.`, `..`, `/`).
+pub fn staging_path(out: &Path) -> Result<PathBuf> {
+    let name = out.file_name().ok_or_else(|| {
+        Error::Usage(format!(
+            "output folder {} names no folder (a run is written beside it and renamed into place)",
+            out.display()
+        ))
+    })?;
+    let mut staged = name.to_os_string();
+    staged.push(".partial");
+    Ok(out.with_file_name(staged))
+}
+
+/// The folder a run resumed from `dir` reads its checkpoint from: `dir`'s staging folder
+/// when that holds one (the run in `dir` was interrupted or failed), else `dir` itself (a
+/// finished run, or a folder written before staging).
+pub fn resume_folder(dir: &Path) -> PathBuf {
+    match staging_path(dir) {
+        Ok(s) if s.join("enn_checkpoint").is_dir() => s,
+        _ => dir.to_path_buf(),
+    }
+}
+
+fn same_folder(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}
+
+fn is_empty_dir(dir: &Path) -> Result<bool> {
+    Ok(std::fs::read_dir(dir)
+        .map_err(|e| Error::io(dir, e))?
+        .next()
+        .is_none())
+}
+
+/// An output folder being written, so that a run never mixes its files with another's and a
+/// failed run leaves the previous one intact: everything is written into the staging folder
+/// [`path`](Self::path) (`<out>.partial`, see [`staging_path`]) and [`commit`](Self::commit)
+/// renames it to `out` once every file is written.
 ///
-/// * `out` must be a folder that is absent or empty, unless it is the `resume` folder (a
-///   resumed run continues its own folder) or `replace` is set, in which case its old
-///   contents are removed now;
-/// * it must be writable: the folder (and its parents) is created and a probe file written
-///   and removed; a folder created only for the probe is removed again.
-pub fn prepare_out_dir(out: &Path, resume: Option<&Path>, replace: bool) -> Result<()> {
-    if out.exists() {
-        if !out.is_dir() {
-            return Err(Error::Usage(format!(
-                "output folder {} exists and is not a folder",
-                out.display()
-            )));
-        }
-        let non_empty = std::fs::read_dir(out)
-            .map_err(|e| Error::io(out, e))?
-            .next()
-            .is_some();
-        let resuming = match resume {
-            Some(r) => r.canonicalize().ok() == out.canonicalize().ok(),
-            None => false,
-        };
-        if non_empty && !resuming {
-            if !replace {
+/// * [`prepare`](Self::prepare) refuses, before any work, an `out` that is not a folder, and
+///   a non-empty `out` unless the run resumes it or `replace` is set; and a staging folder
+///   left by an unfinished run unless the run resumes it or `replace` is set (then it is
+///   discarded). It creates the staging folder, so an unwritable location fails at once.
+/// * A failed run leaves `out` untouched. Its staging folder stays when it holds an ENN
+///   checkpoint (so the run can be resumed), and is removed otherwise (on drop).
+/// * Resuming `out` ([`resume_folder`]): the checkpoint is read from `<out>.partial` when the
+///   run there was interrupted (and the run continues in that folder), else from `out`;
+///   committing then replaces `out`.
+/// * [`commit`](Self::commit) moves an existing `out` aside, renames the staging folder to
+///   `out` and removes the old one: `out` holds either the old run or the new one, but for
+///   the instant between the two renames it is absent.
+#[derive(Debug)]
+pub struct OutDir {
+    out: PathBuf,
+    staging: PathBuf,
+    resume_from: Option<PathBuf>,
+    committed: bool,
+}
+
+impl OutDir {
+    /// Checks `out` and creates its staging folder (see the type's docs); `resume` is the
+    /// folder a resumed run continues, `replace` allows replacing a finished or unfinished run.
+    pub fn prepare(out: &Path, resume: Option<&Path>, replace: bool) -> Result<OutDir> {
+        let staging = staging_path(out)?;
+        let resume_from = resume.map(resume_folder);
+        let resuming_out = resume.is_some_and(|r| same_folder(r, out));
+        if out.exists() {
+            if !out.is_dir() {
+                return Err(Error::Usage(format!(
+                    "output folder {} exists and is not a folder",
+                    out.display()
+                )));
+            }
+            if !is_empty_dir(out)? && !resuming_out && !replace {
                 return Err(Error::Usage(format!(
                     "output folder {} is not empty (it holds another run); a run writes only into a new or empty folder",
                     out.display()
                 )));
             }
-            std::fs::remove_dir_all(out).map_err(|e| Error::io(out, e))?;
+        }
+        let continues_staging = resume_from
+            .as_deref()
+            .is_some_and(|r| same_folder(r, &staging));
+        if staging.exists() && !continues_staging {
+            if !replace {
+                return Err(Error::Usage(format!(
+                    "{} holds the files of an unfinished run into {} (resume it, or replace it)",
+                    staging.display(),
+                    out.display()
+                )));
+            }
+            std::fs::remove_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
+        }
+        std::fs::create_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
+        Ok(OutDir {
+            out: out.to_path_buf(),
+            staging,
+            resume_from,
+            committed: false,
+        })
+    }
+
+    /// The folder to write into: the staging folder.
+    pub fn path(&self) -> &Path {
+        &self.staging
+    }
+
+    /// The folder the outputs end up in.
+    pub fn out(&self) -> &Path {
+        &self.out
+    }
+
+    /// The folder a resumed run reads its checkpoint from (see [`resume_folder`]).
+    pub fn resume_from(&self) -> Option<&Path> {
+        self.resume_from.as_deref()
+    }
+
+    /// Renames the staging folder to `out`, replacing what was there (see the type's docs).
+    pub fn commit(mut self) -> Result<()> {
+        let out = self.out.clone();
+        let mut old = None;
+        if out.exists() {
+            if is_empty_dir(&out)? {
+                std::fs::remove_dir(&out).map_err(|e| Error::io(&out, e))?;
+            } else {
+                let mut aside = staging_path(&out)?.into_os_string();
+                aside.push(format!(".replaced-{}", std::process::id()));
+                let aside = PathBuf::from(aside);
+                std::fs::rename(&out, &aside).map_err(|e| Error::io(&out, e))?;
+                old = Some(aside);
+            }
+        }
+        std::fs::rename(&self.staging, &out).map_err(|e| Error::io(&self.staging, e))?;
+        self.committed = true;
+        if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+            if let Ok(d) = std::fs::File::open(parent) {
+                let _ = d.sync_all(); // persist the renames; best effort
+            }
+        }
+        if let Some(old) = old {
+            std::fs::remove_dir_all(&old).map_err(|e| Error::io(&old, e))?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for OutDir {
+    /// A run that never committed: its staging folder is removed unless it holds an ENN
+    /// checkpoint to resume from.
+    fn drop(&mut self) {
+        if !self.committed && !self.staging.join("enn_checkpoint").exists() {
+            let _ = std::fs::remove_dir_all(&self.staging);
         }
     }
-    let created = !out.exists();
-    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
-    let probe = out.join(format!(".write-probe-{}", std::process::id()));
-    std::fs::write(&probe, b"").map_err(|e| Error::io(&probe, e))?;
-    std::fs::remove_file(&probe).map_err(|e| Error::io(&probe, e))?;
-    if created {
-        std::fs::remove_dir(out).map_err(|e| Error::io(out, e))?;
-    }
-    Ok(())
 }

@@ -238,6 +238,9 @@ pub fn coverage_seeds(cfg: &ExperimentConfig) -> Vec<u64> {
 
 /// Runs the whole comparison of `cfg`, writing the ENN and its checkpoints into `out`
 /// (the other outputs are written from the returned [`Outcome`] by [`super::output`]).
+/// The example passes an [`OutDir`](super::output::OutDir)'s staging folder as `out` and
+/// its [`resume_from`](super::output::OutDir::resume_from) as `resume`, so nothing reaches
+/// the final folder until every output is written.
 ///
 /// The configuration is validated first ([`ExperimentConfig::validate`]): an out-of-range
 /// field is [`RunError::Config`] before anything is loaded or written; warnings go to
