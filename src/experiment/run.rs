@@ -236,22 +236,13 @@ pub fn coverage_seeds(cfg: &ExperimentConfig) -> Vec<u64> {
     cfg.seed_list().take(5).collect()
 }
 
-/// Runs the whole comparison of `cfg`, writing the ENN and its checkpoints into `out`
-/// (the other outputs are written from the returned [`Outcome`] by [`super::output`]).
-/// The example passes an [`OutDir`](super::output::OutDir)'s staging folder as `out` and
-/// its [`resume_from`](super::output::OutDir::resume_from) as `resume`, so nothing reaches
-/// the final folder until every output is written.
-///
-/// The configuration is validated first ([`ExperimentConfig::validate`]): an out-of-range
-/// field is [`RunError::Config`] before anything is loaded or written; warnings go to
-/// [`Progress::warn`]. What the configuration makes unnecessary is skipped and said.
-pub fn run(
+/// Validates `cfg` (warnings to `progress`), loads its data and checks the memory budget:
+/// everything before the first allocation the configuration sizes. Returns
+/// `(data folder, train, test)`.
+fn checked_data(
     cfg: &ExperimentConfig,
-    out: &Path,
-    resume: Option<&Path>,
     progress: &dyn Progress,
-) -> std::result::Result<Outcome, RunError> {
-    let started = Instant::now();
+) -> std::result::Result<(PathBuf, Dataset, Dataset), RunError> {
     for w in cfg.validate()? {
         progress.warn(&w);
     }
@@ -278,6 +269,92 @@ pub fn run(
         cfg.describe(train.dim),
         cfg.jobs
     ));
+    Ok((data_dir, train, test))
+}
+
+/// What a run finds out about its ENN after the arms: Grad-CAM and the lottery test, the
+/// coverage of W1, the prediction study.
+struct EnnStudies {
+    explained: Option<Explained>,
+    coverage: Vec<EnnCoverage>,
+    prediction: Option<Prediction>,
+}
+
+/// Runs the ENN studies the configuration asks for (none without an ENN or a `gi` arm),
+/// adding the prediction study's seconds to `timing`.
+fn enn_studies(
+    cfg: &ExperimentConfig,
+    enn: Option<&EvaluationNet>,
+    results: &[RunResult],
+    (train, test): (&Dataset, &Dataset),
+    progress: &dyn Progress,
+    timing: &mut Timing,
+) -> Result<EnnStudies> {
+    let Some(enn) = enn else {
+        return Ok(EnnStudies {
+            explained: None,
+            coverage: Vec::new(),
+            prediction: None,
+        });
+    };
+    let tc = cfg.train_config(train.dim);
+    let explained = if cfg.explain.enabled && cfg.runs_enn_outputs() {
+        Some(explain(
+            enn,
+            cfg.seed_start,
+            &tc,
+            &cfg.explain,
+            results,
+            train,
+            test,
+            cfg.jobs,
+            progress,
+        )?)
+    } else {
+        None
+    };
+    let coverage = vec![coverage_of(
+        "main",
+        enn,
+        &tc,
+        &coverage_seeds(cfg),
+        &pixel_variance(&train.images, train.dim)?,
+        cfg.enn.inert_threshold,
+    )?];
+    let prediction = if cfg.predict.enns > 0 && cfg.runs_enn_outputs() {
+        let t = Instant::now();
+        progress.start("ENN prediction study", predict_units(cfg, results));
+        let p = predict_best_enn(cfg, results, train, test, progress)?;
+        progress.finish();
+        timing.predict_secs = t.elapsed().as_secs_f64();
+        Some(p)
+    } else {
+        None
+    };
+    Ok(EnnStudies {
+        explained,
+        coverage,
+        prediction,
+    })
+}
+
+/// Runs the whole comparison of `cfg`, writing the ENN and its checkpoints into `out`
+/// (the other outputs are written from the returned [`Outcome`] by [`super::output`]).
+/// The example passes an [`OutDir`](super::output::OutDir)'s staging folder as `out` and
+/// its [`resume_from`](super::output::OutDir::resume_from) as `resume`, so nothing reaches
+/// the final folder until every output is written.
+///
+/// The configuration is validated first ([`ExperimentConfig::validate`]): an out-of-range
+/// field is [`RunError::Config`] before anything is loaded or written; warnings go to
+/// [`Progress::warn`]. What the configuration makes unnecessary is skipped and said.
+pub fn run(
+    cfg: &ExperimentConfig,
+    out: &Path,
+    resume: Option<&Path>,
+    progress: &dyn Progress,
+) -> std::result::Result<Outcome, RunError> {
+    let started = Instant::now();
+    let (data_dir, train, test) = checked_data(cfg, progress)?;
     let mut timing = Timing::default();
 
     // 1. The ENN, trained or loaded, when anything needs it.
@@ -299,41 +376,14 @@ pub fn run(
     timing.arms_secs = t.elapsed().as_secs_f64();
 
     // 3. Explanations and the prediction study.
-    let explained = match (&enn, cfg.explain.enabled && cfg.runs_enn_outputs()) {
-        (Some(enn), true) => Some(explain(
-            enn,
-            cfg.seed_start,
-            &tc,
-            &cfg.explain,
-            &results,
-            &train,
-            &test,
-            cfg.jobs,
-            progress,
-        )?),
-        _ => None,
-    };
-    let coverage = match &enn {
-        Some(enn) => vec![coverage_of(
-            "main",
-            enn,
-            &tc,
-            &coverage_seeds(cfg),
-            &pixel_variance(&train.images, train.dim)?,
-            cfg.enn.inert_threshold,
-        )?],
-        None => Vec::new(),
-    };
-    let prediction = if cfg.predict.enns > 0 && cfg.runs_enn_outputs() {
-        let t = Instant::now();
-        progress.start("ENN prediction study", predict_units(cfg, &results));
-        let p = predict_best_enn(cfg, &results, &train, &test, progress)?;
-        progress.finish();
-        timing.predict_secs = t.elapsed().as_secs_f64();
-        Some(p)
-    } else {
-        None
-    };
+    let studies = enn_studies(
+        cfg,
+        enn.as_ref(),
+        &results,
+        (&train, &test),
+        progress,
+        &mut timing,
+    )?;
     timing.total_secs = started.elapsed().as_secs_f64();
     Ok(Outcome {
         config: cfg.clone(),
@@ -345,9 +395,9 @@ pub fn run(
         results,
         enn_logs,
         enn_seed,
-        coverage,
-        explained,
-        prediction,
+        coverage: studies.coverage,
+        explained: studies.explained,
+        prediction: studies.prediction,
         timing,
     })
 }
