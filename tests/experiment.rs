@@ -217,7 +217,7 @@ fn summaries_are_per_arm_statistics_of_the_records() {
 /// `summary.json` recording `config`.
 fn run_folder(dir: &Path, records: &[RunRecord], config: &ExperimentConfig) {
     std::fs::create_dir_all(dir).unwrap();
-    let t = runs_table(records).unwrap();
+    let t = runs_table(records, &config.fingerprint()).unwrap();
     grad_instructor::report::csv::write_csv(&dir.join("runs.csv"), &t).unwrap();
     let summary = serde_json::json!({ "config": serde_json::to_value(config).unwrap() });
     grad_instructor::report::json::write_json_pretty(&dir.join("summary.json"), &summary).unwrap();
@@ -489,31 +489,99 @@ fn run_rejects_a_bad_config_before_touching_data_or_output() {
     assert!(!out.exists(), "nothing may be written");
 }
 
+/// The names in a folder, sorted.
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
 #[test]
 fn output_folders_are_never_mixed() {
-    use grad_instructor::experiment::output::prepare_out_dir;
+    use grad_instructor::experiment::output::{staging_path, OutDir};
     let base = merge_scratch("out-dir");
     let out = base.join("run");
-    // Absent: fine, and the check leaves nothing behind.
-    prepare_out_dir(&out, None, false).unwrap();
-    assert!(!out.exists());
-    // Empty: fine.
-    std::fs::create_dir_all(&out).unwrap();
-    prepare_out_dir(&out, None, false).unwrap();
-    // Holding another run: refused, unless resuming that run or replacing it.
-    std::fs::write(out.join("report.md"), "old").unwrap();
-    let e = prepare_out_dir(&out, None, false).unwrap_err();
+    let partial = staging_path(&out).unwrap();
+    assert_eq!(partial, base.join("run.partial"));
+    // Absent: a run writes into the staging folder; one that fails (drops it uncommitted)
+    // leaves nothing behind.
+    let d = OutDir::prepare(&out, None, false).unwrap();
+    assert_eq!(d.path(), partial);
+    assert!(partial.is_dir() && !out.exists());
+    std::fs::write(d.path().join("runs.csv"), "x").unwrap();
+    drop(d);
+    assert!(!partial.exists() && !out.exists());
+    // Committed: the folder holds exactly what was written, and no staging folder is left.
+    let d = OutDir::prepare(&out, None, false).unwrap();
+    std::fs::write(d.path().join("report.md"), "old").unwrap();
+    d.commit().unwrap();
+    assert_eq!(names_in(&out), ["report.md"]);
+    assert_eq!(names_in(&base), ["run"]);
+    // Holding another run: refused, unless replacing it.
+    let e = OutDir::prepare(&out, None, false).unwrap_err();
     assert!(e.to_string().contains("not empty"), "{e}");
-    prepare_out_dir(&out, Some(&out), false).unwrap();
-    assert!(out.join("report.md").exists(), "resuming keeps the folder");
-    prepare_out_dir(&out, None, true).unwrap();
-    assert!(
-        !out.join("report.md").exists(),
-        "replacing removes the old run"
+    // A replacement that fails leaves the old run as it was; one that finishes leaves only
+    // its own files.
+    let d = OutDir::prepare(&out, None, true).unwrap();
+    std::fs::write(d.path().join("grad_norms.csv"), "new").unwrap();
+    drop(d);
+    assert_eq!(names_in(&out), ["report.md"]);
+    assert_eq!(
+        std::fs::read_to_string(out.join("report.md")).unwrap(),
+        "old"
     );
-    // A file where the folder should be; a folder that cannot be created.
+    let d = OutDir::prepare(&out, None, true).unwrap();
+    std::fs::write(d.path().join("runs.csv"), "new").unwrap();
+    d.commit().unwrap();
+    assert_eq!(names_in(&out), ["runs.csv"]);
+    assert_eq!(names_in(&base), ["run"]);
+    // A run that fails after checkpointing its ENN keeps its staging folder to resume from;
+    // a fresh run refuses it (unless replacing); resuming continues it in place.
+    let d = OutDir::prepare(&out, None, true).unwrap();
+    std::fs::create_dir(d.path().join("enn_checkpoint")).unwrap();
+    std::fs::write(d.path().join("enn_checkpoint/state"), "episode 10").unwrap();
+    drop(d);
+    assert!(partial.join("enn_checkpoint/state").exists());
+    assert_eq!(
+        names_in(&out),
+        ["runs.csv"],
+        "the finished run is untouched"
+    );
+    let fresh = base.join("fresh");
+    std::fs::create_dir_all(base.join("fresh.partial/enn_checkpoint")).unwrap();
+    let e = OutDir::prepare(&fresh, None, false).unwrap_err();
+    assert!(e.to_string().contains("unfinished run"), "{e}");
+    assert!(base.join("fresh.partial/enn_checkpoint").exists());
+    OutDir::prepare(&fresh, None, true).unwrap(); // replaced, then dropped empty: removed
+    assert_eq!(names_in(&base), ["run", "run.partial"]);
+    let d = OutDir::prepare(&out, Some(&out), false).unwrap();
+    assert_eq!(d.resume_from(), Some(partial.as_path()));
+    assert_eq!(d.path(), partial);
+    assert!(d.path().join("enn_checkpoint/state").exists());
+    std::fs::write(d.path().join("runs.csv"), "resumed").unwrap();
+    d.commit().unwrap();
+    assert_eq!(names_in(&out), ["enn_checkpoint", "runs.csv"]);
+    assert_eq!(
+        std::fs::read_to_string(out.join("runs.csv")).unwrap(),
+        "resumed"
+    );
+    // Resuming a finished run reads the checkpoint in the folder itself, into a fresh staging
+    // folder.
+    let d = OutDir::prepare(&out, Some(&out), false).unwrap();
+    assert_eq!(d.resume_from(), Some(out.as_path()));
+    assert!(names_in(d.path()).is_empty());
+    drop(d);
+    assert_eq!(names_in(&base), ["run"]);
+    // A file where the folder should be; a folder that cannot be created; no folder name.
     std::fs::write(base.join("file"), "x").unwrap();
-    assert!(prepare_out_dir(&base.join("file"), None, false).is_err());
-    assert!(prepare_out_dir(Path::new("/proc/gi-no-such/out"), None, false).is_err());
+    assert!(OutDir::prepare(&base.join("file"), None, false).is_err());
+    assert!(OutDir::prepare(Path::new("/proc/gi-no-such/out"), None, false).is_err());
+    for name in [".", "..", "/"] {
+        let e = OutDir::prepare(Path::new(name), None, true).unwrap_err();
+        assert!(e.to_string().contains("names no folder"), "{e}");
+    }
     std::fs::remove_dir_all(&base).unwrap();
 }

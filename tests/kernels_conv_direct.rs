@@ -2,18 +2,21 @@
 //! called directly with the rounding of the im2col product they stand in for: bit-equal to
 //! it (`ConvGemm::Im2col`) on the ENN's and the benchmarks' shapes and on seeded random
 //! geometries, whether or not `ConvGemm::Auto` routes there; the routed `Auto` likewise; and
-//! close to the by-definition references with every rounding.
+//! close to the by-definition references with every rounding. The weight gradient likewise,
+//! with the reduction chunk of the packed product it stands in for.
 
 mod common;
 
 use common::{assert_close, uniform};
 use grad_instructor::kernels::conv::{
-    conv2d_backward_input_on, conv2d_backward_input_reference, conv2d_forward_on,
-    conv2d_forward_reference, direct_backward_input_rounding, direct_forward_rounding,
+    conv2d_backward_input_on, conv2d_backward_input_reference, conv2d_backward_weight_on,
+    conv2d_backward_weight_reference, conv2d_forward_on, conv2d_forward_reference,
+    direct_backward_input_rounding, direct_backward_weight_rounding, direct_forward_rounding,
     Conv2dGeometry, ConvGemm,
 };
 use grad_instructor::kernels::conv_direct::{
-    conv2d_backward_input_direct_with, conv2d_forward_direct_with, Rounding,
+    conv2d_backward_input_direct_with, conv2d_backward_weight_direct_with,
+    conv2d_forward_direct_with, Rounding,
 };
 use grad_instructor::kernels::isa;
 use rand::rngs::StdRng;
@@ -72,6 +75,78 @@ fn assert_bits(actual: &[f32], expected: &[f32], what: &str) {
             "{what}: bits differ at [{i}]: {:e} vs {:e}",
             actual[i], expected[i]
         );
+    }
+}
+
+/// The weight gradient onto a nonzero start: `Auto` and (where the im2col path is packed
+/// sgemm) the direct kernel with its chunk, against `Im2col`, bit for bit, on every ISA.
+/// Returns whether the direct kernel was called.
+fn check_weight_bit_equal(g: &Conv2dGeometry, rng: &mut StdRng, what: &str) -> bool {
+    let x = uniform(rng, g.input_len());
+    let dy = uniform(rng, g.output_len());
+    let dw0 = uniform(rng, g.weight_len());
+    let mut used = false;
+    for isa in isa::supported() {
+        let what = format!("weight gradient {what} isa {} {g:?}", isa.name());
+        let mut dw_im2col = dw0.clone();
+        conv2d_backward_weight_on(isa, ConvGemm::Im2col, g, &x, &dy, &mut dw_im2col);
+        let mut dw_auto = dw0.clone();
+        conv2d_backward_weight_on(isa, ConvGemm::Auto, g, &x, &dy, &mut dw_auto);
+        assert_bits(&dw_auto, &dw_im2col, &format!("Auto {what}"));
+        if let Some(chunk) = direct_backward_weight_rounding(isa, g) {
+            used = true;
+            let mut dw = dw0.clone();
+            conv2d_backward_weight_direct_with(isa, chunk, g, &x, &dy, &mut dw);
+            assert_bits(&dw, &dw_im2col, &format!("direct chunk {chunk} {what}"));
+        }
+    }
+    used
+}
+
+#[test]
+fn direct_weight_gradient_is_bit_identical_to_im2col_every_isa() {
+    let mut rng = StdRng::seed_from_u64(0xD1_2ECA);
+    // The 16-channel shapes take packed sgemm in im2col (the 1-channel ones its acc_nt tiles).
+    for g in named_shapes().into_iter().filter(|g| g.c_in == 16) {
+        assert!(
+            check_weight_bit_equal(&g, &mut rng, "named"),
+            "unused: {g:?}"
+        );
+    }
+    // Larger images, so that the pixel reduction is cut into several chunks somewhere.
+    for g in [geometry(2, 16, 28, 28, 32), geometry(1, 16, 15, 117, 9)] {
+        assert!(
+            check_weight_bit_equal(&g, &mut rng, "large"),
+            "unused: {g:?}"
+        );
+    }
+    let mut used = 0;
+    for case in 0..300 {
+        let g = random_geometry(&mut rng);
+        used += check_weight_bit_equal(&g, &mut rng, &format!("case {case}")) as usize;
+    }
+    assert!(used > 100, "direct weight gradient used in {used} of 300");
+}
+
+#[test]
+fn direct_weight_gradient_any_chunk_matches_reference_every_isa() {
+    let mut rng = StdRng::seed_from_u64(0xD1_2ECB);
+    for case in 0..150 {
+        let g = random_geometry(&mut rng);
+        let x = uniform(&mut rng, g.input_len());
+        let dy = uniform(&mut rng, g.output_len());
+        let dw0 = uniform(&mut rng, g.weight_len());
+        let mut dw_ref = dw0.clone();
+        conv2d_backward_weight_reference(&g, &x, &dy, &mut dw_ref);
+        // Sums of at most 13·60 = 780 products below 1 in magnitude: ~1e-4 in practice.
+        for isa in isa::supported() {
+            for chunk in [1, 7, 64, 1 << 20] {
+                let what = format!("case {case} isa {} chunk {chunk} {g:?}", isa.name());
+                let mut dw = dw0.clone();
+                conv2d_backward_weight_direct_with(isa, chunk, &g, &x, &dy, &mut dw);
+                assert_close(&dw, &dw_ref, 1e-3, 1e-4, &format!("weight gradient {what}"));
+            }
+        }
     }
 }
 

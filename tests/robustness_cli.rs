@@ -151,3 +151,131 @@ fn mnist_enn_without_gi_skips_the_enn_and_says_so() {
     assert_eq!(again(true).status.code(), Some(0));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Every file under `dir` (recursively) with its bytes.
+fn snapshot(dir: &std::path::Path) -> std::collections::BTreeMap<std::path::PathBuf, Vec<u8>> {
+    let mut files = std::collections::BTreeMap::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                todo.push(p);
+            } else {
+                files.insert(p.clone(), std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    files
+}
+
+/// A `--force` run writes into `OUT.partial` and renames it to OUT only when it has finished:
+/// one that fails (here: the `--enn` file has a flipped byte, found after the output folder
+/// was prepared and the data loaded) leaves the previous run's folder byte for byte as it was
+/// and no staging folder; one that finishes leaves only its own files (none of the old run's
+/// ENN files beside a `bp`-only run).
+#[test]
+fn a_failed_forced_run_leaves_the_old_folder_byte_identical() {
+    let Some(exe) = mnist_enn_exe() else { return };
+    let dir = temp_dir("force");
+    let out_dir = dir.join("run");
+    let quick = |extra: &[&std::ffi::OsStr]| {
+        Command::new(&exe)
+            .args(["--quick", "--quiet", "--no-explain", "--predict-enn", "0"])
+            .arg("--data")
+            .arg(mnist_data())
+            .arg("--out")
+            .arg(&out_dir)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let first = quick(&[]);
+    assert_eq!(first.status.code(), Some(0), "{}", texts(&first).1);
+    let before = snapshot(&out_dir);
+    assert!(before.contains_key(&out_dir.join("enn.safetensors")));
+    assert!(before.contains_key(&out_dir.join("grad_norms.csv")));
+    let mut enn = before[&out_dir.join("enn.safetensors")].clone();
+    let last = enn.len() - 3;
+    enn[last] ^= 0x10;
+    let bad = dir.join("bad-enn.safetensors");
+    std::fs::write(&bad, &enn).unwrap();
+    let failed = quick(&["--force".as_ref(), "--enn".as_ref(), bad.as_os_str()]);
+    assert_one_error_line(
+        &failed,
+        "a forced run with a damaged ENN",
+        &["bad-enn.safetensors"],
+    );
+    assert_eq!(snapshot(&out_dir), before, "the old run changed");
+    assert!(
+        !dir.join("run.partial").exists(),
+        "a staging folder was left"
+    );
+    let replaced = quick(&["--force".as_ref(), "--arms".as_ref(), "bp".as_ref()]);
+    assert_eq!(replaced.status.code(), Some(0), "{}", texts(&replaced).1);
+    let after = snapshot(&out_dir);
+    for old in ["enn.safetensors", "grad_norms.csv", "enn_training.csv"] {
+        assert!(
+            !after.contains_key(&out_dir.join(old)),
+            "{old} of the old run is left"
+        );
+    }
+    let runs = String::from_utf8(after[&out_dir.join("runs.csv")].clone()).unwrap();
+    assert!(runs.lines().skip(1).all(|l| l.starts_with("bp,")), "{runs}");
+    assert!(!dir.join("run.partial").exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// An interrupted run leaves its checkpoint in `OUT.partial` (OUT itself never appears);
+/// `--resume OUT` continues from there and renames the finished folder to OUT.
+#[test]
+fn an_interrupted_run_resumes_from_its_staging_folder() {
+    let Some(exe) = mnist_enn_exe() else { return };
+    let dir = temp_dir("resume");
+    let out_dir = dir.join("run");
+    let partial = dir.join("run.partial");
+    let args = |cmd: &mut Command| {
+        cmd.args(["--quick", "--no-explain", "--predict-enn", "0"])
+            .args(["--episodes", "40", "--checkpoint-every", "2"])
+            .arg("--data")
+            .arg(mnist_data());
+    };
+    let mut cmd = Command::new(&exe);
+    args(&mut cmd);
+    let mut child = cmd
+        .arg("--quiet")
+        .arg("--out")
+        .arg(&out_dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let ckpt = partial.join("enn_checkpoint/checkpoint.safetensors");
+    let t = std::time::Instant::now();
+    while !ckpt.exists() && t.elapsed().as_secs() < 120 {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(ckpt.exists(), "no checkpoint in {}", partial.display());
+    assert!(
+        !out_dir.exists(),
+        "an unfinished run appeared as {}",
+        out_dir.display()
+    );
+    let mut cmd = Command::new(&exe);
+    args(&mut cmd);
+    let resumed = cmd.arg("--resume").arg(&out_dir).output().unwrap();
+    let (_, stderr) = texts(&resumed);
+    assert_eq!(resumed.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "resuming from {}",
+            partial.join("enn_checkpoint").display()
+        )),
+        "{stderr}"
+    );
+    assert!(out_dir.join("runs.csv").exists() && out_dir.join("enn.safetensors").exists());
+    assert!(!partial.exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

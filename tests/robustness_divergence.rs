@@ -120,10 +120,11 @@ fn runs_csv_records_divergence_and_the_old_format_still_reads_and_merges() {
         record(Arm::Bp, 1, 0.1, CHANCE),
     ];
     let new = base.join("new.csv");
-    grad_instructor::report::csv::write_csv(&new, &runs_table(&records).unwrap()).unwrap();
+    grad_instructor::report::csv::write_csv(&new, &runs_table(&records, "0badc0de").unwrap())
+        .unwrap();
     let text = std::fs::read_to_string(&new).unwrap();
     assert!(
-        text.lines().next().unwrap().ends_with(",diverged"),
+        text.lines().next().unwrap().ends_with(",diverged,config"),
         "{text}"
     );
     assert!(text.contains(",chance@epoch3"), "{text}");
@@ -152,7 +153,8 @@ fn runs_csv_records_divergence_and_the_old_format_still_reads_and_merges() {
     assert_eq!(m.records[1].divergence, CHANCE);
     assert_eq!(m.summaries[0].diverged, 1);
     let (t, again) = read_runs(&out.join("runs.csv")).unwrap();
-    assert_eq!(t.headers.last().map(String::as_str), Some("diverged"));
+    assert_eq!(t.headers[8], "diverged");
+    assert_eq!(t.headers.last().map(String::as_str), Some("config"));
     assert_eq!(again, m.records);
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(report.contains("DIVERGED: 1 of 2 runs"), "{report}");
@@ -224,7 +226,10 @@ fn mnist_enn_reports_a_diverged_run_plainly_and_a_normal_run_flags_nothing() {
     assert!(!stdout.to_lowercase().contains("diverged"), "{stdout}");
     let csv = std::fs::read_to_string(good.join("runs.csv")).unwrap();
     assert_eq!(
-        csv.lines().skip(1).filter(|l| l.ends_with(",no")).count(),
+        csv.lines()
+            .skip(1)
+            .filter(|l| l.split(',').nth(8) == Some("no"))
+            .count(),
         4,
         "{csv}"
     );

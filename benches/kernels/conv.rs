@@ -11,9 +11,13 @@
 
 use criterion::{black_box, BenchmarkId, Criterion, Throughput};
 use grad_instructor::kernels::conv::{
-    conv2d_backward_input_with, conv2d_backward_weight_with, conv2d_forward_with, Conv2dGeometry,
-    ConvGemm,
+    conv2d_backward_input_with, conv2d_backward_weight_with, conv2d_forward_with,
+    direct_backward_input_rounding, direct_forward_rounding, Conv2dGeometry, ConvGemm,
 };
+use grad_instructor::kernels::conv_direct::{
+    conv2d_backward_input_direct_with, conv2d_forward_direct_with,
+};
+use grad_instructor::kernels::isa;
 use grad_instructor::kernels::resize::{resize, resize_adjoint, ResizeGeometry, ResizeMode};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -69,9 +73,19 @@ fn cpu_ms(macs: usize, mut f: impl FnMut()) -> Option<f64> {
 /// path the direct kernels replace where they give its bits), in thread CPU time.
 fn print_cpu_time_table(rng: &mut StdRng) {
     println!(
-        "{:<24}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}",
-        "conv2d (cpu time, ms)", "fwd+bwd", "fwd", "fwd i2c", "dx", "dx i2c", "dw"
+        "{:<24}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}",
+        "conv2d (cpu time, ms)",
+        "fwd+bwd",
+        "fwd",
+        "fwd i2c",
+        "fwd dir",
+        "dx",
+        "dx i2c",
+        "dx dir",
+        "dw",
+        "dw i2c"
     );
+    let isa = isa::selected();
     for shape in CONV_SHAPES {
         let g = geometry(shape);
         let (x, wt) = (uniform(rng, g.input_len()), uniform(rng, g.weight_len()));
@@ -93,14 +107,31 @@ fn print_cpu_time_table(rng: &mut StdRng) {
             bwd(ConvGemm::Auto, &mut dx);
             conv2d_backward_weight_with(ConvGemm::Auto, &g, &x, &dy, &mut dw);
         });
+        // The direct kernels called directly (whether or not `Auto` routes to them here),
+        // with the im2col rounding they reproduce on this ISA; NaN where none applies.
+        let fwd_dir = direct_forward_rounding(isa, &g).map_or(Some(f64::NAN), |r| {
+            cpu_ms(m, || {
+                conv2d_forward_direct_with(isa, r, &g, black_box(&x), &wt, Some(&bias), &mut y)
+            })
+        });
+        let dx_dir = direct_backward_input_rounding(isa, &g).map_or(Some(f64::NAN), |r| {
+            cpu_ms(m, || {
+                conv2d_backward_input_direct_with(isa, r, &g, black_box(&dy), &wt, &mut dx)
+            })
+        });
         let cols = [
             all,
             cpu_ms(m, || fwd(ConvGemm::Auto, &mut y)),
             cpu_ms(m, || fwd(ConvGemm::Im2col, &mut y)),
+            fwd_dir,
             cpu_ms(m, || bwd(ConvGemm::Auto, &mut dx)),
             cpu_ms(m, || bwd(ConvGemm::Im2col, &mut dx)),
+            dx_dir,
             cpu_ms(m, || {
                 conv2d_backward_weight_with(ConvGemm::Auto, &g, &x, &dy, &mut dw)
+            }),
+            cpu_ms(m, || {
+                conv2d_backward_weight_with(ConvGemm::Im2col, &g, &x, &dy, &mut dw)
             }),
         ];
         let (n, c_in, h, w, c_out) = shape;

@@ -84,7 +84,7 @@ pub struct Cli {
     #[arg(long, value_name = "S", help_heading = "ENN training (the value rule by default)", help = dflt("seed of ENN init and episodes", |c| c.enn.seed))]
     pub enn_seed: Option<u64>,
     #[arg(long, value_name = "N", help_heading = "ENN training (the value rule by default)",
-          help = dflt("write OUT/enn_checkpoint/ every N episodes and at the end", |c| c.enn.checkpoint_every))]
+          help = dflt("write the ENN checkpoint (OUT.partial/enn_checkpoint/ until the run finishes) every N episodes and at the end", |c| c.enn.checkpoint_every))]
     pub checkpoint_every: Option<usize>,
     #[arg(long, value_name = "MODE", value_parser = parse_image_mode, help_heading = "ENN training (the value rule by default)",
           help = dflt("how the ENN's image reads W1: bilinear (PyTorch's default; 9% of W1) | area (every entry) | block-bilinear", |c| c.enn.image_mode.name()))]
@@ -99,7 +99,7 @@ pub struct Cli {
         long,
         value_name = "DIR",
         help_heading = "ENN training (the value rule by default)",
-        help = "continue ENN training from DIR/enn_checkpoint/ (same flags as the interrupted run; --out defaults to DIR)"
+        help = "continue ENN training from DIR.partial/enn_checkpoint/ (an interrupted run) or DIR/enn_checkpoint/ (same flags as the interrupted run; --out defaults to DIR)"
     )]
     pub resume: Option<PathBuf>,
 
@@ -136,7 +136,7 @@ pub struct Cli {
         long,
         value_name = "DIR",
         help_heading = "Analysis and output",
-        help = "output folder [default: runs/<timestamp>]"
+        help = "output folder, written as DIR.partial and renamed to DIR when the run has finished [default: runs/<timestamp>]"
     )]
     pub out: Option<PathBuf>,
     #[arg(
@@ -178,7 +178,7 @@ pub struct Cli {
     #[arg(
         long,
         help_heading = "Analysis and output",
-        help = "replace a non-empty --out folder (by default a run refuses to mix its files with another run's)"
+        help = "replace a non-empty --out folder or an unfinished OUT.partial (by default a run refuses to mix its files with another run's); the old folder stays until the new run has finished"
     )]
     pub force: bool,
 }

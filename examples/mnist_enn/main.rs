@@ -138,15 +138,26 @@ fn run(cli: cli::Cli) -> Result<(), AnyError> {
         .unwrap_or_else(default_out_dir);
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     let progress = stderr_progress(cli.quiet);
-    output::prepare_out_dir(&out, cli.resume.as_deref(), cli.force).map_err(|e| match e {
-        grad_instructor::Error::Usage(_) => format!("{e}; pass --force to replace it"),
-        e => e.to_string(),
-    })?;
+    // A refusal to replace a folder says which flag allows it.
+    let with_hint = |e: grad_instructor::Error| -> AnyError {
+        match e {
+            grad_instructor::Error::Usage(ref m)
+                if m.contains("is not empty") || m.contains("unfinished run") =>
+            {
+                format!("{e}; pass --force to replace it").into()
+            }
+            e => e.into(),
+        }
+    };
     if let Some(dirs) = &cli.merge {
         if dirs.is_empty() || dirs.iter().any(|d| d.as_os_str().is_empty()) {
             return Err("--merge needs a comma-separated list of output folders, e.g. --merge runs/a,runs/b".into());
         }
-        let merged = experiment::merge::merge(dirs, &out, &command)?;
+        let merged =
+            experiment::merge::merge_with(dirs, &out, cli.force, &command).map_err(with_hint)?;
+        for w in &merged.warnings {
+            eprintln!("warning: {w}");
+        }
         println!("{}", summary_table(&merged.summaries)?.to_markdown());
         if let Some(text) = experiment::summary::diverged_text(&merged.records) {
             println!("{text}\n");
@@ -158,8 +169,12 @@ fn run(cli: cli::Cli) -> Result<(), AnyError> {
         ));
         return Ok(());
     }
+    // Everything is written into OUT.partial and renamed to OUT at the end (output::OutDir):
+    // a failed run leaves an existing OUT as it was.
+    let staged =
+        output::OutDir::prepare(&out, cli.resume.as_deref(), cli.force).map_err(with_hint)?;
     let cfg = cli.config();
-    let outcome = match experiment::run(&cfg, &out, cli.resume.as_deref(), &progress) {
+    let outcome = match experiment::run(&cfg, staged.path(), staged.resume_from(), &progress) {
         Ok(o) => o,
         // The library names the field; say which flag sets it.
         Err(RunError::Config(e)) => {
@@ -167,7 +182,7 @@ fn run(cli: cli::Cli) -> Result<(), AnyError> {
         }
         Err(e) => return Err(e.into()),
     };
-    output::write_csvs(&out, &outcome)?;
+    output::write_csvs(staged.path(), &outcome)?;
     println!("\n{} on {}", outcome.describe(), outcome.data_name);
     println!("{}", summary_table(&outcome.summaries())?.to_markdown());
     if let Some(text) = experiment::summary::diverged_text(&outcome.records()) {
@@ -179,8 +194,9 @@ fn run(cli: cli::Cli) -> Result<(), AnyError> {
         grad_instructor::experiment::paired_table(&paired)?.to_markdown()
     );
     println!("{}; outputs in {}", timing_line(&outcome), out.display());
-    output::write_summary_json(&out, &command, &outcome)?;
-    experiment::sections::write_report(&out, &command, &outcome)?;
+    output::write_summary_json(staged.path(), &command, &outcome)?;
+    experiment::sections::write_report(staged.path(), &command, &outcome)?;
+    staged.commit()?;
     progress.note(&format!("report: {}", out.join("report.html").display()));
     Ok(())
 }

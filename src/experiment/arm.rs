@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::explain::gradient_norms;
 use crate::instructor::{at_step, universal_step, EvaluationNet, UniversalConfig};
 use crate::nn::{Activation, Init, Mlp, Sgd};
+use crate::tensor::Tensor;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
@@ -191,19 +192,14 @@ pub fn initial_mlp(arm: Arm, seed: u64, cfg: &TrainConfig) -> Result<Mlp> {
     )
 }
 
-/// Trains one arm from one seed and evaluates it. `enn` is required by the `gi` arm.
-/// `progress(epoch, mean_loss)` is called after each epoch. A run that diverges by the rule of
-/// [`divergence`] is a result with [`RunRecord::divergence`] set, not an
-/// error; a NaN or infinite loss at a step is an [`Error::NonFinite`].
-pub fn run_arm(
+/// Refuses what [`run_arm`] cannot train (a zero batch or epoch count, data of another width
+/// than the network's input, the `gi` arm without an ENN); returns the ENN the arm uses.
+fn checked_enn<'a>(
     arm: Arm,
-    seed: u64,
     cfg: &TrainConfig,
     train: &Dataset,
-    test: &Dataset,
-    enn: Option<&EvaluationNet>,
-    mut progress: impl FnMut(usize, f64),
-) -> Result<RunResult> {
+    enn: Option<&'a EvaluationNet>,
+) -> Result<Option<&'a EvaluationNet>> {
     if cfg.batch == 0 || cfg.epochs == 0 {
         return Err(Error::invalid(
             "run_arm",
@@ -217,24 +213,106 @@ pub fn run_arm(
             format!("{}", train.dim),
         ));
     }
-    let enn = match (arm, enn) {
+    match (arm, enn) {
         (Arm::GradInstructor, None) => {
-            return Err(Error::invalid("run_arm", "the gi arm needs a trained ENN"))
+            Err(Error::invalid("run_arm", "the gi arm needs a trained ENN"))
         }
-        (_, e) => e,
+        (_, e) => Ok(e),
+    }
+}
+
+/// One run's network and optimizer state between steps.
+struct Training<'a> {
+    arm: Arm,
+    seed: u64,
+    cfg: &'a TrainConfig,
+    enn: Option<&'a EvaluationNet>,
+    mlp: Mlp,
+    sgd: Sgd,
+    universal: UniversalConfig,
+    /// The L1 weight of the plain step (the `l1` arm's, else 0).
+    l1: f32,
+    /// Steps taken so far.
+    step: usize,
+    grad_norms: Vec<GradNormRecord>,
+}
+
+impl Training<'_> {
+    /// One optimizer step on a batch: universal backprop for `gi` (logging the gradient
+    /// terms' norms every `log_every` steps), SGD otherwise. Returns the batch loss.
+    fn step(&mut self, x: &Tensor, labels: &[u32]) -> Result<f32> {
+        let at = |e| {
+            at_step(
+                e,
+                &format!("{} seed {}", self.arm.name(), self.seed),
+                self.step,
+            )
+        };
+        let loss = match (self.arm, self.enn) {
+            (Arm::GradInstructor, Some(enn)) => {
+                let logged = self.cfg.log_every > 0 && self.step.is_multiple_of(self.cfg.log_every);
+                // Read-only (the ENN is frozen), before the step moves W1.
+                let norms = if logged {
+                    Some(gradient_norms(enn, &self.mlp.layers[0].weight)?)
+                } else {
+                    None
+                };
+                let stats = universal_step(&mut self.mlp, enn, x, labels, &self.universal, 1.0)
+                    .map_err(at)?;
+                if let Some(n) = norms {
+                    self.grad_norms.push(GradNormRecord {
+                        step: self.step,
+                        loss_term: stats.loss_term_norm,
+                        enn_term: stats.enn_term_norm,
+                        score: stats.score,
+                        logit_grad: n.logit_grad as f32,
+                        score_grad: n.score_grad as f32,
+                    });
+                }
+                stats.loss
+            }
+            _ => self
+                .mlp
+                .train_step(&mut self.sgd, x, labels, self.l1)
+                .map_err(at)?,
+        };
+        self.step += 1;
+        Ok(loss)
+    }
+}
+
+/// Trains one arm from one seed and evaluates it. `enn` is required by the `gi` arm.
+/// `progress(epoch, mean_loss)` is called after each epoch. A run that diverges by the rule of
+/// [`divergence`] is a result with [`RunRecord::divergence`] set, not an
+/// error; a NaN or infinite loss at a step is an [`Error::NonFinite`].
+pub fn run_arm(
+    arm: Arm,
+    seed: u64,
+    cfg: &TrainConfig,
+    train: &Dataset,
+    test: &Dataset,
+    enn: Option<&EvaluationNet>,
+    mut progress: impl FnMut(usize, f64),
+) -> Result<RunResult> {
+    let enn = checked_enn(arm, cfg, train, enn)?;
+    let mut t = Training {
+        arm,
+        seed,
+        cfg,
+        enn,
+        mlp: initial_mlp(arm, seed, cfg)?,
+        sgd: Sgd::new(cfg.lr),
+        universal: UniversalConfig {
+            lr: cfg.lr,
+            le: cfg.le,
+            l1: 0.0,
+        },
+        l1: if arm == Arm::L1 { cfg.l1_lambda } else { 0.0 },
+        step: 0,
+        grad_norms: Vec::new(),
     };
-    let mut mlp = initial_mlp(arm, seed, cfg)?;
-    let mut sgd = Sgd::new(cfg.lr);
     let mut order_rng = StdRng::seed_from_u64(shuffle_seed(seed));
     let mut batcher = Batcher::new(train.len(), cfg.batch, train.dim);
-    let l1 = if arm == Arm::L1 { cfg.l1_lambda } else { 0.0 };
-    let universal = UniversalConfig {
-        lr: cfg.lr,
-        le: cfg.le,
-        l1: 0.0,
-    };
-    let mut step = 0usize;
-    let mut grad_norms = Vec::new();
     let mut epoch_losses = Vec::with_capacity(cfg.epochs);
     let started = Instant::now();
     for epoch in 0..cfg.epochs {
@@ -242,45 +320,16 @@ pub fn run_arm(
         let mut loss_sum = 0.0f64;
         let mut batches = 0usize;
         while let Some(batch) = batcher.next_batch(train) {
-            let x = batch.tensor;
-            let loss = match (arm, enn) {
-                (Arm::GradInstructor, Some(enn)) => {
-                    let logged = cfg.log_every > 0 && step.is_multiple_of(cfg.log_every);
-                    // Read-only (the ENN is frozen), before the step moves W1.
-                    let norms = if logged {
-                        Some(gradient_norms(enn, &mlp.layers[0].weight)?)
-                    } else {
-                        None
-                    };
-                    let stats = universal_step(&mut mlp, enn, x, batch.labels, &universal, 1.0)
-                        .map_err(|e| at_step(e, &format!("{} seed {seed}", arm.name()), step))?;
-                    if let Some(n) = norms {
-                        grad_norms.push(GradNormRecord {
-                            step,
-                            loss_term: stats.loss_term_norm,
-                            enn_term: stats.enn_term_norm,
-                            score: stats.score,
-                            logit_grad: n.logit_grad as f32,
-                            score_grad: n.score_grad as f32,
-                        });
-                    }
-                    stats.loss
-                }
-                _ => mlp
-                    .train_step(&mut sgd, x, batch.labels, l1)
-                    .map_err(|e| at_step(e, &format!("{} seed {seed}", arm.name()), step))?,
-            };
-            loss_sum += loss as f64;
+            loss_sum += t.step(batch.tensor, batch.labels)? as f64;
             batches += 1;
-            step += 1;
         }
         let mean = loss_sum / batches.max(1) as f64;
         epoch_losses.push(mean);
         progress(epoch, mean);
     }
     let train_secs = started.elapsed().as_secs_f64();
-    let test_acc = mlp.accuracy(&test.images, &test.labels)?;
-    let train_acc = mlp.accuracy(&train.images, &train.labels)?;
+    let test_acc = t.mlp.accuracy(&test.images, &test.labels)?;
+    let train_acc = t.mlp.accuracy(&train.images, &train.labels)?;
     let classes = cfg.sizes.last().copied().unwrap_or(1);
     Ok(RunResult {
         record: RunRecord {
@@ -290,10 +339,10 @@ pub fn run_arm(
             train_acc,
             last_epoch_loss: epoch_losses.last().copied().unwrap_or(0.0),
             train_secs,
-            steps: step,
+            steps: t.step,
             divergence: divergence::detect(&epoch_losses, test_acc, classes),
         },
-        grad_norms,
-        mlp,
+        grad_norms: t.grad_norms,
+        mlp: t.mlp,
     })
 }

@@ -101,17 +101,15 @@ fn image_side(n: usize) -> u128 {
     ((n as f64 * 0.15).floor() as u128).max(2)
 }
 
-/// The estimated peak memory of `cfg` on data of `shape` (saturating: a configuration of
-/// 10^30 bytes is estimated as such, never wrapped).
-pub fn estimate(cfg: &ExperimentConfig, shape: DataShape) -> Estimate {
-    let sizes = cfg.sizes(shape.dim);
+/// The data set, and the ENN's copy of the training set when an ENN trains.
+fn data_part(cfg: &ExperimentConfig, shape: DataShape) -> Part {
     let dim = shape.dim as u128;
     let mut data = (shape.train as u128 + shape.test as u128) * (dim + 1) * F32;
     let trains_enn = cfg.trains_enn();
     if trains_enn {
         data += shape.train as u128 * (dim + 1) * F32;
     }
-    let mut parts = vec![Part {
+    Part {
         what: format!(
             "the data ({} + {} images of {} values{})",
             shape.train,
@@ -125,16 +123,19 @@ pub fn estimate(cfg: &ExperimentConfig, shape: DataShape) -> Estimate {
         ),
         field: "data.dir",
         bytes: data,
-    }];
+    }
+}
 
-    // The arms: min(jobs, runs) runs at once, every run's MLP kept for the report.
+/// The arms: min(jobs, runs) runs at once, every run's MLP kept for the report. Returns the
+/// parts and one MLP training alone.
+fn arm_parts(cfg: &ExperimentConfig, shape: DataShape, sizes: &[usize]) -> (Vec<Part>, Part) {
     let runs =
         (cfg.arms.len() as u128).saturating_mul(cfg.seeds as u128) / cfg.shard.count.max(1) as u128;
     let parallel = (cfg.jobs as u128).min(runs).max(1);
-    let per_run = training_bytes(&sizes, cfg.mlp.batch);
+    let per_run = training_bytes(sizes, cfg.mlp.batch);
     let one_run = Part {
         what: format!("one MLP training (batch of {})", cfg.mlp.batch),
-        field: if per_run - F32 * 3 * mlp_params(&sizes) > F32 * 3 * mlp_params(&sizes) {
+        field: if per_run - F32 * 3 * mlp_params(sizes) > F32 * 3 * mlp_params(sizes) {
             "mlp.batch"
         } else {
             "mlp.hidden"
@@ -146,7 +147,7 @@ pub fn estimate(cfg: &ExperimentConfig, shape: DataShape) -> Estimate {
         0 => 0,
         k => steps_per_epoch * cfg.mlp.epochs as u128 / k as u128,
     };
-    let kept = F32 * mlp_params(&sizes)
+    let kept = F32 * mlp_params(sizes)
         + std::mem::size_of::<RunResult>() as u128
         + norms_per_run * std::mem::size_of::<GradNormRecord>() as u128;
     let arms = vec![
@@ -164,25 +165,30 @@ pub fn estimate(cfg: &ExperimentConfig, shape: DataShape) -> Estimate {
             bytes: kept.saturating_mul(runs),
         },
     ];
+    (arms, one_run)
+}
 
-    // ENN training: the episode's MLP, its learning-rate candidates, replay buffer, ENN
-    // activations and per-episode logs.
-    let mut enn = Vec::new();
-    if trains_enn {
-        let r: EnnTrainingConfig = cfg.reinforce_config();
-        let pixels = image_side(sizes.get(1).copied().unwrap_or(1)) * image_side(shape.dim);
-        let candidates = r.lr_multipliers.len() as u128;
-        let states = (cfg.enn.steps_per_episode / r.value.record_every.max(1) + 1) as u128;
-        let enn_batch = states + r.value.replay_batch as u128;
-        enn.push(Part {
+/// ENN training (none when no ENN trains): the episode's MLP, its learning-rate candidates,
+/// replay buffer, ENN activations and per-episode logs.
+fn enn_parts(cfg: &ExperimentConfig, shape: DataShape, sizes: &[usize]) -> Vec<Part> {
+    if !cfg.trains_enn() {
+        return Vec::new();
+    }
+    let r: EnnTrainingConfig = cfg.reinforce_config();
+    let pixels = image_side(sizes.get(1).copied().unwrap_or(1)) * image_side(shape.dim);
+    let candidates = r.lr_multipliers.len() as u128;
+    let states = (cfg.enn.steps_per_episode / r.value.record_every.max(1) + 1) as u128;
+    let enn_batch = states + r.value.replay_batch as u128;
+    vec![
+        Part {
             what: format!(
                 "the ENN episodes' MLP (batch of {}) and {candidates} candidate copies",
                 cfg.mlp.batch
             ),
             field: "mlp.batch",
-            bytes: training_bytes(&sizes, cfg.mlp.batch) + candidates * F32 * mlp_params(&sizes),
-        });
-        enn.push(Part {
+            bytes: training_bytes(sizes, cfg.mlp.batch) + candidates * F32 * mlp_params(sizes),
+        },
+        Part {
             what: format!(
                 "the ENN's replay buffer ({} images of {pixels} pixels) and activations",
                 r.value.replay_capacity
@@ -190,14 +196,24 @@ pub fn estimate(cfg: &ExperimentConfig, shape: DataShape) -> Estimate {
             field: "mlp.hidden",
             // conv1 16 and conv2 32 channels, output and gradient: ~ 2·(16 + 32 + 16/4)·pixels.
             bytes: F32 * pixels * (r.value.replay_capacity as u128 + 2 * 52 * enn_batch),
-        });
-        enn.push(Part {
+        },
+        Part {
             what: format!("{} ENN episode logs", cfg.enn.episodes),
             field: "enn.episodes",
             bytes: cfg.enn.episodes as u128 * std::mem::size_of::<EpisodeLog>() as u128,
-        });
-    }
+        },
+    ]
+}
+
+/// The estimated peak memory of `cfg` on data of `shape` (saturating: a configuration of
+/// 10^30 bytes is estimated as such, never wrapped): the data, and the larger of the arms'
+/// and the ENN training's parts (the two phases do not overlap).
+pub fn estimate(cfg: &ExperimentConfig, shape: DataShape) -> Estimate {
+    let sizes = cfg.sizes(shape.dim);
+    let (arms, one_run) = arm_parts(cfg, shape, &sizes);
+    let enn = enn_parts(cfg, shape, &sizes);
     let sum = |ps: &[Part]| ps.iter().map(|p| p.bytes).sum::<u128>();
+    let mut parts = vec![data_part(cfg, shape)];
     parts.extend(if sum(&enn) > sum(&arms) { enn } else { arms });
     Estimate { parts, one_run }
 }

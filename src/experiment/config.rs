@@ -385,9 +385,7 @@ impl ExperimentConfig {
     /// CRC-32 (hex) of [`comparable_json`](Self::comparable_json): recorded in every
     /// `summary.json` and ENN file, so a file can be traced to the configuration that made it.
     pub fn fingerprint(&self) -> String {
-        let mut crc = flate2::Crc::new();
-        crc.update(self.comparable_json().to_string().as_bytes());
-        format!("{:08x}", crc.sum())
+        fingerprint_of(&self.comparable_json())
     }
 
     /// One line describing the target-network configuration, for logs and the report.
@@ -404,6 +402,17 @@ impl ExperimentConfig {
             self.shard.count
         )
     }
+}
+
+/// CRC-32 (8 hex digits) of a comparable configuration's compact JSON text: what
+/// [`ExperimentConfig::fingerprint`] returns for its own [`comparable_json`](ExperimentConfig::comparable_json),
+/// and what `merge` computes from a `summary.json`'s recorded `config` (after [`comparable`]).
+/// JSON objects keep their keys sorted and numbers print in their shortest round-trip form,
+/// so a configuration written and read back has the same fingerprint.
+pub fn fingerprint_of(comparable: &serde_json::Value) -> String {
+    let mut crc = flate2::Crc::new();
+    crc.update(comparable.to_string().as_bytes());
+    format!("{:08x}", crc.sum())
 }
 
 /// Removes the run-local fields (`shard`, `jobs`) from a serialized config.

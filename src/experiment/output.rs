@@ -11,10 +11,26 @@ use crate::instructor::EpisodeLog;
 use crate::report::csv::{parse_csv, write_csv};
 use crate::report::json::write_json_pretty;
 use crate::report::table::{fmt_mean_std, fmt_p_value, Table};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The columns of `runs.csv`. New columns go at the end, so the old ones keep their place.
-pub(crate) const RUN_HEADERS: [&str; 9] = [
+/// `config` is the [fingerprint](super::config::ExperimentConfig::fingerprint) of the
+/// configuration that ran the row.
+pub(crate) const RUN_HEADERS: [&str; 10] = [
+    "arm",
+    "seed",
+    "test_acc",
+    "train_acc",
+    "gap",
+    "last_epoch_loss",
+    "train_secs",
+    "steps",
+    "diverged",
+    "config",
+];
+/// The columns of a `runs.csv` written before the `config` column: still read (its rows
+/// carry no fingerprint; [`merge`](super::merge) falls back to `summary.json`'s config).
+pub(crate) const NO_CONFIG_RUN_HEADERS: [&str; 9] = [
     "arm",
     "seed",
     "test_acc",
@@ -41,8 +57,9 @@ pub(crate) const PAPER: &str = "Paper (abstract of arXiv 2406.10559): Grad-Instr
 2.8 points above conventional backprop, above L1 regularization, comparable to He initialization, with a smaller train-test gap, \
 at the same number of epochs.";
 
-/// `runs.csv`: one row per (arm, seed).
-pub fn runs_table(records: &[RunRecord]) -> Result<Table> {
+/// `runs.csv`: one row per (arm, seed), each ending with `config`, the fingerprint of the
+/// configuration that ran it.
+pub fn runs_table(records: &[RunRecord], config: &str) -> Result<Table> {
     let mut t = Table::new(RUN_HEADERS);
     for r in records {
         t.push_row([
@@ -55,6 +72,7 @@ pub fn runs_table(records: &[RunRecord]) -> Result<Table> {
             format!("{:.3}", r.train_secs),
             r.steps.to_string(),
             Divergence::cell(r.divergence),
+            config.to_string(),
         ])?;
     }
     Ok(t)
@@ -78,14 +96,32 @@ pub fn read_runs(path: &Path) -> Result<(Table, Vec<RunRecord>)> {
     Ok((t, records))
 }
 
-/// The records of a `runs.csv` table read from `path` (named in errors). A table in the old
-/// format ([`OLD_RUN_HEADERS`], no `diverged` column) gives records without a divergence flag.
+/// The records of a `runs.csv` table read from `path` (named in errors). A table in an old
+/// format ([`NO_CONFIG_RUN_HEADERS`], no `config` column; [`OLD_RUN_HEADERS`], no `diverged`
+/// column either) gives records without a divergence flag when it has no `diverged` column.
+/// A `config` cell must be a fingerprint (8 lowercase hex digits); what it says is
+/// [`config_column`]'s and `merge`'s business.
 pub(crate) fn records_of(t: &Table, path: &Path) -> Result<Vec<RunRecord>> {
-    if t.headers != RUN_HEADERS && t.headers != OLD_RUN_HEADERS {
+    if t.headers != RUN_HEADERS
+        && t.headers != NO_CONFIG_RUN_HEADERS
+        && t.headers != OLD_RUN_HEADERS
+    {
         return Err(Error::format(
             path,
             None,
             format!("unexpected columns {:?}", t.headers),
+        ));
+    }
+    if let Some(cell) = t
+        .rows
+        .iter()
+        .filter_map(|r| r.get(9))
+        .find(|c| !is_fingerprint(c))
+    {
+        return Err(Error::format(
+            path,
+            None,
+            format!("config {cell:?}: not a configuration fingerprint (8 hex digits)"),
         ));
     }
     fn num<T: std::str::FromStr>(path: &Path, s: &str, what: &str) -> Result<T>
@@ -143,6 +179,26 @@ pub(crate) fn records_of(t: &Table, path: &Path) -> Result<Vec<RunRecord>> {
             })
         })
         .collect()
+}
+
+/// Whether `s` looks like [`fingerprint`](super::config::ExperimentConfig::fingerprint)'s output.
+fn is_fingerprint(s: &str) -> bool {
+    s.len() == 8
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// The configuration fingerprints recorded in a `runs.csv` table's `config` column, each once
+/// in order of first appearance; `None` for a table written before that column.
+pub(crate) fn config_column(t: &Table) -> Option<Vec<String>> {
+    let at = t.headers.iter().position(|h| h == "config")?;
+    let mut seen: Vec<String> = Vec::new();
+    for r in &t.rows {
+        if !seen.contains(&r[at]) {
+            seen.push(r[at].clone());
+        }
+    }
+    Some(seen)
 }
 
 /// The per-arm table (terminal, Markdown, HTML). An arm with diverged runs says so in the
@@ -233,7 +289,9 @@ pub(crate) fn cpu_description() -> String {
     )
 }
 
-fn enn_log_table(logs: &[EpisodeLog]) -> Result<Table> {
+/// `enn_training.csv`: one row per episode; `seed` is the episode's MLP seed, `enn_seed`
+/// the ENN's, `config` the run's configuration fingerprint.
+fn enn_log_table(logs: &[EpisodeLog], enn_seed: &str, config: &str) -> Result<Table> {
     let mut t = Table::new([
         "episode",
         "seed",
@@ -246,6 +304,8 @@ fn enn_log_table(logs: &[EpisodeLog]) -> Result<Table> {
         "chosen_multipliers",
         "enn_loss",
         "mlp_loss",
+        "enn_seed",
+        "config",
     ]);
     for l in logs {
         let mults: Vec<String> = l.chosen_multipliers.iter().map(|m| m.to_string()).collect();
@@ -261,12 +321,16 @@ fn enn_log_table(logs: &[EpisodeLog]) -> Result<Table> {
             mults.join(" "),
             format!("{:.6}", l.enn_loss),
             format!("{:.6}", l.mlp_loss),
+            enn_seed.to_string(),
+            config.to_string(),
         ])?;
     }
     Ok(t)
 }
 
-fn grad_norm_table(results: &[RunResult]) -> Result<Table> {
+/// `grad_norms.csv`: the gradient-term norms of every `gi` run; `seed` is the MLP's seed,
+/// `enn_seed` the main ENN's (empty when a loaded ENN's file records none), `config` the run's configuration fingerprint.
+fn grad_norm_table(results: &[RunResult], enn_seed: &str, config: &str) -> Result<Table> {
     let mut t = Table::new([
         "seed",
         "step",
@@ -275,6 +339,8 @@ fn grad_norm_table(results: &[RunResult]) -> Result<Table> {
         "enn_score",
         "enn_score_grad_norm",
         "enn_logit_grad_norm",
+        "enn_seed",
+        "config",
     ]);
     for r in results
         .iter()
@@ -289,6 +355,8 @@ fn grad_norm_table(results: &[RunResult]) -> Result<Table> {
                 format!("{:.6}", g.score),
                 format!("{:.6e}", g.score_grad),
                 format!("{:.6e}", g.logit_grad),
+                enn_seed.to_string(),
+                config.to_string(),
             ])?;
         }
     }
@@ -305,14 +373,19 @@ pub fn timing_line(o: &Outcome) -> String {
 }
 
 /// Writes the CSV files of a run.
+/// Every row ends with the configuration's fingerprint (`config`), so each file can be traced
+/// to the run that wrote it.
 pub fn write_csvs(out: &Path, o: &Outcome) -> Result<()> {
-    write_csv(&out.join("runs.csv"), &runs_table(&o.records())?)?;
-    let norms = grad_norm_table(&o.results)?;
+    let config = o.config.fingerprint();
+    let enn_seed = o.enn_seed.map_or_else(String::new, |s| s.to_string());
+    write_csv(&out.join("runs.csv"), &runs_table(&o.records(), &config)?)?;
+    let norms = grad_norm_table(&o.results, &enn_seed, &config)?;
     if !norms.rows.is_empty() {
         write_csv(&out.join("grad_norms.csv"), &norms)?;
     }
     if !o.enn_logs.is_empty() {
-        write_csv(&out.join("enn_training.csv"), &enn_log_table(&o.enn_logs)?)?;
+        let logs = enn_log_table(&o.enn_logs, &enn_seed, &config)?;
+        write_csv(&out.join("enn_training.csv"), &logs)?;
     }
     Ok(())
 }
@@ -328,7 +401,7 @@ pub fn write_summary_json(out: &Path, command: &str, o: &Outcome) -> Result<()> 
         &serde_json::json!({
             "command": command, "git_revision": git_revision(), "cpu": cpu_description(),
             "data": {"dir": o.data_dir.display().to_string(), "name": o.data_name, "train": o.train_len, "test": o.test_len},
-            "config": config, "config_fingerprint": o.config.fingerprint(), "enn_seed": o.config.enn.seed,
+            "config": config, "config_fingerprint": o.config.fingerprint(), "enn_seed": o.enn_seed,
             "arms": summaries_json(&o.summaries()),
             "paired": super::paired::paired_json(&super::paired::paired_comparisons(&o.records())?),
             "seconds": { "enn_training": t.enn_secs, "arms": t.arms_secs, "enn_prediction": t.predict_secs, "total": t.total_secs },
@@ -343,47 +416,163 @@ pub fn write_all(out: &Path, command: &str, o: &Outcome) -> Result<()> {
     super::sections::write_report(out, command, o)
 }
 
-/// Checks the output folder before any work, so that a run never mixes its files with
-/// another's and a bad location fails at once instead of after training:
+/// The staging folder of output folder `out`: its sibling `<name>.partial`, where a run
+/// writes until [`OutDir::commit`] renames it to `out`. Error when `out` names no folder
+/// (`.`, `..`, `/`).
+pub fn staging_path(out: &Path) -> Result<PathBuf> {
+    let name = out.file_name().ok_or_else(|| {
+        Error::Usage(format!(
+            "output folder {} names no folder (a run is written beside it and renamed into place)",
+            out.display()
+        ))
+    })?;
+    let mut staged = name.to_os_string();
+    staged.push(".partial");
+    Ok(out.with_file_name(staged))
+}
+
+/// The folder a run resumed from `dir` reads its checkpoint from: `dir`'s staging folder
+/// when that holds one (the run in `dir` was interrupted or failed), else `dir` itself (a
+/// finished run, or a folder written before staging).
+pub fn resume_folder(dir: &Path) -> PathBuf {
+    match staging_path(dir) {
+        Ok(s) if s.join("enn_checkpoint").is_dir() => s,
+        _ => dir.to_path_buf(),
+    }
+}
+
+fn same_folder(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}
+
+fn is_empty_dir(dir: &Path) -> Result<bool> {
+    Ok(std::fs::read_dir(dir)
+        .map_err(|e| Error::io(dir, e))?
+        .next()
+        .is_none())
+}
+
+/// An output folder being written, so that a run never mixes its files with another's and a
+/// failed run leaves the previous one intact: everything is written into the staging folder
+/// [`path`](Self::path) (`<out>.partial`, see [`staging_path`]) and [`commit`](Self::commit)
+/// renames it to `out` once every file is written.
 ///
-/// * `out` must be a folder that is absent or empty, unless it is the `resume` folder (a
-///   resumed run continues its own folder) or `replace` is set, in which case its old
-///   contents are removed now;
-/// * it must be writable: the folder (and its parents) is created and a probe file written
-///   and removed; a folder created only for the probe is removed again.
-pub fn prepare_out_dir(out: &Path, resume: Option<&Path>, replace: bool) -> Result<()> {
-    if out.exists() {
-        if !out.is_dir() {
-            return Err(Error::Usage(format!(
-                "output folder {} exists and is not a folder",
-                out.display()
-            )));
-        }
-        let non_empty = std::fs::read_dir(out)
-            .map_err(|e| Error::io(out, e))?
-            .next()
-            .is_some();
-        let resuming = match resume {
-            Some(r) => r.canonicalize().ok() == out.canonicalize().ok(),
-            None => false,
-        };
-        if non_empty && !resuming {
-            if !replace {
+/// * [`prepare`](Self::prepare) refuses, before any work, an `out` that is not a folder, and
+///   a non-empty `out` unless the run resumes it or `replace` is set; and a staging folder
+///   left by an unfinished run unless the run resumes it or `replace` is set (then it is
+///   discarded). It creates the staging folder, so an unwritable location fails at once.
+/// * A failed run leaves `out` untouched. Its staging folder stays when it holds an ENN
+///   checkpoint (so the run can be resumed), and is removed otherwise (on drop).
+/// * Resuming `out` ([`resume_folder`]): the checkpoint is read from `<out>.partial` when the
+///   run there was interrupted (and the run continues in that folder), else from `out`;
+///   committing then replaces `out`.
+/// * [`commit`](Self::commit) moves an existing `out` aside, renames the staging folder to
+///   `out` and removes the old one: `out` holds either the old run or the new one, but for
+///   the instant between the two renames it is absent.
+#[derive(Debug)]
+pub struct OutDir {
+    out: PathBuf,
+    staging: PathBuf,
+    resume_from: Option<PathBuf>,
+    committed: bool,
+}
+
+impl OutDir {
+    /// Checks `out` and creates its staging folder (see the type's docs); `resume` is the
+    /// folder a resumed run continues, `replace` allows replacing a finished or unfinished run.
+    pub fn prepare(out: &Path, resume: Option<&Path>, replace: bool) -> Result<OutDir> {
+        let staging = staging_path(out)?;
+        let resume_from = resume.map(resume_folder);
+        let resuming_out = resume.is_some_and(|r| same_folder(r, out));
+        if out.exists() {
+            if !out.is_dir() {
+                return Err(Error::Usage(format!(
+                    "output folder {} exists and is not a folder",
+                    out.display()
+                )));
+            }
+            if !is_empty_dir(out)? && !resuming_out && !replace {
                 return Err(Error::Usage(format!(
                     "output folder {} is not empty (it holds another run); a run writes only into a new or empty folder",
                     out.display()
                 )));
             }
-            std::fs::remove_dir_all(out).map_err(|e| Error::io(out, e))?;
+        }
+        let continues_staging = resume_from
+            .as_deref()
+            .is_some_and(|r| same_folder(r, &staging));
+        if staging.exists() && !continues_staging {
+            if !replace {
+                return Err(Error::Usage(format!(
+                    "{} holds the files of an unfinished run into {} (resume it, or replace it)",
+                    staging.display(),
+                    out.display()
+                )));
+            }
+            std::fs::remove_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
+        }
+        std::fs::create_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
+        Ok(OutDir {
+            out: out.to_path_buf(),
+            staging,
+            resume_from,
+            committed: false,
+        })
+    }
+
+    /// The folder to write into: the staging folder.
+    pub fn path(&self) -> &Path {
+        &self.staging
+    }
+
+    /// The folder the outputs end up in.
+    pub fn out(&self) -> &Path {
+        &self.out
+    }
+
+    /// The folder a resumed run reads its checkpoint from (see [`resume_folder`]).
+    pub fn resume_from(&self) -> Option<&Path> {
+        self.resume_from.as_deref()
+    }
+
+    /// Renames the staging folder to `out`, replacing what was there (see the type's docs).
+    pub fn commit(mut self) -> Result<()> {
+        let out = self.out.clone();
+        let mut old = None;
+        if out.exists() {
+            if is_empty_dir(&out)? {
+                std::fs::remove_dir(&out).map_err(|e| Error::io(&out, e))?;
+            } else {
+                let mut aside = staging_path(&out)?.into_os_string();
+                aside.push(format!(".replaced-{}", std::process::id()));
+                let aside = PathBuf::from(aside);
+                std::fs::rename(&out, &aside).map_err(|e| Error::io(&out, e))?;
+                old = Some(aside);
+            }
+        }
+        std::fs::rename(&self.staging, &out).map_err(|e| Error::io(&self.staging, e))?;
+        self.committed = true;
+        if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+            if let Ok(d) = std::fs::File::open(parent) {
+                let _ = d.sync_all(); // persist the renames; best effort
+            }
+        }
+        if let Some(old) = old {
+            std::fs::remove_dir_all(&old).map_err(|e| Error::io(&old, e))?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for OutDir {
+    /// A run that never committed: its staging folder is removed unless it holds an ENN
+    /// checkpoint to resume from.
+    fn drop(&mut self) {
+        if !self.committed && !self.staging.join("enn_checkpoint").exists() {
+            let _ = std::fs::remove_dir_all(&self.staging);
         }
     }
-    let created = !out.exists();
-    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
-    let probe = out.join(format!(".write-probe-{}", std::process::id()));
-    std::fs::write(&probe, b"").map_err(|e| Error::io(&probe, e))?;
-    std::fs::remove_file(&probe).map_err(|e| Error::io(&probe, e))?;
-    if created {
-        std::fs::remove_dir(out).map_err(|e| Error::io(out, e))?;
-    }
-    Ok(())
 }

@@ -86,6 +86,9 @@ pub struct Outcome {
     pub results: Vec<RunResult>,
     /// The main ENN's training log (empty when loaded or not needed).
     pub enn_logs: Vec<EpisodeLog>,
+    /// The main ENN's seed: the configured one when trained, the one its file records when
+    /// loaded (`None` when the file records none, or no ENN was used).
+    pub enn_seed: Option<u64>,
     /// Coverage of W1 by the main ENN's gradient (empty when no ENN was used).
     pub coverage: Vec<EnnCoverage>,
     /// Grad-CAM and the lottery test, when run.
@@ -140,18 +143,32 @@ pub fn load_data(cfg: &ExperimentConfig) -> Result<(PathBuf, Dataset, Dataset)> 
     Ok((dir, train, test))
 }
 
+/// The main ENN of a run and where it came from.
+struct MainEnn {
+    enn: EvaluationNet,
+    /// Its training log (empty when loaded).
+    logs: Vec<EpisodeLog>,
+    /// Seconds spent training it (0 when loaded).
+    secs: f64,
+    /// Its seed (see [`Outcome::enn_seed`]).
+    seed: Option<u64>,
+}
+
 /// The main ENN: loaded from `cfg.enn.load`, or trained (checkpointing into
 /// `out/enn_checkpoint`, resuming from `resume/enn_checkpoint`) and saved as
-/// `out/enn.safetensors`. Returns the ENN, its training log and the seconds spent.
+/// `out/enn.safetensors`, whose metadata records its seed and the configuration's fingerprint.
 fn main_enn(
     cfg: &ExperimentConfig,
     train: &Dataset,
     out: &Path,
     resume: Option<&Path>,
     progress: &dyn Progress,
-) -> Result<(EvaluationNet, Vec<EpisodeLog>, f64)> {
+) -> Result<MainEnn> {
     if let Some(path) = &cfg.enn.load {
         let enn = load_enn(path)?;
+        let seed = crate::io::safetensors::load_checked(path)?
+            .meta("seed")
+            .and_then(|s| s.parse().ok());
         let (mode, masked) = (enn.image.mode, enn.image.inert.is_some());
         if mode != cfg.enn.image_mode || masked != cfg.enn.mask_inert {
             // Running a loaded ENN on another image than it was trained on would score
@@ -170,7 +187,12 @@ fn main_enn(
             path.display(),
             mode.name()
         ));
-        return Ok((enn, Vec::new(), 0.0));
+        return Ok(MainEnn {
+            enn,
+            logs: Vec::new(),
+            secs: 0.0,
+            seed,
+        });
     }
     let t = Instant::now();
     let rcfg = cfg.reinforce_config();
@@ -201,7 +223,12 @@ fn main_enn(
             ("config_fingerprint", &cfg.fingerprint()),
         ],
     )?;
-    Ok((enn, logs, secs))
+    Ok(MainEnn {
+        enn,
+        logs,
+        secs,
+        seed: Some(cfg.enn.seed),
+    })
 }
 
 /// The seeds whose initial W1 the coverage figures are measured on: the run's first five.
@@ -209,19 +236,13 @@ pub fn coverage_seeds(cfg: &ExperimentConfig) -> Vec<u64> {
     cfg.seed_list().take(5).collect()
 }
 
-/// Runs the whole comparison of `cfg`, writing the ENN and its checkpoints into `out`
-/// (the other outputs are written from the returned [`Outcome`] by [`super::output`]).
-///
-/// The configuration is validated first ([`ExperimentConfig::validate`]): an out-of-range
-/// field is [`RunError::Config`] before anything is loaded or written; warnings go to
-/// [`Progress::warn`]. What the configuration makes unnecessary is skipped and said.
-pub fn run(
+/// Validates `cfg` (warnings to `progress`), loads its data and checks the memory budget:
+/// everything before the first allocation the configuration sizes. Returns
+/// `(data folder, train, test)`.
+fn checked_data(
     cfg: &ExperimentConfig,
-    out: &Path,
-    resume: Option<&Path>,
     progress: &dyn Progress,
-) -> std::result::Result<Outcome, RunError> {
-    let started = Instant::now();
+) -> std::result::Result<(PathBuf, Dataset, Dataset), RunError> {
     for w in cfg.validate()? {
         progress.warn(&w);
     }
@@ -248,15 +269,101 @@ pub fn run(
         cfg.describe(train.dim),
         cfg.jobs
     ));
+    Ok((data_dir, train, test))
+}
+
+/// What a run finds out about its ENN after the arms: Grad-CAM and the lottery test, the
+/// coverage of W1, the prediction study.
+struct EnnStudies {
+    explained: Option<Explained>,
+    coverage: Vec<EnnCoverage>,
+    prediction: Option<Prediction>,
+}
+
+/// Runs the ENN studies the configuration asks for (none without an ENN or a `gi` arm),
+/// adding the prediction study's seconds to `timing`.
+fn enn_studies(
+    cfg: &ExperimentConfig,
+    enn: Option<&EvaluationNet>,
+    results: &[RunResult],
+    (train, test): (&Dataset, &Dataset),
+    progress: &dyn Progress,
+    timing: &mut Timing,
+) -> Result<EnnStudies> {
+    let Some(enn) = enn else {
+        return Ok(EnnStudies {
+            explained: None,
+            coverage: Vec::new(),
+            prediction: None,
+        });
+    };
+    let tc = cfg.train_config(train.dim);
+    let explained = if cfg.explain.enabled && cfg.runs_enn_outputs() {
+        Some(explain(
+            enn,
+            cfg.seed_start,
+            &tc,
+            &cfg.explain,
+            results,
+            train,
+            test,
+            cfg.jobs,
+            progress,
+        )?)
+    } else {
+        None
+    };
+    let coverage = vec![coverage_of(
+        "main",
+        enn,
+        &tc,
+        &coverage_seeds(cfg),
+        &pixel_variance(&train.images, train.dim)?,
+        cfg.enn.inert_threshold,
+    )?];
+    let prediction = if cfg.predict.enns > 0 && cfg.runs_enn_outputs() {
+        let t = Instant::now();
+        progress.start("ENN prediction study", predict_units(cfg, results));
+        let p = predict_best_enn(cfg, results, train, test, progress)?;
+        progress.finish();
+        timing.predict_secs = t.elapsed().as_secs_f64();
+        Some(p)
+    } else {
+        None
+    };
+    Ok(EnnStudies {
+        explained,
+        coverage,
+        prediction,
+    })
+}
+
+/// Runs the whole comparison of `cfg`, writing the ENN and its checkpoints into `out`
+/// (the other outputs are written from the returned [`Outcome`] by [`super::output`]).
+/// The example passes an [`OutDir`](super::output::OutDir)'s staging folder as `out` and
+/// its [`resume_from`](super::output::OutDir::resume_from) as `resume`, so nothing reaches
+/// the final folder until every output is written.
+///
+/// The configuration is validated first ([`ExperimentConfig::validate`]): an out-of-range
+/// field is [`RunError::Config`] before anything is loaded or written; warnings go to
+/// [`Progress::warn`]. What the configuration makes unnecessary is skipped and said.
+pub fn run(
+    cfg: &ExperimentConfig,
+    out: &Path,
+    resume: Option<&Path>,
+    progress: &dyn Progress,
+) -> std::result::Result<Outcome, RunError> {
+    let started = Instant::now();
+    let (data_dir, train, test) = checked_data(cfg, progress)?;
     let mut timing = Timing::default();
 
     // 1. The ENN, trained or loaded, when anything needs it.
-    let (enn, enn_logs) = if cfg.needs_enn() {
-        let (enn, logs, secs) = main_enn(cfg, &train, out, resume, progress)?;
-        timing.enn_secs = secs;
-        (Some(enn), logs)
+    let (enn, enn_logs, enn_seed) = if cfg.needs_enn() {
+        let m = main_enn(cfg, &train, out, resume, progress)?;
+        timing.enn_secs = m.secs;
+        (Some(m.enn), m.logs, m.seed)
     } else {
-        (None, Vec::new())
+        (None, Vec::new(), None)
     };
 
     // 2. The arms.
@@ -269,41 +376,14 @@ pub fn run(
     timing.arms_secs = t.elapsed().as_secs_f64();
 
     // 3. Explanations and the prediction study.
-    let explained = match (&enn, cfg.explain.enabled && cfg.runs_enn_outputs()) {
-        (Some(enn), true) => Some(explain(
-            enn,
-            cfg.seed_start,
-            &tc,
-            &cfg.explain,
-            &results,
-            &train,
-            &test,
-            cfg.jobs,
-            progress,
-        )?),
-        _ => None,
-    };
-    let coverage = match &enn {
-        Some(enn) => vec![coverage_of(
-            "main",
-            enn,
-            &tc,
-            &coverage_seeds(cfg),
-            &pixel_variance(&train.images, train.dim)?,
-            cfg.enn.inert_threshold,
-        )?],
-        None => Vec::new(),
-    };
-    let prediction = if cfg.predict.enns > 0 && cfg.runs_enn_outputs() {
-        let t = Instant::now();
-        progress.start("ENN prediction study", predict_units(cfg, &results));
-        let p = predict_best_enn(cfg, &results, &train, &test, progress)?;
-        progress.finish();
-        timing.predict_secs = t.elapsed().as_secs_f64();
-        Some(p)
-    } else {
-        None
-    };
+    let studies = enn_studies(
+        cfg,
+        enn.as_ref(),
+        &results,
+        (&train, &test),
+        progress,
+        &mut timing,
+    )?;
     timing.total_secs = started.elapsed().as_secs_f64();
     Ok(Outcome {
         config: cfg.clone(),
@@ -314,9 +394,10 @@ pub fn run(
         input_dim: train.dim,
         results,
         enn_logs,
-        coverage,
-        explained,
-        prediction,
+        enn_seed,
+        coverage: studies.coverage,
+        explained: studies.explained,
+        prediction: studies.prediction,
         timing,
     })
 }

@@ -285,7 +285,7 @@ fn prediction_section(r: &mut Report, p: &Prediction) -> Result<()> {
         ])?;
     }
     r.heading("Predicting the best ENN").paragraph(format!(
-        "{} ENNs ({} episodes each, one training rule, ENN seeds varied); gain = mean test accuracy of Grad-Instructor MLPs minus BP over seeds {:?}. Prediction error and Spearman(E, target) compare E on held-out MLP states with the quantity it is trained to predict: the state's trajectory's validation accuracy at the episode horizon.",
+        "{} ENNs ({} episodes each, one training rule, ENN seeds varied); gain = mean test accuracy of Grad-Instructor MLPs minus BP over seeds {:?}. Prediction error and Spearman(E, target) compare E on held-out MLP states with the quantity it is trained to predict: the state's trajectory's validation accuracy at the episode horizon. Diverged MLPs are not left out here: a candidate ENN whose Grad-Instructor runs diverge keeps its low gain (the study ranks ENNs by their effect, divergence included, and Spearman uses only the ranks); a non-finite loss stops the study with an error.",
         p.candidates.len(),
         p.episodes,
         p.seeds

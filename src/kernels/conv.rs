@@ -33,7 +33,7 @@
 //! direct kernels of [`super::conv_direct`] instead (no column matrix, no col2im, no
 //! packing) wherever they reproduce the im2col path's bits exactly
 //! ([`direct_forward_rounding`], [`direct_backward_input_rounding`]) and measured faster
-//! (`direct_pays`); the weight gradient always takes the im2col path.
+//! (`direct_pays`); on AVX2 the weight gradient too ([`direct_backward_weight_rounding`]).
 
 /// Sizes of one convolution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -477,16 +477,21 @@ pub fn direct_backward_input_rounding(isa: Isa, g: &Conv2dGeometry) -> Option<Ro
     }
 }
 
-/// Whether [`ConvGemm::Auto`] takes the direct kernels on `isa`: only AVX-512 has
-/// register-tiled intrinsics bodies; the generic bodies (AVX2, portable) are correct and
-/// bit-exact but do not keep their accumulators in registers (measured 5-7x slower than
-/// im2col). On AVX-512, `Auto` also keeps im2col where it measured faster (CPU time, Zen 4,
+/// Whether [`ConvGemm::Auto`] takes the direct kernels on `isa` for a product of `rounding`:
+/// AVX-512 and AVX2 have register-tiled intrinsics bodies for the fused roundings; the
+/// generic bodies (unfused roundings on AVX2, the portable path) are correct and bit-exact
+/// but do not keep their accumulators in registers (measured 5-7x slower than im2col).
+/// `Auto` also keeps im2col where it measured faster (CPU time, Zen 4 and Zen 2,
 /// `GI_CONV_CPU_TABLE=1 cargo bench --bench kernels`): forwards with reductions of at most
 /// [`DIRECT_MAX_REDUCTION`] (`small::acc_nn` reads the column matrix in place; the direct
 /// tiles' partial-row stores then dominate) and input gradients with fewer than 8 input
-/// channels (one 8-channel tile would be mostly idle).
-fn direct_pays(isa: Isa) -> bool {
-    isa == Isa::Avx512
+/// channels (one tile would be mostly idle).
+fn direct_pays(isa: Isa, rounding: Rounding) -> bool {
+    match isa {
+        Isa::Avx512 => true,
+        Isa::Avx2Fma => rounding.fused(isa),
+        _ => false,
+    }
 }
 
 /// [`conv2d_forward_with`] on an explicit ISA (an unsupported one falls back to the best).
@@ -500,8 +505,8 @@ pub fn conv2d_forward_on(
     output: &mut [f32],
 ) {
     let isa = if isa.is_supported() { isa } else { isa::best() };
-    if engine == ConvGemm::Auto && direct_pays(isa) && g.col_rows() > DIRECT_MAX_REDUCTION {
-        if let Some(rounding) = direct_forward_rounding(isa, g) {
+    if engine == ConvGemm::Auto && g.col_rows() > DIRECT_MAX_REDUCTION {
+        if let Some(rounding) = direct_forward_rounding(isa, g).filter(|&r| direct_pays(isa, r)) {
             let run = conv_direct::conv2d_forward_direct_with;
             return run(isa, rounding, g, input, weight, bias, output);
         }
@@ -571,8 +576,9 @@ pub fn conv2d_backward_input_on(
     grad_input: &mut [f32],
 ) {
     let isa = if isa.is_supported() { isa } else { isa::best() };
-    if engine == ConvGemm::Auto && direct_pays(isa) && g.c_in >= 8 {
-        if let Some(rounding) = direct_backward_input_rounding(isa, g) {
+    if engine == ConvGemm::Auto && g.c_in >= 8 {
+        let rounding = direct_backward_input_rounding(isa, g).filter(|&r| direct_pays(isa, r));
+        if let Some(rounding) = rounding {
             let run = conv_direct::conv2d_backward_input_direct_with;
             return run(isa, rounding, g, grad_output, weight, grad_input);
         }
@@ -627,8 +633,37 @@ pub fn conv2d_backward_weight_with(
     conv2d_backward_weight_on(isa::selected(), engine, g, input, grad_output, grad_weight)
 }
 
+/// The reduction chunk of the im2col weight gradient on `isa` when the direct kernel
+/// ([`conv_direct::conv2d_backward_weight_direct_with`]) can reproduce it: stride 1, not
+/// pointwise, and a product that im2col computes with packed sgemm (not with the `acc_nt`
+/// tiles, which it uses for at most [`DIRECT_MAX_REDUCTION`] columns, nor unpacked).
+pub fn direct_backward_weight_rounding(isa: Isa, g: &Conv2dGeometry) -> Option<usize> {
+    let isa = if isa.is_supported() { isa } else { isa::best() };
+    let k = g.col_rows();
+    let acc_nt = small::acc_nt_is_fast(isa) && k <= DIRECT_MAX_REDUCTION;
+    if acc_nt || !conv_direct::applies(g) || g.is_pointwise() {
+        return None;
+    }
+    let gemm = Gemm {
+        beta: 1.0,
+        trans_b: true,
+        ..Gemm::new(g.c_out, g.out_h() * g.out_w(), k)
+    };
+    packed_k_chunk(isa, &gemm)
+}
+
+/// The chunk with which [`ConvGemm::Auto`] takes the direct weight gradient: the one of
+/// [`direct_backward_weight_rounding`], on AVX2 only (measured faster there, CPU time, Zen 2:
+/// `GI_CONV_CPU_TABLE=1 cargo bench --bench kernels`, columns `dw` and `dw i2c`; not
+/// measured on AVX-512, which keeps im2col).
+fn direct_backward_weight_chunk(isa: Isa, g: &Conv2dGeometry) -> Option<usize> {
+    direct_backward_weight_rounding(isa, g).filter(|_| isa == Isa::Avx2Fma)
+}
+
 /// [`conv2d_backward_weight_with`] on an explicit ISA (an unsupported one falls back).
-/// [`ConvGemm::Auto`] and [`ConvGemm::Im2col`] are the same here (no direct kernel).
+/// [`ConvGemm::Auto`] takes the direct kernel on AVX2 where
+/// [`direct_backward_weight_rounding`] gives a chunk (same bits), else it is
+/// [`ConvGemm::Im2col`].
 pub fn conv2d_backward_weight_on(
     isa: Isa,
     engine: ConvGemm,
@@ -645,8 +680,14 @@ pub fn conv2d_backward_weight_on(
     if g.output_len() == 0 || g.input_len() == 0 {
         return;
     }
+    if engine == ConvGemm::Auto {
+        if let Some(chunk) = direct_backward_weight_chunk(isa, g) {
+            let run = conv_direct::conv2d_backward_weight_direct_with;
+            return run(isa, chunk, g, input, grad_output, grad_weight);
+        }
+    }
     let in_len = g.c_in * g.h * g.w;
-    // Auto: the reduction runs over all P output pixels, so the rule of `resolve` does not
+    // Im2col: the reduction runs over all P output pixels, so the rule of `resolve` does not
     // apply; the vectorized dot-product tiles beat sgemm when dW is narrow (K <= 16: 53-59 vs
     // ~18 GFLOP/s measured with AVX2 on the 1-channel 3x3 convs; at K = 144 they are level).
     let engine = match engine {

@@ -57,7 +57,7 @@ pub enum Rounding {
 
 impl Rounding {
     /// Whether the products are fused multiply-adds on `isa`.
-    fn fused(self, isa: Isa) -> bool {
+    pub fn fused(self, isa: Isa) -> bool {
         match self {
             Rounding::Packed => isa != Isa::Portable,
             Rounding::Tiles => matches!(isa, Isa::Avx2Fma | Isa::Avx512),
@@ -219,10 +219,11 @@ macro_rules! compiled_with {
     };
 }
 
-// Tiles: AVX-512 8 channels × 32 positions (16 zmm accumulators), AVX2 4 × 24 (12 ymm),
-// portable 4 × 8 (8 xmm); leftover channels 1 × 8 vectors.
+// Generic tiles (the unfused roundings, and every rounding on the portable path): AVX-512
+// 8 channels × 32 positions, AVX2 4 × 24, portable 4 × 8; leftover channels 1 × 8 vectors.
+// The fused AVX-512 and AVX2 paths have intrinsics tiles below (the generic bodies do not
+// keep their accumulator arrays in registers).
 compiled_with!("avx512f,avx2,fma", fwd_avx512_plain = fwd_sample::<false, 8, 32, 128>, (a: &Fwd, y: &mut [f32]));
-compiled_with!("avx2,fma", fwd_avx2_fused = fwd_sample::<true, 4, 24, 64>, (a: &Fwd, y: &mut [f32]));
 compiled_with!("avx2,fma", fwd_avx2_plain = fwd_sample::<false, 4, 24, 64>, (a: &Fwd, y: &mut [f32]));
 
 /// [`fwd_tile`] with AVX-512 intrinsics, fused: `OB × NV` zmm accumulators (the generic body
@@ -302,6 +303,85 @@ unsafe fn fwd_avx512_fused(a: &Fwd, y: &mut [f32]) {
     }
 }
 
+/// [`fwd_tile`] with AVX2 intrinsics, fused: `OB × NV` ymm accumulators, the same operations
+/// per element as the AVX-512 tile (one chain over the taps from 0, the bias added after).
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn fwd_tile_avx2<const OB: usize, const NV: usize>(
+    a: &Fwd,
+    o0: usize,
+    q0: usize,
+    y: &mut [f32],
+) {
+    use std::arch::x86_64::*;
+    let g = a.g;
+    let w = NV * 8;
+    let mut acc = [[_mm256_setzero_ps(); NV]; OB];
+    for (&off, ws) in a.taps.iter().zip(a.wt.chunks_exact(g.c_out)) {
+        let xs = &a.xp[off + q0..off + q0 + w];
+        let ws = &ws[o0..o0 + OB];
+        // SAFETY: `xs` holds NV·8 floats (sliced above), so each 8-float load is in bounds;
+        // the CPU has AVX2 (this function's contract).
+        let xv: [__m256; NV] =
+            std::array::from_fn(|n| unsafe { _mm256_loadu_ps(xs.as_ptr().add(8 * n)) });
+        for (acc_r, &wv) in acc.iter_mut().zip(ws) {
+            let wb = _mm256_set1_ps(wv);
+            for (x, &xn) in acc_r.iter_mut().zip(&xv) {
+                *x = _mm256_fmadd_ps(wb, xn, *x);
+            }
+        }
+    }
+    let (oh, ow, wp) = (g.out_h(), g.out_w(), a.wp);
+    let mut buf = [0.0f32; MAX_W];
+    for (r, acc_r) in acc.iter().enumerate() {
+        for (n, &x) in acc_r.iter().enumerate() {
+            // SAFETY: 8·n + 8 <= 8·NV <= MAX_W = buf.len() (NV ≤ 16, checked by the callers'
+            // constants).
+            unsafe { _mm256_storeu_ps(buf.as_mut_ptr().add(8 * n), x) };
+        }
+        let b = a.bias.map_or(0.0, |b| b[o0 + r]);
+        let mut i = q0 / wp;
+        while i < oh && i * wp < q0 + w {
+            let (lo, hi) = ((i * wp).max(q0), (i * wp + ow).min(q0 + w));
+            if lo < hi {
+                let dst = &mut y[((o0 + r) * oh + i) * ow + lo - i * wp..][..hi - lo];
+                for (d, &v) in dst.iter_mut().zip(&buf[lo - q0..hi - q0]) {
+                    *d = v + b;
+                }
+            }
+            i += 1;
+        }
+    }
+}
+
+/// [`fwd_sample`] with AVX2 tiles of `OB` channels × `NV` vectors of 8 positions, leftovers
+/// 1 × 8 vectors.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn fwd_avx2_fused<const OB: usize, const NV: usize>(a: &Fwd, y: &mut [f32]) {
+    let g = a.g;
+    let q_len = g.out_h() * a.wp;
+    let mut o0 = 0;
+    // SAFETY (all calls): this function's contract.
+    while o0 + OB <= g.c_out {
+        for q0 in (0..q_len).step_by(NV * 8) {
+            unsafe { fwd_tile_avx2::<OB, NV>(a, o0, q0, y) };
+        }
+        o0 += OB;
+    }
+    for o in o0..g.c_out {
+        for q0 in (0..q_len).step_by(64) {
+            unsafe { fwd_tile_avx2::<1, 8>(a, o, q0, y) };
+        }
+    }
+}
+
 /// One sample on `isa` (supported, checked by the caller) with fused or plain products.
 fn fwd_dispatch(isa: Isa, fused: bool, a: &Fwd, y: &mut [f32]) {
     // SAFETY (each arm): the wrapper's target features are those of `isa`, which the public
@@ -313,7 +393,11 @@ fn fwd_dispatch(isa: Isa, fused: bool, a: &Fwd, y: &mut [f32]) {
         #[cfg(target_arch = "x86_64")]
         (Isa::Avx512, false) => unsafe { fwd_avx512_plain(a, y) },
         #[cfg(target_arch = "x86_64")]
-        (Isa::Avx2Fma, true) => unsafe { fwd_avx2_fused(a, y) },
+        // 4 channels × 3 vectors: 12 ymm accumulators, 3 input vectors and the broadcast
+        // weight fill the 16 registers. Measured on Zen 2 (GI_CONV_CPU_TABLE=1 bench, column
+        // `fwd dir`) against 6 × 2, 3 × 4, 8 × 1 and 2 × 6, it was the fastest on both
+        // 16-channel shapes; the input gradient's tile likewise.
+        (Isa::Avx2Fma, true) => unsafe { fwd_avx2_fused::<4, 3>(a, y) },
         #[cfg(target_arch = "x86_64")]
         (Isa::Avx2Fma, false) => unsafe { fwd_avx2_plain(a, y) },
         (_, true) => fwd_sample::<true, 4, 8, 32>(a, y),
@@ -530,7 +614,6 @@ fn bwd_sample<const FUSED: bool, const CB: usize, const W: usize, const W1: usiz
 }
 
 compiled_with!("avx512f,avx2,fma", bwd_avx512_plain = bwd_sample::<false, 8, 32, 128>, (a: &Bwd, dx: &mut [f32]));
-compiled_with!("avx2,fma", bwd_avx2_fused = bwd_sample::<true, 4, 24, 64>, (a: &Bwd, dx: &mut [f32]));
 compiled_with!("avx2,fma", bwd_avx2_plain = bwd_sample::<false, 4, 24, 64>, (a: &Bwd, dx: &mut [f32]));
 
 /// [`bwd_tile`] with AVX-512 intrinsics, fused: the `CB × NV` chains of one tap in zmm
@@ -628,6 +711,100 @@ unsafe fn bwd_avx512_fused(a: &Bwd, dx: &mut [f32]) {
     }
 }
 
+/// [`bwd_tile`] with AVX2 intrinsics, fused: the `CB × NV` chains of one tap in ymm
+/// registers, added into the running sums (in memory) tap by tap, as the AVX-512 tile.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn bwd_tile_avx2<const CB: usize, const NV: usize>(
+    a: &Bwd,
+    c0: usize,
+    q0: usize,
+    dx: &mut [f32],
+) {
+    use std::arch::x86_64::*;
+    let g = a.g;
+    let (h, wd, wq) = (g.h, g.w, a.wq);
+    let w = NV * 8;
+    let mut s = [[0.0f32; MAX_W]; CB];
+    let rows = (q0 / wq)..h.min((q0 + w).div_ceil(wq));
+    for (r, s_r) in s.iter_mut().enumerate() {
+        for y in rows.clone() {
+            let (lo, hi) = ((y * wq).max(q0), (y * wq + wd).min(q0 + w));
+            if lo < hi {
+                let src = &dx[((c0 + r) * h + y) * wd + lo - y * wq..][..hi - lo];
+                s_r[lo - q0..hi - q0].copy_from_slice(src);
+            }
+        }
+    }
+    for u in 0..g.kh {
+        for v in 0..g.kw {
+            let shift = (g.pad + g.kh - 1 - u) * wq + g.pad + g.kw - 1 - v;
+            let mut t = [[_mm256_setzero_ps(); NV]; CB];
+            let wtap = &a.wb[(u * g.kw + v) * g.c_out * g.c_in..][..g.c_out * g.c_in];
+            for (o, ws) in wtap.chunks_exact(g.c_in).enumerate() {
+                let at = o * a.plane + q0 + shift;
+                let ds = &a.dyp[at..at + w];
+                let ws = &ws[c0..c0 + CB];
+                // SAFETY: `ds` holds NV·8 floats (sliced above).
+                let dv: [__m256; NV] =
+                    std::array::from_fn(|n| unsafe { _mm256_loadu_ps(ds.as_ptr().add(8 * n)) });
+                for (t_r, &wv) in t.iter_mut().zip(ws) {
+                    let wb = _mm256_set1_ps(wv);
+                    for (x, &dn) in t_r.iter_mut().zip(&dv) {
+                        *x = _mm256_fmadd_ps(wb, dn, *x);
+                    }
+                }
+            }
+            for (s_r, t_r) in s.iter_mut().zip(&t) {
+                for (n, &tn) in t_r.iter().enumerate() {
+                    // SAFETY: 8·n + 8 <= 8·NV <= MAX_W = s_r.len().
+                    unsafe {
+                        let p = s_r.as_mut_ptr().add(8 * n);
+                        _mm256_storeu_ps(p, _mm256_add_ps(_mm256_loadu_ps(p), tn));
+                    }
+                }
+            }
+        }
+    }
+    for (r, s_r) in s.iter().enumerate() {
+        for y in rows.clone() {
+            let (lo, hi) = ((y * wq).max(q0), (y * wq + wd).min(q0 + w));
+            if lo < hi {
+                let dst = &mut dx[((c0 + r) * h + y) * wd + lo - y * wq..][..hi - lo];
+                dst.copy_from_slice(&s_r[lo - q0..hi - q0]);
+            }
+        }
+    }
+}
+
+/// [`bwd_sample`] with AVX2 tiles of `CB` input channels × `NV` vectors of 8 positions,
+/// leftovers 1 × 8 vectors.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn bwd_avx2_fused<const CB: usize, const NV: usize>(a: &Bwd, dx: &mut [f32]) {
+    let g = a.g;
+    let q_len = g.h * a.wq;
+    let mut c0 = 0;
+    // SAFETY (all calls): this function's contract.
+    while c0 + CB <= g.c_in {
+        for q0 in (0..q_len).step_by(NV * 8) {
+            unsafe { bwd_tile_avx2::<CB, NV>(a, c0, q0, dx) };
+        }
+        c0 += CB;
+    }
+    for c in c0..g.c_in {
+        for q0 in (0..q_len).step_by(64) {
+            unsafe { bwd_tile_avx2::<1, 8>(a, c, q0, dx) };
+        }
+    }
+}
+
 fn bwd_dispatch(isa: Isa, fused: bool, a: &Bwd, dx: &mut [f32]) {
     // SAFETY (each arm): as in `fwd_dispatch`.
     match (isa, fused) {
@@ -636,7 +813,7 @@ fn bwd_dispatch(isa: Isa, fused: bool, a: &Bwd, dx: &mut [f32]) {
         #[cfg(target_arch = "x86_64")]
         (Isa::Avx512, false) => unsafe { bwd_avx512_plain(a, dx) },
         #[cfg(target_arch = "x86_64")]
-        (Isa::Avx2Fma, true) => unsafe { bwd_avx2_fused(a, dx) },
+        (Isa::Avx2Fma, true) => unsafe { bwd_avx2_fused::<4, 3>(a, dx) },
         #[cfg(target_arch = "x86_64")]
         (Isa::Avx2Fma, false) => unsafe { bwd_avx2_plain(a, dx) },
         (_, true) => bwd_sample::<true, 4, 8, 32>(a, dx),
@@ -721,6 +898,204 @@ pub fn conv2d_backward_input_direct_with(
                 &a,
                 &mut grad_input[b * in_len..(b + 1) * in_len],
             );
+        }
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Weight gradient.
+// ---------------------------------------------------------------------------------------------
+
+/// One sample's weight-gradient operands: the padded input planes (as [`Fwd`]), the output
+/// gradient transposed to `dyt[p * c_pad + o]` (`c_pad` = `c_out` rounded up to 8, the extra
+/// lanes zero), and where each tap `t = (c·kh + u)·kw + v` starts in `xp`.
+struct Dw<'a> {
+    g: &'a Conv2dGeometry,
+    xp: &'a [f32],
+    dyt: &'a [f32],
+    c_pad: usize,
+    taps: &'a [usize],
+}
+
+/// The flat padded-grid positions `q = i·wp + j` of output pixels `p0 .. p1` (`p = i·ow + j`),
+/// in increasing `p`.
+fn dw_positions(g: &Conv2dGeometry, wp: usize, (p0, p1): (usize, usize)) -> Vec<usize> {
+    (p0..p1)
+        .map(|p| (p / g.out_w()) * wp + p % g.out_w())
+        .collect()
+}
+
+/// Generic body: `dW[o, t] += Σ_{p in chunk} dy[o, p] · x[t, p]` for every `(o, t)`, one chain
+/// per element from 0 in increasing `p`, fused or multiply-then-add.
+fn dw_chunk_generic<const FUSED: bool>(a: &Dw, qs: &[usize], p0: usize, dw: &mut [f32]) {
+    let (g, k) = (a.g, a.g.col_rows());
+    for o in 0..g.c_out {
+        for (t, &off) in a.taps.iter().enumerate() {
+            let mut acc = 0.0f32;
+            for (n, &q) in qs.iter().enumerate() {
+                acc = madd::<FUSED>(acc, a.dyt[(p0 + n) * a.c_pad + o], a.xp[off + q]);
+            }
+            dw[o * k + t] += acc;
+        }
+    }
+}
+
+/// [`dw_chunk_generic`] (fused) for `OV` vectors of 8 output channels from `o0` × `TB` taps
+/// from `t0`, with AVX2 intrinsics: `OV × TB` ymm chains, per position `OV` loads of the
+/// transposed output gradient and `TB` broadcasts of input values.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dw_tile_avx2<const OV: usize, const TB: usize>(
+    a: &Dw,
+    qs: &[usize],
+    (p0, o0, t0): (usize, usize, usize),
+    dw: &mut [f32],
+) {
+    use std::arch::x86_64::*;
+    let (g, k) = (a.g, a.g.col_rows());
+    let offs: [usize; TB] = std::array::from_fn(|i| a.taps[t0 + i]);
+    // Every read below is in bounds: checked once here instead of per element.
+    let last_q = qs.last().copied().unwrap_or(0);
+    assert!(offs.iter().all(|&off| off + last_q < a.xp.len()));
+    assert!(o0 + 8 * OV <= a.c_pad && (p0 + qs.len()) * a.c_pad <= a.dyt.len());
+    let mut acc = [[_mm256_setzero_ps(); OV]; TB];
+    let (xp, dyt) = (a.xp.as_ptr(), a.dyt.as_ptr());
+    for (n, &q) in qs.iter().enumerate() {
+        // SAFETY: (p0 + n)·c_pad + o0 + 8·OV <= dyt.len() and off + q <= off + last_q <
+        // xp.len() (asserted above; qs increases); the CPU has AVX2 (this function's contract).
+        unsafe {
+            let ds = dyt.add((p0 + n) * a.c_pad + o0);
+            let dv: [__m256; OV] = std::array::from_fn(|v| _mm256_loadu_ps(ds.add(8 * v)));
+            for (acc_t, &off) in acc.iter_mut().zip(&offs) {
+                let xb = _mm256_broadcast_ss(&*xp.add(off + q));
+                for (x, &d) in acc_t.iter_mut().zip(&dv) {
+                    *x = _mm256_fmadd_ps(d, xb, *x);
+                }
+            }
+        }
+    }
+    let mut buf = [0.0f32; 16];
+    let buf = &mut buf[..8 * OV]; // OV ≤ 2 (the callers' constants)
+    for (i, acc_t) in acc.iter().enumerate() {
+        for (v, &x) in acc_t.iter().enumerate() {
+            // SAFETY: 8·v + 8 <= 8·OV = buf.len().
+            unsafe { _mm256_storeu_ps(buf.as_mut_ptr().add(8 * v), x) };
+        }
+        let t = t0 + i;
+        for (l, &v) in buf.iter().enumerate().take(g.c_out.saturating_sub(o0)) {
+            dw[(o0 + l) * k + t] += v;
+        }
+    }
+}
+
+/// All tiles of one chunk with the AVX2 intrinsics: 16 channels × 6 taps (12 ymm chains, 2
+/// gradient vectors and one broadcast: 15 registers), then 8-channel and single-tap edges.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dw_chunk_avx2(a: &Dw, qs: &[usize], p0: usize, dw: &mut [f32]) {
+    let k = a.g.col_rows();
+    // SAFETY (all calls): this function's contract.
+    let mut o0 = 0;
+    while o0 < a.g.c_out {
+        let wide = o0 + 16 <= a.c_pad;
+        let mut t0 = 0;
+        while t0 + 6 <= k {
+            match wide {
+                true => unsafe { dw_tile_avx2::<2, 6>(a, qs, (p0, o0, t0), dw) },
+                false => unsafe { dw_tile_avx2::<1, 6>(a, qs, (p0, o0, t0), dw) },
+            }
+            t0 += 6;
+        }
+        for t in t0..k {
+            match wide {
+                true => unsafe { dw_tile_avx2::<2, 1>(a, qs, (p0, o0, t), dw) },
+                false => unsafe { dw_tile_avx2::<1, 1>(a, qs, (p0, o0, t), dw) },
+            }
+        }
+        o0 += if wide { 16 } else { 8 };
+    }
+}
+
+/// Direct weight gradient (stride 1, see [`applies`]): `dW += Σ_b dY_b · X_colᵀ` without the
+/// column matrix, with the rounding of im2col + packed sgemm on `isa` whose reduction over the
+/// `oh·ow` output pixels is cut into chunks of `chunk` ([`super::matmul::packed_k_chunk`]):
+/// per sample and chunk, each `dW[o, t]` gets `acc + dW[o, t]`, `acc` one chain over the
+/// chunk's pixels in order from 0, fused unless `isa` is portable. Accumulates into
+/// `grad_weight`.
+///
+/// # Panics
+/// If `g` does not [`apply`](applies), `chunk` is 0, or a slice length does not match `g`.
+pub fn conv2d_backward_weight_direct_with(
+    isa: Isa,
+    chunk: usize,
+    g: &Conv2dGeometry,
+    input: &[f32],
+    grad_output: &[f32],
+    grad_weight: &mut [f32],
+) {
+    let what = "conv2d_backward_weight_direct";
+    assert!(applies(g), "{what}: stride 1 and a non-empty geometry");
+    assert!(chunk > 0, "{what}: chunk");
+    assert_eq!(input.len(), g.input_len(), "{what}: input");
+    assert_eq!(grad_output.len(), g.output_len(), "{what}: grad_output");
+    assert_eq!(grad_weight.len(), g.weight_len(), "{what}: grad_weight");
+    let isa = usable(isa);
+    let fused = Rounding::Packed.fused(isa);
+    let (hp, wp) = (g.h + 2 * g.pad, g.w + 2 * g.pad);
+    let plane = hp * wp + g.kw;
+    let p_len = g.out_h() * g.out_w();
+    let c_pad = g.c_out.div_ceil(8) * 8;
+    let (in_len, out_len) = (g.c_in * g.h * g.w, g.c_out * p_len);
+    let taps: Vec<usize> = (0..g.c_in)
+        .flat_map(|c| (0..g.kh).flat_map(move |u| (0..g.kw).map(move |v| (c, u, v))))
+        .map(|(c, u, v)| c * plane + u * wp + v)
+        .collect();
+    let chunks: Vec<(usize, Vec<usize>)> = (0..p_len)
+        .step_by(chunk)
+        .map(|p0| (p0, dw_positions(g, wp, (p0, (p0 + chunk).min(p_len)))))
+        .collect();
+    with_scratch((g.c_in * plane, p_len * c_pad), |xp, dyt| {
+        for b in 0..g.n {
+            for (c, x_c) in input[b * in_len..(b + 1) * in_len]
+                .chunks_exact(g.h * g.w)
+                .enumerate()
+            {
+                for (y, row) in x_c.chunks_exact(g.w).enumerate() {
+                    let at = c * plane + (y + g.pad) * wp + g.pad;
+                    xp[at..at + g.w].copy_from_slice(row);
+                }
+            }
+            let dy_b = &grad_output[b * out_len..(b + 1) * out_len];
+            for (o, dy_o) in dy_b.chunks_exact(p_len).enumerate() {
+                for (p, &d) in dy_o.iter().enumerate() {
+                    dyt[p * c_pad + o] = d;
+                }
+            }
+            let a = Dw {
+                g,
+                xp,
+                dyt,
+                c_pad,
+                taps: &taps,
+            };
+            for (p0, qs) in &chunks {
+                // SAFETY: the AVX2 body needs AVX2 + FMA, which `isa` (supported, checked
+                // by `usable`) has on these arms (AVX-512 implies both here).
+                match (isa, fused) {
+                    #[cfg(target_arch = "x86_64")]
+                    (Isa::Avx2Fma | Isa::Avx512, true) => unsafe {
+                        dw_chunk_avx2(&a, qs, *p0, grad_weight)
+                    },
+                    (_, true) => dw_chunk_generic::<true>(&a, qs, *p0, grad_weight),
+                    (_, false) => dw_chunk_generic::<false>(&a, qs, *p0, grad_weight),
+                }
+            }
         }
     })
 }

@@ -58,6 +58,91 @@ pub fn read_csv(path: &Path) -> Result<Table> {
     parse_csv(text, path)
 }
 
+/// A record and the byte offset where it starts.
+type Record = (usize, Vec<String>);
+
+/// The CSV reader's state between characters.
+#[derive(Default)]
+struct Tokenizer {
+    /// Finished records, each with the byte offset of its start.
+    records: Vec<Record>,
+    record: Vec<String>,
+    field: String,
+    record_start: usize,
+    /// Byte offset of the opening quote while inside a quoted field.
+    open_quote: Option<usize>,
+    /// The current field was quoted and its closing quote has been seen.
+    closed_quote: bool,
+}
+
+impl Tokenizer {
+    /// Ends the current record (a blank line gives none).
+    fn end_record(&mut self) {
+        let blank = self.record.is_empty() && self.field.is_empty() && !self.closed_quote;
+        self.record.push(std::mem::take(&mut self.field));
+        let r = std::mem::take(&mut self.record);
+        if !blank {
+            self.records.push((self.record_start, r));
+        }
+        self.closed_quote = false;
+    }
+}
+
+/// Splits CSV text into records, each with the byte offset of its start; an error is
+/// `(offset, reason)`.
+fn tokenize(body: &str) -> std::result::Result<Vec<Record>, (usize, String)> {
+    let mut t = Tokenizer::default();
+    let mut chars = body.char_indices().peekable();
+    while let Some((i, ch)) = chars.next() {
+        if t.open_quote.is_some() {
+            if ch == '"' {
+                if chars.peek().map(|&(_, c)| c) == Some('"') {
+                    t.field.push('"');
+                    chars.next();
+                } else {
+                    t.open_quote = None;
+                    t.closed_quote = true;
+                }
+            } else {
+                t.field.push(ch);
+            }
+            continue;
+        }
+        match ch {
+            ',' => {
+                t.record.push(std::mem::take(&mut t.field));
+                t.closed_quote = false;
+            }
+            '\r' | '\n' => {
+                if ch == '\r' && chars.peek().map(|&(_, c)| c) == Some('\n') {
+                    chars.next();
+                }
+                t.end_record();
+                t.record_start = chars.peek().map(|&(j, _)| j).unwrap_or(body.len());
+            }
+            '"' => {
+                if !t.field.is_empty() || t.closed_quote {
+                    return Err((i, "quote inside an unquoted field".into()));
+                }
+                t.open_quote = Some(i);
+            }
+            c => {
+                if t.closed_quote {
+                    return Err((i, format!("text {c:?} after a closing quote")));
+                }
+                t.field.push(c);
+            }
+        }
+    }
+    if let Some(q) = t.open_quote {
+        return Err((q, "quoted field is never closed".into()));
+    }
+    if !t.record.is_empty() || !t.field.is_empty() || t.closed_quote {
+        t.end_record();
+    }
+    Ok(t.records)
+}
+
 /// Parses CSV text; the first record is the header. `source` names the file in errors.
 ///
 /// Errors ([`Error::Format`] with the byte offset): empty input (no header), an unterminated
@@ -66,80 +151,11 @@ pub fn read_csv(path: &Path) -> Result<Table> {
 pub fn parse_csv(text: &str, source: &Path) -> Result<Table> {
     // Offsets in errors are into the original text, BOM included.
     let bom = if text.starts_with('\u{feff}') { 3 } else { 0 };
-    let body = &text[bom..];
     let err =
         |offset: usize, reason: String| Error::format(source, Some((bom + offset) as u64), reason);
-
-    let mut records: Vec<(usize, Vec<String>)> = Vec::new();
-    let mut record: Vec<String> = Vec::new();
-    let mut field = String::new();
-    let mut record_start = 0usize;
-    // Byte offset of the opening quote while inside a quoted field.
-    let mut open_quote: Option<usize> = None;
-    // The current field was quoted and its closing quote has been seen.
-    let mut closed_quote = false;
-
-    let mut finish_record =
-        |record: &mut Vec<String>, field: &mut String, closed: bool, start: usize| {
-            let blank = record.is_empty() && field.is_empty() && !closed;
-            record.push(std::mem::take(field));
-            let r = std::mem::take(record);
-            if !blank {
-                records.push((start, r));
-            }
-        };
-
-    let mut chars = body.char_indices().peekable();
-    while let Some((i, ch)) = chars.next() {
-        if open_quote.is_some() {
-            if ch == '"' {
-                if chars.peek().map(|&(_, c)| c) == Some('"') {
-                    field.push('"');
-                    chars.next();
-                } else {
-                    open_quote = None;
-                    closed_quote = true;
-                }
-            } else {
-                field.push(ch);
-            }
-            continue;
-        }
-        match ch {
-            ',' => {
-                record.push(std::mem::take(&mut field));
-                closed_quote = false;
-            }
-            '\r' | '\n' => {
-                if ch == '\r' && chars.peek().map(|&(_, c)| c) == Some('\n') {
-                    chars.next();
-                }
-                finish_record(&mut record, &mut field, closed_quote, record_start);
-                closed_quote = false;
-                record_start = chars.peek().map(|&(j, _)| j).unwrap_or(body.len());
-            }
-            '"' => {
-                if !field.is_empty() || closed_quote {
-                    return Err(err(i, "quote inside an unquoted field".into()));
-                }
-                open_quote = Some(i);
-            }
-            c => {
-                if closed_quote {
-                    return Err(err(i, format!("text {c:?} after a closing quote")));
-                }
-                field.push(c);
-            }
-        }
-    }
-    if let Some(q) = open_quote {
-        return Err(err(q, "quoted field is never closed".into()));
-    }
-    if !record.is_empty() || !field.is_empty() || closed_quote {
-        finish_record(&mut record, &mut field, closed_quote, record_start);
-    }
-
-    let mut records = records.into_iter();
+    let mut records = tokenize(&text[bom..])
+        .map_err(|(offset, reason)| err(offset, reason))?
+        .into_iter();
     let (_, headers) = records
         .next()
         .ok_or_else(|| err(0, "empty CSV: no header line".into()))?;
