@@ -77,7 +77,7 @@ done < /tmp/long_functions.$$
 while read -r file name _; do
   case "$file" in ''|'#'*) continue ;; esac
   if ! grep -Eq "^$file $name " /tmp/long_functions.$$; then
-    echo "warning: $allow lists $file $name, which is not over $max lines; remove the line"
+    echo "stale: $allow lists $file $name, which is not over $max lines; remove the line"; status=1
   fi
 done < "$allow"
 rm -f /tmp/long_functions.$$
