@@ -2,7 +2,7 @@
 //!
 //! The encoder writes the smallest valid PNG: signature, `IHDR`, one `IDAT` holding the zlib
 //! stream (flate2) of the scanlines, each prefixed with filter type 0 (None), and `IEND`. Every
-//! chunk carries a CRC-32 over its type and data (table-driven, below). 8-bit grayscale and
+//! chunk carries a CRC-32 over its type and data (`flate2::Crc`). 8-bit grayscale and
 //! 8-bit RGB, no interlacing. Filter 0 is enough here: heatmaps are upscaled blocks, and zlib's
 //! 32 KiB window already finds repeated rows and runs.
 //!
@@ -14,44 +14,15 @@
 
 use crate::error::{Error, Result};
 use flate2::write::ZlibEncoder;
-use flate2::Compression;
+use flate2::{Compression, Crc};
 use std::io::Write;
 
-/// CRC-32 lookup table for the reflected polynomial 0xEDB88320 (ISO-HDLC, as PNG and zlib
-/// use), built at compile time: entry `n` is the CRC of the single byte `n`.
-const CRC_TABLE: [u32; 256] = {
-    let mut table = [0u32; 256];
-    let mut n = 0;
-    while n < 256 {
-        let mut c = n as u32;
-        let mut k = 0;
-        while k < 8 {
-            c = if c & 1 != 0 {
-                0xEDB8_8320 ^ (c >> 1)
-            } else {
-                c >> 1
-            };
-            k += 1;
-        }
-        table[n] = c;
-        n += 1;
-    }
-    table
-};
-
-/// Continues a CRC-32 over `bytes`: `crc32_update(crc32(a), b) == crc32(a ++ b)`.
-pub fn crc32_update(crc: u32, bytes: &[u8]) -> u32 {
-    // The register is kept inverted between calls (initial value and final xor 0xFFFFFFFF).
-    let mut c = !crc;
-    for &b in bytes {
-        c = CRC_TABLE[((c ^ b as u32) & 0xFF) as usize] ^ (c >> 8);
-    }
-    !c
-}
-
-/// CRC-32 of `bytes` (the one PNG chunks use). `crc32(b"123456789") == 0xCBF43926`.
+/// CRC-32 of `bytes` (ISO-HDLC, the one PNG chunks use; flate2's, as zlib's `crc32`).
+/// `crc32(b"123456789") == 0xCBF43926`.
 pub fn crc32(bytes: &[u8]) -> u32 {
-    crc32_update(0, bytes)
+    let mut crc = Crc::new();
+    crc.update(bytes);
+    crc.sum()
 }
 
 /// Pixel layout of the image handed to [`encode_png`].
@@ -93,8 +64,10 @@ fn write_chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) -> Result<()> {
     out.extend_from_slice(&len.to_be_bytes());
     out.extend_from_slice(kind);
     out.extend_from_slice(data);
-    let crc = crc32_update(crc32(kind), data);
-    out.extend_from_slice(&crc.to_be_bytes());
+    let mut crc = Crc::new();
+    crc.update(kind);
+    crc.update(data);
+    out.extend_from_slice(&crc.sum().to_be_bytes());
     Ok(())
 }
 
