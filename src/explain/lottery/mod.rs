@@ -113,7 +113,7 @@ pub struct LotteryRow {
 }
 
 /// Heat against one other mask kind at one percentage, paired over the MLPs
-/// ([`stats::paired_summary`]).
+/// ([`crate::stats::paired_summary`]).
 #[derive(Clone, Debug, PartialEq)]
 pub struct LotteryComparison {
     /// Percentage of W1 kept.
