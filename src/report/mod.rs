@@ -10,13 +10,14 @@
 //! | [`table`] | [`Table`] as aligned text, GitHub markdown or HTML; number formatting |
 //! | [`csv`] | CSV write (quoted as needed) and read back (for merging runs) |
 //! | [`json`] | pretty JSON written atomically, read back |
-//! | [`png`] | a PNG encoder (zlib IDAT via flate2, CRC-32 here), colormaps, heatmaps with a legend |
+//! | [`png`] | a PNG encoder (zlib IDAT and chunk CRC-32 via flate2), colormaps, heatmaps with a legend |
 //! | [`svg`] | hand-written SVG line and scatter plots |
 //! | [`base64`] | RFC 4648 base64, for `data:` URIs |
 //! | [`html`] | the [`Report`] builder: `report.html`, `report.md` and image files |
+//! | `markdown` (private) | markdown escaping shared by `table` and `Report::to_markdown` |
 //!
-//! base64 and CRC-32 are written here (about 20 lines each, tested against the RFC 4648 vectors
-//! and the standard CRC check value) rather than added as dependencies.
+//! base64 is written here (about 20 lines, tested against the RFC 4648 vectors) rather than
+//! added as a dependency; CRC-32 comes from `flate2`, which the crate already has for gzip.
 
 pub mod base64;
 pub mod csv;
