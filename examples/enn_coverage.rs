@@ -98,23 +98,6 @@ fn run() -> Result<(), AnyError> {
             Ok(mlp.layers[0].weight.clone())
         })
         .collect::<Result<_, AnyError>>()?;
-    let masked = |mode| WeightImageConfig {
-        inert: Some(inert.clone()),
-        ..WeightImageConfig::with_mode(mode)
-    };
-    let configs = [
-        (
-            "bilinear",
-            WeightImageConfig::with_mode(ImageMode::Bilinear),
-        ),
-        ("area", WeightImageConfig::with_mode(ImageMode::Area)),
-        (
-            "block-bilinear",
-            WeightImageConfig::with_mode(ImageMode::BlockBilinear),
-        ),
-        ("bilinear + inert mask", masked(ImageMode::Bilinear)),
-        ("area + inert mask", masked(ImageMode::Area)),
-    ];
     // The ENN's training split, as the mnist_enn example makes it (seed 7).
     let (tr, val) = train.split_validation(10000, &mut StdRng::seed_from_u64(7 ^ 0xE1A1))?;
     let cfg = EnnTrainingConfig {
@@ -125,12 +108,12 @@ fn run() -> Result<(), AnyError> {
         "| image | ENN | entries reached (∂E/∂W1 ≠ 0) | share of ‖∂E/∂W1‖² on inert columns |"
     );
     println!("|---|---|---|---|");
-    for (name, image) in &configs {
-        let coverage = |enn: &EvaluationNet| -> Result<Vec<Coverage>, AnyError> {
-            w1s.iter()
-                .map(|w| Ok(enn_coverage(enn, w, &variance, DEFAULT_INERT_THRESHOLD)?))
-                .collect()
-        };
+    let coverage = |enn: &EvaluationNet| -> Result<Vec<Coverage>, AnyError> {
+        w1s.iter()
+            .map(|w| Ok(enn_coverage(enn, w, &variance, DEFAULT_INERT_THRESHOLD)?))
+            .collect()
+    };
+    for (name, image) in &image_configs(&inert) {
         let mut fresh = Vec::new();
         for seed in 7..10u64 {
             let mut enn = EvaluationNet::new(&mut StdRng::seed_from_u64(seed))?;
@@ -155,4 +138,26 @@ fn run() -> Result<(), AnyError> {
         }
     }
     Ok(())
+}
+
+/// The weight-image configurations compared: three resampling modes, and two of them with the
+/// inert columns masked.
+fn image_configs(inert: &InertColumns) -> [(&'static str, WeightImageConfig); 5] {
+    let masked = |mode| WeightImageConfig {
+        inert: Some(inert.clone()),
+        ..WeightImageConfig::with_mode(mode)
+    };
+    [
+        (
+            "bilinear",
+            WeightImageConfig::with_mode(ImageMode::Bilinear),
+        ),
+        ("area", WeightImageConfig::with_mode(ImageMode::Area)),
+        (
+            "block-bilinear",
+            WeightImageConfig::with_mode(ImageMode::BlockBilinear),
+        ),
+        ("bilinear + inert mask", masked(ImageMode::Bilinear)),
+        ("area + inert mask", masked(ImageMode::Area)),
+    ]
 }

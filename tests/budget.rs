@@ -5,6 +5,7 @@
 mod common;
 
 use common::bin::{assert_one_error_line, mnist_data, mnist_enn_exe};
+use common::temp_dir;
 use grad_instructor::experiment::budget::{self, DataShape};
 use grad_instructor::experiment::{ExperimentConfig, Preset};
 use std::process::Command;
@@ -111,8 +112,7 @@ fn sizes_and_meminfo_parse() {
 #[test]
 fn mnist_enn_refuses_a_run_over_budget_with_one_line() {
     let Some(exe) = mnist_enn_exe() else { return };
-    let dir = std::env::temp_dir().join(format!("gi-budget-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = temp_dir("budget");
     let out_dir = dir.join("out");
     let data = mnist_data();
     let cases: &[(&[&str], &[&str])] = &[

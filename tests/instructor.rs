@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::enn::small_enn_config;
 use common::synthetic;
 use grad_instructor::autodiff::Tape;
 use grad_instructor::instructor::rules::value::value_regression_step;
@@ -305,24 +306,9 @@ fn replay_buffer_keeps_the_most_recent_pairs() {
     assert!(ReplayBuffer::new(0).sample(3, &mut rng).is_empty());
 }
 
+/// The shared small configuration (3 episodes).
 fn small_config(rule: EnnRule) -> EnnTrainingConfig {
-    EnnTrainingConfig {
-        rule,
-        episodes: 3,
-        steps_per_episode: 24,
-        batch: 16,
-        decide_every: 6,
-        branch_steps: 2,
-        hidden: vec![20],
-        val_limit: 0,
-        value: ValueConfig {
-            record_every: 4,
-            replay_capacity: 16,
-            replay_batch: 4,
-            updates_per_episode: 2,
-        },
-        ..EnnTrainingConfig::default()
-    }
+    small_enn_config(rule, 3)
 }
 
 #[test]

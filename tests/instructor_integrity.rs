@@ -9,7 +9,8 @@ mod common;
 #[path = "../fuzz/checks/checkpoint.rs"]
 mod fuzz_checkpoint;
 
-use common::{synthetic, temp_dir};
+use common::enn::{enn_data, fresh_enn, small_enn_config, DIM};
+use common::temp_dir;
 use grad_instructor::data::Dataset;
 use grad_instructor::instructor::checkpoint::{self, checkpoint_path};
 use grad_instructor::instructor::episode::initial_mlp;
@@ -21,39 +22,16 @@ use rand::rngs::StdRng;
 use rand::{Rng, RngCore, SeedableRng};
 use std::path::{Path, PathBuf};
 
-const DIM: usize = 40;
-
 fn data() -> (Dataset, Dataset) {
-    let mut rng = StdRng::seed_from_u64(2024);
-    (
-        synthetic(200, DIM, 3, &mut rng),
-        synthetic(60, DIM, 3, &mut rng),
-    )
+    enn_data()
 }
 
+/// The shared small configuration, checkpointing after every episode.
 fn config(rule: EnnRule, episodes: usize) -> EnnTrainingConfig {
     EnnTrainingConfig {
-        rule,
-        episodes,
-        steps_per_episode: 24,
-        batch: 16,
-        decide_every: 6,
-        branch_steps: 2,
-        hidden: vec![20],
-        val_limit: 0,
-        value: ValueConfig {
-            record_every: 4,
-            replay_capacity: 16,
-            replay_batch: 4,
-            updates_per_episode: 2,
-        },
         checkpoint_every: 1,
-        ..EnnTrainingConfig::default()
+        ..small_enn_config(rule, episodes)
     }
-}
-
-fn fresh_enn() -> EvaluationNet {
-    EvaluationNet::new(&mut StdRng::seed_from_u64(72)).unwrap()
 }
 
 fn train(

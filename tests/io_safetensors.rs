@@ -1,13 +1,16 @@
 //! safetensors: bit-exact round trips, the reference layout, and every malformed input as a
 //! typed error (never a panic).
 
+mod common;
+
+use common::temp_dir;
 use grad_instructor::io::safetensors::{
     from_bytes, load, save, to_bytes, Weights, MAX_HEADER_BYTES,
 };
 use grad_instructor::{Error, Tensor};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 fn origin() -> &'static Path {
     Path::new("test.safetensors")
@@ -34,12 +37,6 @@ fn format_reason(r: grad_instructor::Result<Weights>) -> String {
 
 fn bits(t: &Tensor) -> Vec<u32> {
     t.data().iter().map(|x| x.to_bits()).collect()
-}
-
-fn temp_path(test: &str) -> PathBuf {
-    std::env::temp_dir()
-        .join(format!("gi-st-{test}-{}", std::process::id()))
-        .join("w.safetensors")
 }
 
 // ---- round trips ----
@@ -165,7 +162,7 @@ fn reader_accepts_other_field_orders_and_whitespace() {
 
 #[test]
 fn save_and_load_a_file() {
-    let p = temp_path("save");
+    let p = temp_dir("save").join("w.safetensors");
     let x = t(&[1.5, -2.5, 0.25], &[3, 1]);
     save(&p, &[("x", &x)], &[("k", "v")]).unwrap();
     let mut w = load(&p).unwrap();
@@ -484,8 +481,7 @@ fn python(code: &str, args: &[&Path]) -> Option<std::process::Output> {
 
 #[test]
 fn files_match_the_python_reference_in_both_directions() {
-    let dir = temp_path("interop").parent().unwrap().to_path_buf();
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = temp_dir("interop");
     let ours = dir.join("ours.safetensors");
     let theirs = dir.join("theirs.safetensors");
     let w = t(

@@ -11,12 +11,13 @@ mod common;
 #[path = "../fuzz/checks/checkpoint.rs"]
 mod fuzz_checkpoint;
 
-use common::{synthetic, temp_dir};
+use common::enn::{assert_same_enn, assert_same_logs, ckpt, enn_data, fresh_enn, small_enn_config};
+use common::temp_dir;
 use grad_instructor::data::Dataset;
 use grad_instructor::instructor::checkpoint::{self, checkpoint_path, CHECKPOINT_FILE};
 use grad_instructor::instructor::*;
 use grad_instructor::nn::Module;
-use grad_instructor::{Error, Tensor};
+use grad_instructor::Error;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::path::Path;
@@ -33,53 +34,22 @@ struct Data {
     val: Dataset,
 }
 
-const DIM: usize = 40;
-
 impl Data {
     fn new() -> Data {
-        let mut rng = StdRng::seed_from_u64(2024);
-        let train = synthetic(200, DIM, 3, &mut rng);
-        let val = synthetic(60, DIM, 3, &mut rng);
+        let (train, val) = enn_data();
         Data { train, val }
     }
 }
 
-/// Checkpoint options: write into `save_to`, resume from `resume_from`.
-fn ckpt<'a>(save_to: Option<&'a Path>, resume_from: Option<&'a Path>) -> Checkpoints<'a> {
-    Checkpoints {
-        save_to,
-        resume_from,
-    }
-}
-
-/// A few seconds of training: 6 episodes of 24 steps on a 40-20-3 MLP.
+/// A few seconds of training: 6 episodes of 24 steps on a 40-20-3 MLP, checkpoint every 2.
 fn config(rule: EnnRule) -> EnnTrainingConfig {
     EnnTrainingConfig {
-        rule,
-        episodes: 6,
-        steps_per_episode: 24,
-        batch: 16,
-        decide_every: 6,
-        branch_steps: 2,
-        hidden: vec![20],
-        val_limit: 0,
-        value: ValueConfig {
-            record_every: 4,
-            replay_capacity: 16,
-            replay_batch: 4,
-            updates_per_episode: 2,
-        },
         checkpoint_every: 2,
-        ..EnnTrainingConfig::default()
+        ..small_enn_config(rule, 6)
     }
 }
 
-const ENN_SEED: u64 = 72;
 const RUN_SEED: u64 = 5;
-
-fn fresh_enn() -> EvaluationNet {
-    EvaluationNet::new(&mut StdRng::seed_from_u64(ENN_SEED)).unwrap()
-}
 
 /// An uninterrupted run without checkpoints: the reference every resumed run must equal.
 fn uninterrupted(cfg: &EnnTrainingConfig, data: &Data) -> (EvaluationNet, Vec<EpisodeLog>) {
@@ -95,21 +65,6 @@ fn uninterrupted(cfg: &EnnTrainingConfig, data: &Data) -> (EvaluationNet, Vec<Ep
     )
     .unwrap();
     (enn, logs)
-}
-
-/// Bit-for-bit comparison of logs (`PartialEq` on f32 would call two NaNs different and
-/// 0.0 == -0.0 equal; the Debug text shows NaN as NaN and distinguishes the zeros).
-fn assert_same_logs(a: &[EpisodeLog], b: &[EpisodeLog]) {
-    assert_eq!(format!("{a:?}"), format!("{b:?}"));
-}
-
-/// Bit-for-bit comparison of ENN parameters.
-fn assert_same_enn(a: &EvaluationNet, b: &EvaluationNet) {
-    for (x, y) in a.params().into_iter().zip(b.params()) {
-        let bits = |t: &Tensor| t.data().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
-        assert_eq!(x.dims(), y.dims());
-        assert_eq!(bits(x), bits(y));
-    }
 }
 
 #[test]

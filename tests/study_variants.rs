@@ -1,6 +1,9 @@
 //! The study's step variants (`instructor::variants`): new gradients against central finite
 //! differences, the couplings against their formulas, and the init variants' pairing.
 
+mod common;
+
+use common::synthetic;
 use grad_instructor::instructor::variants::*;
 use grad_instructor::instructor::weight_image::{ImageMode, InertColumns};
 use grad_instructor::instructor::EvaluationNet;
@@ -390,32 +393,11 @@ fn schedules_and_small_matrix_images() {
     );
 }
 
-fn synthetic(n: usize, dim: usize, classes: u32, seed: u64) -> grad_instructor::data::Dataset {
-    // Class c lights up its own block of pixels, plus noise: learnable in a few steps.
-    let mut rng = StdRng::seed_from_u64(seed);
-    let mut images = Vec::with_capacity(n * dim);
-    let mut labels = Vec::with_capacity(n);
-    for _ in 0..n {
-        let c = rng.gen_range(0..classes);
-        let block = dim / classes as usize;
-        for j in 0..dim {
-            let on = j / block == c as usize;
-            images.push(if on { 0.8 } else { 0.0 } + 0.2 * rng.gen::<f32>());
-        }
-        labels.push(c);
-    }
-    grad_instructor::data::Dataset {
-        images,
-        labels,
-        dim,
-    }
-}
-
 #[test]
 fn value_enn_training_is_deterministic_on_policy_and_over_every_layer() {
     use grad_instructor::instructor::value_enn::*;
-    let train = synthetic(200, 40, 4, 1);
-    let reward = synthetic(100, 40, 4, 2);
+    let train = synthetic(200, 40, 4, &mut StdRng::seed_from_u64(1));
+    let reward = synthetic(100, 40, 4, &mut StdRng::seed_from_u64(2));
     for (layers, rho) in [(LayerSet::First, Some(0.3f32)), (LayerSet::All, None)] {
         let mut spec = ValueEnnSpec::study(&[40, 20, 4], layers);
         spec.episodes = 3;

@@ -172,6 +172,16 @@ impl<R: Read> Source<'_, R> {
 }
 
 fn decode<R: Read>(src: &mut Source<'_, R>) -> Result<IdxArray> {
+    let rank = read_magic(src)?;
+    let (dims, declared) = read_dims(src, rank)?;
+    let header_len = src.pos;
+    let data = read_data(src, &dims, declared)?;
+    check_no_trailing(src, &dims, header_len, declared)?;
+    Ok(IdxArray { dims, data })
+}
+
+/// The magic number `00 00 08 rank`; returns the rank.
+fn read_magic<R: Read>(src: &mut Source<'_, R>) -> Result<usize> {
     let mut magic = [0u8; 4];
     src.header(&mut magic, "the magic number")?;
     let magic_num = u32::from_be_bytes(magic);
@@ -209,6 +219,12 @@ fn decode<R: Read>(src: &mut Source<'_, R>) -> Result<IdxArray> {
         ));
     }
 
+    Ok(rank)
+}
+
+/// The `rank` big-endian u32 dimensions, none zero; returns them and their product (bytes of
+/// data declared), which must not exceed the size limit.
+fn read_dims<R: Read>(src: &mut Source<'_, R>, rank: usize) -> Result<(Vec<usize>, usize)> {
     let mut dims = Vec::with_capacity(rank);
     for axis in 0..rank {
         let mut d = [0u8; 4];
@@ -234,6 +250,11 @@ fn decode<R: Read>(src: &mut Source<'_, R>) -> Result<IdxArray> {
             ))
         })? as usize;
 
+    Ok((dims, declared))
+}
+
+/// The `declared` data bytes that follow the header.
+fn read_data<R: Read>(src: &mut Source<'_, R>, dims: &[usize], declared: usize) -> Result<Vec<u8>> {
     // Read in chunks that at most double, so memory follows the bytes present, not the
     // bytes claimed.
     let header_len = src.pos;
@@ -251,13 +272,23 @@ fn decode<R: Read>(src: &mut Source<'_, R>) -> Result<IdxArray> {
                 Some(header_len + held as u64),
                 format!(
                     "truncated data: declared {} = {declared} bytes, file holds {held}",
-                    dims_text(&dims)
+                    dims_text(dims)
                 ),
             ));
         }
     }
 
-    // Nothing may follow the data. Reading to the end also makes gzip verify its CRC.
+    Ok(data)
+}
+
+/// Nothing may follow the `declared` data bytes after the `header_len`-byte header. Reading to
+/// the end also makes gzip verify its CRC.
+fn check_no_trailing<R: Read>(
+    src: &mut Source<'_, R>,
+    dims: &[usize],
+    header_len: u64,
+    declared: usize,
+) -> Result<()> {
     let mut probe = [0u8; 4096];
     let mut trailing = 0u64;
     loop {
@@ -276,11 +307,11 @@ fn decode<R: Read>(src: &mut Source<'_, R>) -> Result<IdxArray> {
             Some(header_len + declared as u64),
             format!(
                 "{trailing} trailing bytes after the declared {} = {declared} bytes of data",
-                dims_text(&dims)
+                dims_text(dims)
             ),
         ));
     }
-    Ok(IdxArray { dims, data })
+    Ok(())
 }
 
 /// Reads until `buf` is full or the stream ends; returns the bytes read.

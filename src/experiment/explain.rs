@@ -84,22 +84,15 @@ pub fn coverage_of(
     })
 }
 
-/// Runs the protocol for the seed `seed`: the untrained MLP of that seed and the `bp`/`gi`
-/// runs of it found in `results` (those absent are skipped); the lottery study on the
-/// untrained MLPs of seeds `seed, seed + 1, …` (`explain_cfg.lottery_mlps` of them, at least
-/// one), on up to `jobs` threads, advancing `progress` once per lottery MLP.
-#[allow(clippy::too_many_arguments)]
-pub fn explain(
+/// Grad-CAM of the untrained MLP of `seed` and of its `bp` and `gi` runs in `results` (those
+/// absent are skipped), each with its test accuracy.
+fn explained_states(
     enn: &EvaluationNet,
     seed: u64,
     cfg: &TrainConfig,
-    explain_cfg: &ExplainConfig,
     results: &[RunResult],
-    train: &Dataset,
     test: &Dataset,
-    jobs: usize,
-    progress: &dyn Progress,
-) -> Result<Explained> {
+) -> Result<Vec<ExplainedState>> {
     let untrained = initial_mlp(Arm::Bp, seed, cfg)?;
     let mut mlps: Vec<(String, &Mlp)> =
         vec![("untrained (PyTorch-default init)".into(), &untrained)];
@@ -126,7 +119,13 @@ pub fn explain(
             test_acc: mlp.accuracy(&test.images, &test.labels)?,
         });
     }
-    let lottery_config = LotteryConfig {
+    Ok(states)
+}
+
+/// The lottery study's configuration: the explain settings with the run's learning rate and
+/// batch for fine-tuning.
+fn lottery_config(cfg: &TrainConfig, explain_cfg: &ExplainConfig) -> LotteryConfig {
+    LotteryConfig {
         percents: explain_cfg.lottery_percents.clone(),
         n_random: explain_cfg.lottery_random_masks,
         finetune: FinetuneConfig {
@@ -134,11 +133,22 @@ pub fn explain(
             lr: cfg.lr,
             batch: cfg.batch,
         },
-    };
+    }
+}
+
+/// The untrained MLPs of seeds `seed, seed + 1, …` (`n` of them, at least one), each with the
+/// ENN's heat over its W1 and, for the fresh-ENN control, that of an untrained ENN of the same
+/// architecture and image.
+fn lottery_cases(
+    enn: &EvaluationNet,
+    seed: u64,
+    cfg: &TrainConfig,
+    n: u64,
+) -> Result<Vec<LotteryCase>> {
     // The fresh-ENN control: an untrained ENN of the same architecture and image.
     let mut fresh = EvaluationNet::new(&mut StdRng::seed_from_u64(seed ^ 0xF4E5))?;
     fresh.image = enn.image.clone();
-    let cases = (0..explain_cfg.lottery_mlps.max(1))
+    (0..n.max(1))
         .map(|k| {
             let s = seed + k;
             let mlp = initial_mlp(Arm::Bp, s, cfg)?;
@@ -152,7 +162,28 @@ pub fn explain(
                 fresh_heat,
             })
         })
-        .collect::<Result<Vec<_>>>()?;
+        .collect()
+}
+
+/// Runs the protocol for the seed `seed`: the untrained MLP of that seed and the `bp`/`gi`
+/// runs of it found in `results` (those absent are skipped); the lottery study on the
+/// untrained MLPs of seeds `seed, seed + 1, …` (`explain_cfg.lottery_mlps` of them, at least
+/// one), on up to `jobs` threads, advancing `progress` once per lottery MLP.
+#[allow(clippy::too_many_arguments)]
+pub fn explain(
+    enn: &EvaluationNet,
+    seed: u64,
+    cfg: &TrainConfig,
+    explain_cfg: &ExplainConfig,
+    results: &[RunResult],
+    train: &Dataset,
+    test: &Dataset,
+    jobs: usize,
+    progress: &dyn Progress,
+) -> Result<Explained> {
+    let states = explained_states(enn, seed, cfg, results, test)?;
+    let lottery_config = lottery_config(cfg, explain_cfg);
+    let cases = lottery_cases(enn, seed, cfg, explain_cfg.lottery_mlps)?;
     progress.start("lottery-ticket study (MLPs)", cases.len() as u64);
     let lottery = lottery_study(
         &cases,

@@ -11,7 +11,7 @@ use super::run::coverage_seeds;
 use super::runner::run_all;
 use crate::data::Dataset;
 use crate::error::Result;
-use crate::instructor::{pixel_variance, EnnRule, EpisodeLog};
+use crate::instructor::{pixel_variance, EnnRule, EpisodeLog, EvaluationNet};
 use crate::nn::{Init, Mlp, Sgd};
 use crate::stats;
 use crate::tensor::Tensor;
@@ -200,7 +200,7 @@ fn held_out_states(
 }
 
 /// Mean ‖∂E/∂W1‖ over four fresh default-init MLPs (a fixed seed, the same for every ENN).
-fn mean_grad_norm(enn: &crate::instructor::EvaluationNet, cfg: &TrainConfig) -> Result<f64> {
+fn mean_grad_norm(enn: &EvaluationNet, cfg: &TrainConfig) -> Result<f64> {
     let mut rng = StdRng::seed_from_u64(0x9AD);
     let mut norms = Vec::new();
     for _ in 0..4 {
@@ -215,6 +215,126 @@ fn mean_grad_norm(enn: &crate::instructor::EvaluationNet, cfg: &TrainConfig) -> 
         );
     }
     Ok(stats::mean(&norms))
+}
+
+/// Mean test accuracy of BP over `seeds`: runs of `results` where the main comparison ran them,
+/// trained here otherwise.
+fn bp_mean_accuracy(
+    cfg: &ExperimentConfig,
+    results: &[RunResult],
+    seeds: &[u64],
+    train: &Dataset,
+    test: &Dataset,
+    progress: &dyn Progress,
+) -> Result<f64> {
+    let mut bp_acc = Vec::new();
+    let mut missing = Vec::new();
+    for &s in seeds {
+        match results
+            .iter()
+            .find(|r| r.record.arm == Arm::Bp && r.record.seed == s)
+        {
+            Some(r) => bp_acc.push(r.record.test_acc),
+            None => missing.push((Arm::Bp, s)),
+        }
+    }
+    let tc = cfg.train_config(train.dim);
+    let bp_runs = run_all(&missing, &tc, cfg.jobs, train, test, None, progress)?;
+    bp_acc.extend(bp_runs.iter().map(|r| r.record.test_acc));
+    Ok(stats::mean(&bp_acc))
+}
+
+/// What every candidate ENN is measured against: held-out states with their accuracies, the
+/// seeds of the downstream runs and BP's mean accuracy over them.
+struct Yardstick<'a> {
+    states: &'a [(Tensor, f64)],
+    accs: &'a [f64],
+    seeds: &'a [u64],
+    bp_mean: f64,
+    variance: &'a [f64],
+}
+
+/// Measures one trained ENN: its errors on the held-out states, its downstream gain over BP
+/// (Grad-Instructor runs over the study's seeds) and its coverage.
+fn measure_candidate(
+    cfg: &ExperimentConfig,
+    yard: &Yardstick,
+    (name, enn, logs): (String, &EvaluationNet, &[EpisodeLog]),
+    train: &Dataset,
+    test: &Dataset,
+    progress: &dyn Progress,
+) -> Result<EnnCandidate> {
+    let tc = cfg.train_config(train.dim);
+    let scores: Vec<f64> = yard
+        .states
+        .iter()
+        .map(|(w1, _)| enn.score(w1).map(f64::from))
+        .collect::<Result<_>>()?;
+    let errors: Vec<f64> = scores
+        .iter()
+        .zip(yard.accs)
+        .map(|(e, y)| (e - y).abs())
+        .collect();
+    let spearman_states = stats::spearman(&scores, yard.accs)?;
+    let gi_work: Vec<(Arm, u64)> = yard
+        .seeds
+        .iter()
+        .map(|&s| (Arm::GradInstructor, s))
+        .collect();
+    let gi = run_all(&gi_work, &tc, cfg.jobs, train, test, Some(enn), progress)?;
+    let gain =
+        stats::mean(&gi.iter().map(|r| r.record.test_acc).collect::<Vec<_>>()) - yard.bp_mean;
+    progress.note(&format!(
+        "[predict-enn] {name}: gain {:+.2} pp, spearman(E, acc) {spearman_states:.3}",
+        100.0 * gain
+    ));
+    let coverage = coverage_of(
+        &name,
+        enn,
+        &tc,
+        &coverage_seeds(cfg),
+        yard.variance,
+        cfg.enn.inert_threshold,
+    )?;
+    Ok(EnnCandidate {
+        name,
+        final_reward: last_quarter_reward(logs),
+        prediction_error: stats::mean(&errors),
+        spearman_states,
+        grad_norm: mean_grad_norm(enn, &tc)?,
+        gain,
+        coverage,
+    })
+}
+
+/// Spearman of each statistic with the gain, its permutation p-value (exact for ≤ 8 ENNs,
+/// else 10,000 pairings seeded by `seed`), and Holm over the statistics whose p is defined.
+fn correlate_with_gain(candidates: &[EnnCandidate], seed: u64) -> Result<Vec<StatisticTest>> {
+    let gains: Vec<f64> = candidates.iter().map(|c| c.gain).collect();
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut tests = Vec::new();
+    for &s in &Statistic::ALL {
+        let xs: Vec<f64> = candidates.iter().map(|c| s.of(c)).collect();
+        let t = stats::spearman_permutation_test(&xs, &gains, 10_000, &mut rng)?;
+        tests.push((s, t));
+    }
+    let ps: Vec<f64> = tests.iter().map(|(_, t)| t.p_two_sided).collect();
+    let defined: Vec<usize> = (0..ps.len()).filter(|&i| ps[i].is_finite()).collect();
+    let mut p_holm = vec![f64::NAN; ps.len()];
+    let adjusted = stats::holm(&defined.iter().map(|&i| ps[i]).collect::<Vec<_>>())?;
+    for (&i, p) in defined.iter().zip(adjusted) {
+        p_holm[i] = p;
+    }
+    Ok(tests
+        .into_iter()
+        .zip(p_holm)
+        .map(|((statistic, t), p_holm)| StatisticTest {
+            statistic,
+            spearman: t.statistic,
+            p_permutation: t.p_two_sided,
+            p_holm,
+        })
+        .collect())
 }
 
 /// Trains `cfg.predict.enns` ENNs (one rule, the run's; seeds vary), measures each one's
@@ -250,20 +370,14 @@ pub fn predict_best_enn(
     rcfg.episodes = cfg.predict_episodes();
     let image = cfg.image_config(train)?;
     let variance = pixel_variance(&train.images, train.dim)?;
-    let mut bp_acc = Vec::new();
-    let mut missing = Vec::new();
-    for &s in &seeds {
-        match results
-            .iter()
-            .find(|r| r.record.arm == Arm::Bp && r.record.seed == s)
-        {
-            Some(r) => bp_acc.push(r.record.test_acc),
-            None => missing.push((Arm::Bp, s)),
-        }
-    }
-    let bp_runs = run_all(&missing, &tc, cfg.jobs, train, test, None, progress)?;
-    bp_acc.extend(bp_runs.iter().map(|r| r.record.test_acc));
-    let bp_mean = stats::mean(&bp_acc);
+    let bp_mean = bp_mean_accuracy(cfg, results, &seeds, train, test, progress)?;
+    let yard = Yardstick {
+        states: &states,
+        accs: &accs,
+        seeds: &seeds,
+        bp_mean,
+        variance: &variance,
+    };
     let mut candidates = Vec::new();
     // One thing varies: the ENN seed. The rule is the run's (`enn.rule`) for every ENN, so
     // the rule is not confounded with the candidate index.
@@ -275,68 +389,10 @@ pub fn predict_best_enn(
         let seed = cfg.enn.seed + 1000 + m as u64;
         let name = format!("{rule_name}-{seed}");
         let (enn, logs) = train_one_enn(&rcfg, &image, &split, seed, &name, progress)?;
-        let scores: Vec<f64> = states
-            .iter()
-            .map(|(w1, _)| enn.score(w1).map(f64::from))
-            .collect::<Result<_>>()?;
-        let errors: Vec<f64> = scores
-            .iter()
-            .zip(&accs)
-            .map(|(e, y)| (e - y).abs())
-            .collect();
-        let spearman_states = stats::spearman(&scores, &accs)?;
-        let gi_work: Vec<(Arm, u64)> = seeds.iter().map(|&s| (Arm::GradInstructor, s)).collect();
-        let gi = run_all(&gi_work, &tc, cfg.jobs, train, test, Some(&enn), progress)?;
-        let gain = stats::mean(&gi.iter().map(|r| r.record.test_acc).collect::<Vec<_>>()) - bp_mean;
-        progress.note(&format!(
-            "[predict-enn] {name}: gain {:+.2} pp, spearman(E, acc) {spearman_states:.3}",
-            100.0 * gain
-        ));
-        let coverage = coverage_of(
-            &name,
-            &enn,
-            &tc,
-            &coverage_seeds(cfg),
-            &variance,
-            cfg.enn.inert_threshold,
-        )?;
-        candidates.push(EnnCandidate {
-            name,
-            final_reward: last_quarter_reward(&logs),
-            prediction_error: stats::mean(&errors),
-            spearman_states,
-            grad_norm: mean_grad_norm(&enn, &tc)?,
-            gain,
-            coverage,
-        });
+        let candidate = measure_candidate(cfg, &yard, (name, &enn, &logs), train, test, progress)?;
+        candidates.push(candidate);
     }
-    let gains: Vec<f64> = candidates.iter().map(|c| c.gain).collect();
-    // Spearman of each statistic with the gain, its permutation p-value (exact for ≤ 8 ENNs,
-    // else 10,000 seeded random pairings), and Holm over the statistics tested.
-    let mut rng = StdRng::seed_from_u64(cfg.enn.seed ^ 0x9E3D_1C7A);
-    let mut tests = Vec::new();
-    for &s in &Statistic::ALL {
-        let xs: Vec<f64> = candidates.iter().map(|c| s.of(c)).collect();
-        let t = stats::spearman_permutation_test(&xs, &gains, 10_000, &mut rng)?;
-        tests.push((s, t));
-    }
-    let ps: Vec<f64> = tests.iter().map(|(_, t)| t.p_two_sided).collect();
-    let defined: Vec<usize> = (0..ps.len()).filter(|&i| ps[i].is_finite()).collect();
-    let mut p_holm = vec![f64::NAN; ps.len()];
-    let adjusted = stats::holm(&defined.iter().map(|&i| ps[i]).collect::<Vec<_>>())?;
-    for (&i, p) in defined.iter().zip(adjusted) {
-        p_holm[i] = p;
-    }
-    let correlations = tests
-        .into_iter()
-        .zip(p_holm)
-        .map(|((statistic, t), p_holm)| StatisticTest {
-            statistic,
-            spearman: t.statistic,
-            p_permutation: t.p_two_sided,
-            p_holm,
-        })
-        .collect();
+    let correlations = correlate_with_gain(&candidates, cfg.enn.seed ^ 0x9E3D_1C7A)?;
     Ok(Prediction {
         candidates,
         correlations,

@@ -411,19 +411,9 @@ fn run_case(
     Ok(out)
 }
 
-/// Runs the lottery test on every case (on up to `jobs` threads; results do not depend on
-/// `jobs`) and summarizes it (see the module docs). `seed` is the run's seed: it and each
-/// case's seed fix every mask draw, tie break and fine-tuning batch. `on_case` is called
-/// (from a worker thread) with each case's seed when its masks are done.
-pub fn lottery_study(
-    cases: &[LotteryCase],
-    config: &LotteryConfig,
-    train: &Dataset,
-    test: &Dataset,
-    seed: u64,
-    jobs: usize,
-    on_case: &(dyn Fn(u64) + Sync),
-) -> Result<LotteryStudy> {
+/// Checks the cases and percentages; returns the mask kinds to run (the fresh-ENN control
+/// only when every case carries a fresh heat).
+fn mask_kinds_for(cases: &[LotteryCase], config: &LotteryConfig) -> Result<Vec<MaskKind>> {
     if cases.is_empty() || config.percents.is_empty() {
         return Err(Error::invalid(
             "lottery_study",
@@ -456,13 +446,32 @@ pub fn lottery_study(
     if with_fresh > 0 {
         kinds.push(MaskKind::FreshEnnHeat);
     }
-    let kinds = &kinds;
     if let Some(&p) = config.percents.iter().find(|&&p| !(p > 0.0 && p <= 100.0)) {
         return Err(Error::invalid(
             "lottery_study",
             format!("percentage {p} is not in (0, 100]"),
         ));
     }
+    Ok(kinds)
+}
+
+/// The data every case of one study shares.
+struct StudyInputs<'a> {
+    kinds: &'a [MaskKind],
+    config: &'a LotteryConfig,
+    train: &'a Dataset,
+    test: &'a Dataset,
+    seed: u64,
+}
+
+/// [`run_case`] on every case, in contiguous chunks on up to `jobs` threads (each case's result
+/// depends only on its own seeds, so not on `jobs`).
+fn run_cases(
+    cases: &[LotteryCase],
+    inputs: &StudyInputs,
+    jobs: usize,
+    on_case: &(dyn Fn(u64) + Sync),
+) -> Result<Vec<CaseResult>> {
     let jobs = jobs.clamp(1, cases.len());
     let mut results: Vec<Option<Result<CaseResult>>> = (0..cases.len()).map(|_| None).collect();
     std::thread::scope(|s| {
@@ -472,34 +481,47 @@ pub fn lottery_study(
         {
             s.spawn(move || {
                 for (c, o) in chunk_cases.iter().zip(chunk_out) {
+                    let StudyInputs {
+                        kinds,
+                        config,
+                        train,
+                        test,
+                        seed,
+                    } = *inputs;
                     *o = Some(run_case(c, kinds, config, train, test, seed));
                     on_case(c.seed);
                 }
             });
         }
     });
-    let per_case: Vec<CaseResult> = results
+    results
         .into_iter()
         .map(|r| r.expect("every case ran"))
-        .collect::<Result<_>>()?;
+        .collect()
+}
+
+/// One row per (percentage, kind): mean and spread of the accuracies over the MLPs (over the
+/// draws when there is one MLP), and each MLP's mean fine-tuned accuracy.
+fn summarize_rows(
+    per_case: &[CaseResult],
+    kinds: &[MaskKind],
+    percents: &[f64],
+) -> Vec<LotteryRow> {
     let n_kinds = kinds.len();
+    let mean_of = |draws: &[(f64, f64)], f: fn(&(f64, f64)) -> f64| {
+        stats::mean(&draws.iter().map(f).collect::<Vec<_>>())
+    };
     let mut rows = Vec::new();
-    for (pi, &percent) in config.percents.iter().enumerate() {
+    for (pi, &percent) in percents.iter().enumerate() {
         for (ki, &kind) in kinds.iter().enumerate() {
             let at = pi * n_kinds + ki;
-            fn cell(c: &CaseResult, at: usize) -> &[(f64, f64)] {
-                &c[at]
-            }
-            let mean_of = |draws: &[(f64, f64)], f: fn(&(f64, f64)) -> f64| {
-                stats::mean(&draws.iter().map(f).collect::<Vec<_>>())
-            };
-            let (before, after): (Vec<f64>, Vec<f64>) = if cases.len() == 1 {
+            let (before, after): (Vec<f64>, Vec<f64>) = if per_case.len() == 1 {
                 // One MLP: the spread is over the draws.
-                cell(&per_case[0], at).iter().copied().unzip()
+                per_case[0][at].iter().copied().unzip()
             } else {
                 per_case
                     .iter()
-                    .map(|c| (mean_of(cell(c, at), |x| x.0), mean_of(cell(c, at), |x| x.1)))
+                    .map(|c| (mean_of(&c[at], |x| x.0), mean_of(&c[at], |x| x.1)))
                     .unzip()
             };
             rows.push(LotteryRow {
@@ -507,16 +529,25 @@ pub fn lottery_study(
                 percent,
                 untrained: (stats::mean(&before), stats::std_dev(&before)),
                 finetuned: (stats::mean(&after), stats::std_dev(&after)),
-                per_mlp: per_case
-                    .iter()
-                    .map(|c| mean_of(cell(c, at), |x| x.1))
-                    .collect(),
+                per_mlp: per_case.iter().map(|c| mean_of(&c[at], |x| x.1)).collect(),
             });
         }
     }
+    rows
+}
+
+/// Paired comparisons of the heat mask (kind 0) against every control at each percentage,
+/// over the MLPs, with bootstrap CIs from `seed` and Holm-adjusted p-values.
+fn compare_to_controls(
+    rows: &[LotteryRow],
+    kinds: &[MaskKind],
+    percents: &[f64],
+    seed: u64,
+) -> Result<Vec<LotteryComparison>> {
+    let n_kinds = kinds.len();
     let mut comparisons = Vec::new();
     let mut ci_rng = StdRng::seed_from_u64(seed ^ 0xB007);
-    for (pi, &percent) in config.percents.iter().enumerate() {
+    for (pi, &percent) in percents.iter().enumerate() {
         let heat = &rows[pi * n_kinds].per_mlp;
         for ki in 1..n_kinds {
             let other = &rows[pi * n_kinds + ki].per_mlp;
@@ -538,8 +569,35 @@ pub fn lottery_study(
         .iter_mut()
         .zip(adjusted)
         .for_each(|(c, p)| c.p_holm = p);
+    Ok(comparisons)
+}
+
+/// Runs the lottery test on every case (on up to `jobs` threads; results do not depend on
+/// `jobs`) and summarizes it (see the module docs). `seed` is the run's seed: it and each
+/// case's seed fix every mask draw, tie break and fine-tuning batch. `on_case` is called
+/// (from a worker thread) with each case's seed when its masks are done.
+pub fn lottery_study(
+    cases: &[LotteryCase],
+    config: &LotteryConfig,
+    train: &Dataset,
+    test: &Dataset,
+    seed: u64,
+    jobs: usize,
+    on_case: &(dyn Fn(u64) + Sync),
+) -> Result<LotteryStudy> {
+    let kinds = mask_kinds_for(cases, config)?;
+    let inputs = StudyInputs {
+        kinds: &kinds,
+        config,
+        train,
+        test,
+        seed,
+    };
+    let per_case = run_cases(cases, &inputs, jobs, on_case)?;
+    let rows = summarize_rows(&per_case, &kinds, &config.percents);
+    let comparisons = compare_to_controls(&rows, &kinds, &config.percents, seed)?;
     Ok(LotteryStudy {
-        kinds: kinds.clone(),
+        kinds,
         rows,
         comparisons,
         seeds: cases.iter().map(|c| c.seed).collect(),

@@ -206,6 +206,155 @@ fn sample_batch(ds: &Dataset, batch: usize, rng: &mut impl Rng) -> Result<(Tenso
     Ok((Tensor::from_vec(x, &[batch, ds.dim])?, y))
 }
 
+/// One episode's target MLP before training: its random initialisation scale and learning
+/// rate, the network and its minibatches, all drawn from the episode's own RNG in this order.
+struct EpisodeSetup {
+    init_scale: f32,
+    lr: f32,
+    mlp: Mlp,
+    batches: Vec<(Tensor, Vec<u32>)>,
+}
+
+fn set_up_episode(
+    spec: &ValueEnnSpec,
+    train: &Dataset,
+    ep_rng: &mut StdRng,
+) -> Result<EpisodeSetup> {
+    let (lo, hi) = spec.init_scale_range;
+    let init_scale = if lo < hi {
+        ep_rng.gen_range(lo..hi)
+    } else {
+        lo
+    };
+    let s = spec.lr_log2_spread;
+    let u = if s > 0.0 {
+        ep_rng.gen_range(-s..s)
+    } else {
+        0.0
+    };
+    let lr = spec.lr * 2f32.powf(u);
+    let mlp = Mlp::new(
+        &spec.sizes,
+        spec.activation,
+        Init::PytorchDefaultScaled(init_scale),
+        ep_rng,
+    )?;
+    let batches = (0..spec.steps)
+        .map(|_| sample_batch(train, spec.batch, ep_rng))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(EpisodeSetup {
+        init_scale,
+        lr,
+        mlp,
+        batches,
+    })
+}
+
+/// What one episode's rollout yields: the (state images, accuracy `lookahead` steps later)
+/// pairs, the coupling weight used, and the MLP's final accuracy.
+struct Rollout {
+    states: Vec<State>,
+    le: f32,
+    final_accuracy: f32,
+}
+
+/// Trains the episode's MLP for `spec.steps` steps (coupled to the ENN when on-policy), recording
+/// the state every `record_every` steps and the reward-set accuracy `lookahead` steps later.
+fn roll_out(
+    enn: &mut EvaluationNet,
+    spec: &ValueEnnSpec,
+    setup: &mut EpisodeSetup,
+    episode: usize,
+    accuracy: &impl Fn(&Mlp) -> Result<f32>,
+) -> Result<Rollout> {
+    let (mlp, lr) = (&mut setup.mlp, setup.lr);
+    let mut recorded: Vec<(usize, Vec<Tensor>)> = Vec::new();
+    let mut targets: Vec<(usize, f32)> = Vec::new();
+    let evaluator = Evaluator::Enn(EnnEvaluator {
+        enn,
+        output: EnnOutputKind::Sigmoid,
+        layers: spec.layers,
+    });
+    let le = match spec.on_policy_rho {
+        Some(rho) => {
+            let (x, y) = &setup.batches[0];
+            let r = step_ratio(mlp, x, y, lr, &evaluator, Coupling::Additive { le: 1.0 })?;
+            (rho as f64 / r) as f32
+        }
+        None => 0.0,
+    };
+    for (t, (x, y)) in setup.batches.iter().enumerate() {
+        if t % spec.record_every == 0 && t + spec.lookahead <= spec.steps {
+            recorded.push((t, state_images(mlp, spec.layers, &spec.image)?));
+        }
+        if t >= spec.lookahead && (t - spec.lookahead).is_multiple_of(spec.record_every) {
+            targets.push((t - spec.lookahead, accuracy(mlp)?));
+        }
+        let coupling = (le != 0.0).then_some((&evaluator, Coupling::Additive { le }));
+        variant_step(mlp, x, y, lr, 1.0, 0.0, coupling).map_err(|e| match e {
+            Error::NonFinite { what, .. } => Error::NonFinite {
+                run: format!("value-enn episode {episode}"),
+                step: t,
+                what,
+            },
+            e => e,
+        })?;
+    }
+    let final_accuracy = accuracy(mlp)?;
+    let t_end = spec.steps;
+    if t_end >= spec.lookahead && (t_end - spec.lookahead).is_multiple_of(spec.record_every) {
+        targets.push((t_end - spec.lookahead, final_accuracy));
+    }
+    let states: Vec<State> = recorded
+        .into_iter()
+        .filter_map(|(t, imgs)| {
+            targets
+                .iter()
+                .find(|(tt, _)| *tt == t)
+                .map(|&(_, r)| (imgs, r))
+        })
+        .collect();
+    Ok(Rollout {
+        states,
+        le,
+        final_accuracy,
+    })
+}
+
+/// `updates_per_episode` regression steps on this episode's states plus `replay_batch` replayed
+/// ones each; returns the summed loss. The states then enter the replay buffer (oldest leave).
+fn fit_and_replay(
+    enn: &mut EvaluationNet,
+    adam: &mut Adam,
+    spec: &ValueEnnSpec,
+    states: Vec<State>,
+    replay: &mut VecDeque<State>,
+    rng: &mut impl Rng,
+) -> Result<f64> {
+    let mut loss = 0.0f64;
+    if !states.is_empty() {
+        for _ in 0..spec.updates_per_episode {
+            let mut batch: Vec<&State> = states.iter().collect();
+            if !replay.is_empty() {
+                for _ in 0..spec.replay_batch {
+                    batch.push(&replay[rng.gen_range(0..replay.len())]);
+                }
+            }
+            loss += regression_step(enn, adam, &batch)? as f64;
+        }
+    }
+    for s in states {
+        if spec.replay_capacity == 0 {
+            break;
+        }
+        if replay.len() == spec.replay_capacity {
+            replay.pop_front();
+        }
+        replay.push_back(s);
+    }
+    Ok(loss)
+}
+
 /// Trains `enn` by the value rule on episodes of `spec` (module docs), episodes on `train`,
 /// targets on `reward`. All randomness comes from `rng`; `on_episode` sees each log.
 /// `enn.image` is set to `spec.image`.
@@ -241,106 +390,18 @@ pub fn train_value_enn(
     let mut logs = Vec::with_capacity(spec.episodes);
     for episode in 0..spec.episodes {
         let mut ep_rng = StdRng::seed_from_u64(rng.next_u64());
-        let (lo, hi) = spec.init_scale_range;
-        let init_scale = if lo < hi {
-            ep_rng.gen_range(lo..hi)
-        } else {
-            lo
-        };
-        let s = spec.lr_log2_spread;
-        let u = if s > 0.0 {
-            ep_rng.gen_range(-s..s)
-        } else {
-            0.0
-        };
-        let lr = spec.lr * 2f32.powf(u);
-        let mut mlp = Mlp::new(
-            &spec.sizes,
-            spec.activation,
-            Init::PytorchDefaultScaled(init_scale),
-            &mut ep_rng,
-        )?;
-        let batches = (0..spec.steps)
-            .map(|_| sample_batch(train, spec.batch, &mut ep_rng))
-            .collect::<Result<Vec<_>>>()?;
-        let mut recorded: Vec<(usize, Vec<Tensor>)> = Vec::new();
-        let mut targets: Vec<(usize, f32)> = Vec::new();
-        let le;
-        {
-            let evaluator = Evaluator::Enn(EnnEvaluator {
-                enn,
-                output: EnnOutputKind::Sigmoid,
-                layers: spec.layers,
-            });
-            le = match spec.on_policy_rho {
-                Some(rho) => {
-                    let (x, y) = &batches[0];
-                    let r = step_ratio(&mlp, x, y, lr, &evaluator, Coupling::Additive { le: 1.0 })?;
-                    (rho as f64 / r) as f32
-                }
-                None => 0.0,
-            };
-            for (t, (x, y)) in batches.iter().enumerate() {
-                if t % spec.record_every == 0 && t + spec.lookahead <= spec.steps {
-                    recorded.push((t, state_images(&mlp, spec.layers, &spec.image)?));
-                }
-                if t >= spec.lookahead && (t - spec.lookahead).is_multiple_of(spec.record_every) {
-                    targets.push((t - spec.lookahead, accuracy(&mlp)?));
-                }
-                let coupling = (le != 0.0).then_some((&evaluator, Coupling::Additive { le }));
-                variant_step(&mut mlp, x, y, lr, 1.0, 0.0, coupling).map_err(|e| match e {
-                    Error::NonFinite { what, .. } => Error::NonFinite {
-                        run: format!("value-enn episode {episode}"),
-                        step: t,
-                        what,
-                    },
-                    e => e,
-                })?;
-            }
-        }
-        let final_accuracy = accuracy(&mlp)?;
-        let t_end = spec.steps;
-        if t_end >= spec.lookahead && (t_end - spec.lookahead).is_multiple_of(spec.record_every) {
-            targets.push((t_end - spec.lookahead, final_accuracy));
-        }
-        let states: Vec<State> = recorded
-            .into_iter()
-            .filter_map(|(t, imgs)| {
-                targets
-                    .iter()
-                    .find(|(tt, _)| *tt == t)
-                    .map(|&(_, r)| (imgs, r))
-            })
-            .collect();
-        let mean_target = states.iter().map(|s| s.1).sum::<f32>() / states.len().max(1) as f32;
-        let mut loss = 0.0f64;
-        if !states.is_empty() {
-            for _ in 0..spec.updates_per_episode {
-                let mut batch: Vec<&State> = states.iter().collect();
-                if !replay.is_empty() {
-                    for _ in 0..spec.replay_batch {
-                        batch.push(&replay[rng.gen_range(0..replay.len())]);
-                    }
-                }
-                loss += regression_step(enn, &mut adam, &batch)? as f64;
-            }
-        }
-        for s in states {
-            if spec.replay_capacity == 0 {
-                break;
-            }
-            if replay.len() == spec.replay_capacity {
-                replay.pop_front();
-            }
-            replay.push_back(s);
-        }
+        let mut setup = set_up_episode(spec, train, &mut ep_rng)?;
+        let rollout = roll_out(enn, spec, &mut setup, episode, &accuracy)?;
+        let mean_target =
+            rollout.states.iter().map(|s| s.1).sum::<f32>() / rollout.states.len().max(1) as f32;
+        let loss = fit_and_replay(enn, &mut adam, spec, rollout.states, &mut replay, rng)?;
         let log = ValueEpisodeLog {
             episode,
-            init_scale,
-            lr,
-            le,
+            init_scale: setup.init_scale,
+            lr: setup.lr,
+            le: rollout.le,
             mean_target,
-            final_accuracy,
+            final_accuracy: rollout.final_accuracy,
             loss: (loss / spec.updates_per_episode.max(1) as f64) as f32,
         };
         on_episode(&log);

@@ -433,49 +433,79 @@ pub fn variant_step(
         return Err(non_finite(what));
     }
     let lr = lr * lr_mult;
-    let Some((evaluator, coupling)) = eval else {
-        for (p, g) in mlp.params_mut().into_iter().zip(&grads) {
-            // The expression of `Sgd::step` without momentum or weight decay.
-            p.data_mut()
-                .iter_mut()
-                .zip(g.data())
-                .for_each(|(w, &gi)| *w -= lr * gi);
+    match eval {
+        None => Ok(plain_step(mlp, &grads, lr, loss)),
+        Some((evaluator, Coupling::Multiplicative { le })) => {
+            multiplicative_step(mlp, &grads, lr, loss, evaluator, le)
         }
-        return Ok(VariantStats {
-            loss,
-            score: f32::NAN,
-            loss_term_norm: lr.abs() * sq_norm(&grads[0]).sqrt() as f32,
-            eval_term_norm: 0.0,
-        });
-    };
-    if let Coupling::Multiplicative { le } = coupling {
-        let score = evaluator.score(mlp)?;
-        if !score.is_finite() {
-            return Err(non_finite("evaluator score"));
-        }
-        let m = 1.0 + le * (1.0 - score);
-        let step = lr * m;
-        for (p, g) in mlp.params_mut().into_iter().zip(&grads) {
-            p.data_mut()
-                .iter_mut()
-                .zip(g.data())
-                .for_each(|(w, &gi)| *w -= step * gi);
-        }
-        let all_sq: f64 = grads.iter().map(sq_norm).sum();
-        return Ok(VariantStats {
-            loss,
-            score,
-            loss_term_norm: lr.abs() * all_sq.sqrt() as f32,
-            eval_term_norm: (lr as f64 * (m - 1.0) as f64 * all_sq.sqrt()).abs() as f32,
-        });
+        Some((evaluator, coupling)) => additive_step(mlp, &grads, lr, loss, evaluator, coupling),
     }
+}
+
+/// `w −= lr g` for every parameter.
+fn plain_step(mlp: &mut Mlp, grads: &[Tensor], lr: f32, loss: f32) -> VariantStats {
+    for (p, g) in mlp.params_mut().into_iter().zip(grads) {
+        // The expression of `Sgd::step` without momentum or weight decay.
+        p.data_mut()
+            .iter_mut()
+            .zip(g.data())
+            .for_each(|(w, &gi)| *w -= lr * gi);
+    }
+    VariantStats {
+        loss,
+        score: f32::NAN,
+        loss_term_norm: lr.abs() * sq_norm(&grads[0]).sqrt() as f32,
+        eval_term_norm: 0.0,
+    }
+}
+
+/// `w −= lr (1 + le (1 − E)) g`: the evaluation scales the loss step.
+fn multiplicative_step(
+    mlp: &mut Mlp,
+    grads: &[Tensor],
+    lr: f32,
+    loss: f32,
+    evaluator: &Evaluator<'_>,
+    le: f32,
+) -> Result<VariantStats> {
+    let score = evaluator.score(mlp)?;
+    if !score.is_finite() {
+        return Err(non_finite("evaluator score"));
+    }
+    let m = 1.0 + le * (1.0 - score);
+    let step = lr * m;
+    for (p, g) in mlp.params_mut().into_iter().zip(grads) {
+        p.data_mut()
+            .iter_mut()
+            .zip(g.data())
+            .for_each(|(w, &gi)| *w -= step * gi);
+    }
+    let all_sq: f64 = grads.iter().map(sq_norm).sum();
+    Ok(VariantStats {
+        loss,
+        score,
+        loss_term_norm: lr.abs() * all_sq.sqrt() as f32,
+        eval_term_norm: (lr as f64 * (m - 1.0) as f64 * all_sq.sqrt()).abs() as f32,
+    })
+}
+
+/// `w ← (w − lr g) + e` on the evaluated layers' weights, `e` the coupling's extra step
+/// ([`extra_step`]); `w −= lr g` elsewhere.
+fn additive_step(
+    mlp: &mut Mlp,
+    grads: &[Tensor],
+    lr: f32,
+    loss: f32,
+    evaluator: &Evaluator<'_>,
+    coupling: Coupling,
+) -> Result<VariantStats> {
     let ev = evaluator.evaluate(mlp)?;
     if !ev.score.is_finite() || ev.grads.iter().any(|g| !g.all_finite()) {
         return Err(non_finite("evaluator gradient"));
     }
     let g_s_sq: f64 = ev.layers.iter().map(|&l| sq_norm(&grads[2 * l])).sum();
     let loss_term_norm = lr.abs() * g_s_sq.sqrt() as f32;
-    let (extra, extra_norm) = extra_step(coupling, &ev, &grads, lr)?;
+    let (extra, extra_norm) = extra_step(coupling, &ev, grads, lr)?;
     let mut params = mlp.params_mut();
     for (i, p) in params.iter_mut().enumerate() {
         let g = &grads[i];

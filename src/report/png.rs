@@ -2,7 +2,7 @@
 //!
 //! The encoder writes the smallest valid PNG: signature, `IHDR`, one `IDAT` holding the zlib
 //! stream (flate2) of the scanlines, each prefixed with filter type 0 (None), and `IEND`. Every
-//! chunk carries a CRC-32 over its type and data (table-driven, below). 8-bit grayscale and
+//! chunk carries a CRC-32 over its type and data (`flate2::Crc`). 8-bit grayscale and
 //! 8-bit RGB, no interlacing. Filter 0 is enough here: heatmaps are upscaled blocks, and zlib's
 //! 32 KiB window already finds repeated rows and runs.
 //!
@@ -14,44 +14,15 @@
 
 use crate::error::{Error, Result};
 use flate2::write::ZlibEncoder;
-use flate2::Compression;
+use flate2::{Compression, Crc};
 use std::io::Write;
 
-/// CRC-32 lookup table for the reflected polynomial 0xEDB88320 (ISO-HDLC, as PNG and zlib
-/// use), built at compile time: entry `n` is the CRC of the single byte `n`.
-const CRC_TABLE: [u32; 256] = {
-    let mut table = [0u32; 256];
-    let mut n = 0;
-    while n < 256 {
-        let mut c = n as u32;
-        let mut k = 0;
-        while k < 8 {
-            c = if c & 1 != 0 {
-                0xEDB8_8320 ^ (c >> 1)
-            } else {
-                c >> 1
-            };
-            k += 1;
-        }
-        table[n] = c;
-        n += 1;
-    }
-    table
-};
-
-/// Continues a CRC-32 over `bytes`: `crc32_update(crc32(a), b) == crc32(a ++ b)`.
-pub fn crc32_update(crc: u32, bytes: &[u8]) -> u32 {
-    // The register is kept inverted between calls (initial value and final xor 0xFFFFFFFF).
-    let mut c = !crc;
-    for &b in bytes {
-        c = CRC_TABLE[((c ^ b as u32) & 0xFF) as usize] ^ (c >> 8);
-    }
-    !c
-}
-
-/// CRC-32 of `bytes` (the one PNG chunks use). `crc32(b"123456789") == 0xCBF43926`.
+/// CRC-32 of `bytes` (ISO-HDLC, the one PNG chunks use; flate2's, as zlib's `crc32`).
+/// `crc32(b"123456789") == 0xCBF43926`.
 pub fn crc32(bytes: &[u8]) -> u32 {
-    crc32_update(0, bytes)
+    let mut crc = Crc::new();
+    crc.update(bytes);
+    crc.sum()
 }
 
 /// Pixel layout of the image handed to [`encode_png`].
@@ -93,8 +64,10 @@ fn write_chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) -> Result<()> {
     out.extend_from_slice(&len.to_be_bytes());
     out.extend_from_slice(kind);
     out.extend_from_slice(data);
-    let crc = crc32_update(crc32(kind), data);
-    out.extend_from_slice(&crc.to_be_bytes());
+    let mut crc = Crc::new();
+    crc.update(kind);
+    crc.update(data);
+    out.extend_from_slice(&crc.sum().to_be_bytes());
     Ok(())
 }
 
@@ -474,28 +447,7 @@ pub fn legend_labels(lo: f64, hi: f64) -> Vec<String> {
 /// value ([`legend_labels`], drawn by [`draw_text`], vertically centred on the tick); the
 /// canvas is at least 64 pixels tall so the strip and its labels stay readable.
 pub fn heatmap_rgb(values: &[f32], h: usize, w: usize, opts: &HeatmapOptions) -> Result<RgbImage> {
-    if h == 0 || w == 0 {
-        return Err(Error::invalid(
-            "heatmap_png",
-            format!("map must be non-empty, got {h}x{w}"),
-        ));
-    }
-    if values.len() != h.saturating_mul(w) {
-        return Err(Error::shape(
-            "heatmap_png",
-            format!("{h}x{w} = {} values", h.saturating_mul(w)),
-            format!("{} values", values.len()),
-        ));
-    }
-    if opts.scale_x == 0 || opts.scale_y == 0 {
-        return Err(Error::invalid(
-            "heatmap_png",
-            format!(
-                "scale factors must be >= 1, got {}x{}",
-                opts.scale_x, opts.scale_y
-            ),
-        ));
-    }
+    check_heatmap_input(values, h, w, opts)?;
     let map_w = w.saturating_mul(opts.scale_x);
     let map_h = h.saturating_mul(opts.scale_y);
     let legend_x = map_w.saturating_add(LEGEND_GAP);
@@ -521,7 +473,50 @@ pub fn heatmap_rgb(values: &[f32], h: usize, w: usize, opts: &HeatmapOptions) ->
             format!("{canvas_w}x{canvas_h} image exceeds the {MAX_PIXELS}-pixel limit"),
         ));
     }
+    let mut img = RgbImage::new(canvas_w, canvas_h, WHITE);
+    paint_map(&mut img, values, (h, w), (lo, hi), opts);
+    if opts.legend {
+        draw_legend(&mut img, legend_x, &labels, opts.colormap)?;
+    }
+    Ok(img)
+}
 
+/// A non-empty map of exactly `h * w` values and scale factors of at least 1.
+fn check_heatmap_input(values: &[f32], h: usize, w: usize, opts: &HeatmapOptions) -> Result<()> {
+    if h == 0 || w == 0 {
+        return Err(Error::invalid(
+            "heatmap_png",
+            format!("map must be non-empty, got {h}x{w}"),
+        ));
+    }
+    if values.len() != h.saturating_mul(w) {
+        return Err(Error::shape(
+            "heatmap_png",
+            format!("{h}x{w} = {} values", h.saturating_mul(w)),
+            format!("{} values", values.len()),
+        ));
+    }
+    if opts.scale_x == 0 || opts.scale_y == 0 {
+        return Err(Error::invalid(
+            "heatmap_png",
+            format!(
+                "scale factors must be >= 1, got {}x{}",
+                opts.scale_x, opts.scale_y
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Value `(r, c)` fills the `scale_x` × `scale_y` block at `(c*scale_x, r*scale_y)`, coloured
+/// by its position `t = (v − lo) / (hi − lo)` in the range (NaN stays NaN: the colormap's gray).
+fn paint_map(
+    img: &mut RgbImage,
+    values: &[f32],
+    (h, w): (usize, usize),
+    (lo, hi): (f64, f64),
+    opts: &HeatmapOptions,
+) {
     let to_t = |v: f32| {
         if v.is_nan() {
             f64::NAN
@@ -529,8 +524,6 @@ pub fn heatmap_rgb(values: &[f32], h: usize, w: usize, opts: &HeatmapOptions) ->
             (v as f64 - lo) / (hi - lo)
         }
     };
-
-    let mut img = RgbImage::new(canvas_w, canvas_h, WHITE);
     for r in 0..h {
         for c in 0..w {
             let color = opts.colormap.color(to_t(values[r * w + c]));
@@ -541,55 +534,63 @@ pub fn heatmap_rgb(values: &[f32], h: usize, w: usize, opts: &HeatmapOptions) ->
             }
         }
     }
+}
 
-    if opts.legend {
-        // Frame: columns legend_x ..= legend_x + STRIP + 1, rows 0 ..= canvas_h - 1.
-        let (x0, x1) = (legend_x, legend_x + LEGEND_STRIP + 1);
-        let (y0, y1) = (0, canvas_h - 1);
-        for y in y0..=y1 {
-            img.set(x0, y, INK);
-            img.set(x1, y, INK);
-        }
-        for x in x0..=x1 {
-            img.set(x, y0, INK);
-            img.set(x, y1, INK);
-        }
-        // Gradient inside the frame: inner row y1-1 is t = 0, inner row y0+1 is t = 1.
-        let inner = (y1 - y0 - 1) as f64; // >= 62 rows
-        for y in y0 + 1..y1 {
-            let t = (y1 - 1 - y) as f64 / (inner - 1.0);
-            let color = opts.colormap.color(t);
-            for x in x0 + 1..x1 {
-                img.set(x, y, color);
-            }
-        }
-        let glyph_h = 5 * LABEL_SCALE;
-        for (&t, label) in LEGEND_TICKS.iter().zip(&labels) {
-            let y = (y1 - 1) as f64 - t * (inner - 1.0);
-            let y = y.round() as usize;
-            let len = if t == 0.5 {
-                2 * LEGEND_TICK
-            } else {
-                LEGEND_TICK
-            };
-            for x in x1 + 1..=x1 + len {
-                img.set(x, y, INK);
-            }
-            // Centred on the tick, kept inside the canvas at the top and bottom ticks.
-            let top = (y + 1)
-                .saturating_sub(glyph_h / 2)
-                .min(canvas_h.saturating_sub(glyph_h));
-            draw_text(
-                &mut img,
-                x1 + 1 + 2 * LEGEND_TICK + LABEL_GAP,
-                top,
-                label,
-                LABEL_SCALE,
-                INK,
-            )?;
+/// The framed vertical gradient from column `legend_x` over the canvas height, its ticks and
+/// their `labels` (bottom tick first).
+fn draw_legend(
+    img: &mut RgbImage,
+    legend_x: usize,
+    labels: &[String],
+    colormap: Colormap,
+) -> Result<()> {
+    let canvas_h = img.height;
+    // Frame: columns legend_x ..= legend_x + STRIP + 1, rows 0 ..= canvas_h - 1.
+    let (x0, x1) = (legend_x, legend_x + LEGEND_STRIP + 1);
+    let (y0, y1) = (0, canvas_h - 1);
+    for y in y0..=y1 {
+        img.set(x0, y, INK);
+        img.set(x1, y, INK);
+    }
+    for x in x0..=x1 {
+        img.set(x, y0, INK);
+        img.set(x, y1, INK);
+    }
+    // Gradient inside the frame: inner row y1-1 is t = 0, inner row y0+1 is t = 1.
+    let inner = (y1 - y0 - 1) as f64; // >= 62 rows
+    for y in y0 + 1..y1 {
+        let t = (y1 - 1 - y) as f64 / (inner - 1.0);
+        let color = colormap.color(t);
+        for x in x0 + 1..x1 {
+            img.set(x, y, color);
         }
     }
-    Ok(img)
+    let glyph_h = 5 * LABEL_SCALE;
+    for (&t, label) in LEGEND_TICKS.iter().zip(labels) {
+        let y = (y1 - 1) as f64 - t * (inner - 1.0);
+        let y = y.round() as usize;
+        let len = if t == 0.5 {
+            2 * LEGEND_TICK
+        } else {
+            LEGEND_TICK
+        };
+        for x in x1 + 1..=x1 + len {
+            img.set(x, y, INK);
+        }
+        // Centred on the tick, kept inside the canvas at the top and bottom ticks.
+        let top = (y + 1)
+            .saturating_sub(glyph_h / 2)
+            .min(canvas_h.saturating_sub(glyph_h));
+        draw_text(
+            img,
+            x1 + 1 + 2 * LEGEND_TICK + LABEL_GAP,
+            top,
+            label,
+            LABEL_SCALE,
+            INK,
+        )?;
+    }
+    Ok(())
 }
 
 /// A heatmap of `values` (row-major, `h` rows of `w`) as PNG bytes; see [`heatmap_rgb`] for

@@ -292,6 +292,9 @@ fn truncate_chars(s: &str, max: usize) -> String {
     }
 }
 
+/// The plot rectangle `(x0, x1, y0, y1)` in SVG units (y0 top, y1 bottom).
+type Rect = (f64, f64, f64, f64);
+
 /// The plot frame: background, title, grid, ticks, labels. Returns the opened SVG string and the
 /// plot rectangle `(x0, x1, y0, y1)` (y0 top, y1 bottom).
 fn frame(
@@ -302,9 +305,22 @@ fn frame(
     xa: &Axis,
     ya: &Axis,
     right_margin: f64,
-) -> (f64, f64, f64, f64) {
-    let (x0, x1) = (MARGIN_LEFT, WIDTH - right_margin);
-    let (y0, y1) = (MARGIN_TOP, HEIGHT - MARGIN_BOTTOM);
+) -> Rect {
+    let rect = (
+        MARGIN_LEFT,
+        WIDTH - right_margin,
+        MARGIN_TOP,
+        HEIGHT - MARGIN_BOTTOM,
+    );
+    open_svg(out, title, rect);
+    grid(out, xa, ya, rect);
+    ticks(out, xa, ya, rect);
+    axis_labels(out, x_label, y_label, rect);
+    rect
+}
+
+/// The `<svg>` element, a white background and the centred title.
+fn open_svg(out: &mut String, title: &str, (x0, x1, _, _): Rect) {
     let _ = write!(
         out,
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{HEIGHT}\" \
@@ -317,6 +333,10 @@ fn frame(
         (x0 + x1) / 2.0,
         esc(title)
     );
+}
+
+/// Light grid lines at every tick, then the plot box.
+fn grid(out: &mut String, xa: &Axis, ya: &Axis, (x0, x1, y0, y1): Rect) {
     out.push_str("<g stroke=\"#e3e3e3\" stroke-width=\"1\">\n");
     for (u, _) in &xa.ticks {
         let x = xa.map_unit(*u, x0, x1);
@@ -340,6 +360,10 @@ fn frame(
         x1 - x0,
         y1 - y0
     );
+}
+
+/// Tick marks and tick labels below the x axis and left of the y axis.
+fn ticks(out: &mut String, xa: &Axis, ya: &Axis, (x0, x1, y0, y1): Rect) {
     out.push_str("<g fill=\"#333333\">\n");
     for (u, label) in &xa.ticks {
         let x = xa.map_unit(*u, x0, x1);
@@ -365,6 +389,10 @@ fn frame(
         );
     }
     out.push_str("</g>\n");
+}
+
+/// The x label under the plot and the y label rotated along its left edge.
+fn axis_labels(out: &mut String, x_label: &str, y_label: &str, (x0, x1, y0, y1): Rect) {
     let _ = writeln!(
         out,
         "<text x=\"{:.2}\" y=\"{:.2}\" text-anchor=\"middle\" font-size=\"13\">{}</text>",
@@ -379,7 +407,6 @@ fn frame(
          transform=\"rotate(-90 {ly_x:.2} {ly_y:.2})\">{}</text>",
         esc(y_label)
     );
-    (x0, x1, y0, y1)
 }
 
 fn no_data(out: &mut String, x0: f64, x1: f64, y0: f64, y1: f64) {
@@ -400,9 +427,22 @@ fn extent(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
     })
 }
 
-/// Renders a line chart as an SVG string (see the module docs for the robustness contract).
-pub fn line_plot(plot: &LinePlot) -> String {
-    let usable = |&(x, y): &(f64, f64)| x.is_finite() && y.is_finite() && (!plot.log_y || y > 0.0);
+/// Series `i`'s colour and its `stroke-dasharray` attribute (empty for solid): the palette
+/// first, then the same colours dashed.
+fn series_style(i: usize) -> (&'static str, String) {
+    let color = PALETTE[i % PALETTE.len()];
+    let dash = DASHES[(i / PALETTE.len()) % DASHES.len()];
+    let dash_attr = if dash.is_empty() {
+        String::new()
+    } else {
+        format!(" stroke-dasharray=\"{dash}\"")
+    };
+    (color, dash_attr)
+}
+
+/// The axes of a line plot: the extent of its usable points (unit ranges when there are none).
+/// Returns the axes and whether any point was usable.
+fn line_axes(plot: &LinePlot, usable: impl Fn(&(f64, f64)) -> bool) -> (Axis, Axis, bool) {
     let all = || {
         plot.series
             .iter()
@@ -421,90 +461,71 @@ pub fn line_plot(plot: &LinePlot) -> String {
         (Some((lo, hi)), false) => Axis::linear(lo, hi),
         (None, false) => Axis::linear(0.0, 1.0),
     };
-    let right = if plot.series.is_empty() {
-        MARGIN_RIGHT
-    } else {
-        LEGEND_WIDTH
-    };
-    let mut out = String::new();
-    let (x0, x1, y0, y1) = frame(
-        &mut out,
-        &plot.title,
-        &plot.x_label,
-        &plot.y_label,
-        &xa,
-        &ya,
-        right,
-    );
-    if x_ext.is_none() {
-        no_data(&mut out, x0, x1, y0, y1);
-    }
+    (xa, ya, x_ext.is_some())
+}
 
-    for (i, s) in plot.series.iter().enumerate() {
-        let color = PALETTE[i % PALETTE.len()];
-        let dash = DASHES[(i / PALETTE.len()) % DASHES.len()];
-        let dash_attr = if dash.is_empty() {
-            String::new()
-        } else {
-            format!(" stroke-dasharray=\"{dash}\"")
-        };
-        let _ = writeln!(out, "<g><title>{}</title>", esc(&s.name));
-        // Split into runs of usable points; each run of >= 2 points is one polyline.
-        let mut runs: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
-        for p in &s.points {
-            if usable(p) {
-                let px = (xa.map(p.0, x0, x1), ya.map(p.1, y1, y0));
-                runs.last_mut().expect("runs is never empty").push(px);
-            } else if !runs.last().expect("runs is never empty").is_empty() {
-                runs.push(Vec::new());
-            }
+/// Series `i` as polylines over its runs of usable points, with markers when the points are
+/// few (and always for an isolated point).
+fn draw_series(
+    out: &mut String,
+    (i, s): (usize, &Series),
+    (xa, ya): (&Axis, &Axis),
+    (x0, x1, y0, y1): Rect,
+    usable: impl Fn(&(f64, f64)) -> bool,
+) {
+    let (color, dash_attr) = series_style(i);
+    let _ = writeln!(out, "<g><title>{}</title>", esc(&s.name));
+    // Split into runs of usable points; each run of >= 2 points is one polyline.
+    let mut runs: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
+    for p in &s.points {
+        if usable(p) {
+            let px = (xa.map(p.0, x0, x1), ya.map(p.1, y1, y0));
+            runs.last_mut().expect("runs is never empty").push(px);
+        } else if !runs.last().expect("runs is never empty").is_empty() {
+            runs.push(Vec::new());
         }
-        let n_usable: usize = runs.iter().map(Vec::len).sum();
-        for run in &runs {
-            if run.len() >= 2 {
-                let pts: Vec<String> = run.iter().map(|(x, y)| format!("{x:.2},{y:.2}")).collect();
+    }
+    let n_usable: usize = runs.iter().map(Vec::len).sum();
+    for run in &runs {
+        if run.len() >= 2 {
+            let pts: Vec<String> = run.iter().map(|(x, y)| format!("{x:.2},{y:.2}")).collect();
+            let _ = writeln!(
+                out,
+                "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"2\"{dash_attr} \
+                 stroke-linejoin=\"round\" points=\"{}\"/>",
+                pts.join(" ")
+            );
+        }
+        // Markers when points are few enough to see, and always for an isolated point
+        // (a one-point polyline is invisible).
+        if n_usable <= 40 || run.len() == 1 {
+            for (x, y) in run {
                 let _ = writeln!(
                     out,
-                    "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"2\"{dash_attr} \
-                     stroke-linejoin=\"round\" points=\"{}\"/>",
-                    pts.join(" ")
+                    "<circle cx=\"{x:.2}\" cy=\"{y:.2}\" r=\"3\" fill=\"{color}\"/>"
                 );
             }
-            // Markers when points are few enough to see, and always for an isolated point
-            // (a one-point polyline is invisible).
-            if n_usable <= 40 || run.len() == 1 {
-                for (x, y) in run {
-                    let _ = writeln!(
-                        out,
-                        "<circle cx=\"{x:.2}\" cy=\"{y:.2}\" r=\"3\" fill=\"{color}\"/>"
-                    );
-                }
-            }
         }
-        out.push_str("</g>\n");
     }
+    out.push_str("</g>\n");
+}
 
-    // Legend to the right of the plot; entries beyond the plot height are summarized.
+/// The legend to the right of the plot; entries beyond the plot height are summarized.
+fn legend(out: &mut String, series: &[Series], (_, x1, y0, y1): Rect) {
     let max_entries = ((y1 - y0) / 20.0).floor().max(1.0) as usize;
     let lx = x1 + 16.0;
-    for (i, s) in plot.series.iter().enumerate() {
+    for (i, s) in series.iter().enumerate() {
         let y = y0 + 10.0 + 20.0 * i as f64;
-        if i + 1 == max_entries && plot.series.len() > max_entries {
+        if i + 1 == max_entries && series.len() > max_entries {
             let _ = writeln!(
                 out,
                 "<text x=\"{lx:.2}\" y=\"{:.2}\" fill=\"#555555\">+{} more</text>",
                 y + 4.0,
-                plot.series.len() - i
+                series.len() - i
             );
             break;
         }
-        let color = PALETTE[i % PALETTE.len()];
-        let dash = DASHES[(i / PALETTE.len()) % DASHES.len()];
-        let dash_attr = if dash.is_empty() {
-            String::new()
-        } else {
-            format!(" stroke-dasharray=\"{dash}\"")
-        };
+        let (color, dash_attr) = series_style(i);
         let _ = writeln!(
             out,
             "<g><title>{}</title><line x1=\"{lx:.2}\" y1=\"{y:.2}\" x2=\"{:.2}\" y2=\"{y:.2}\" \
@@ -517,6 +538,35 @@ pub fn line_plot(plot: &LinePlot) -> String {
             esc(&truncate_chars(&s.name, LEGEND_MAX_CHARS))
         );
     }
+}
+
+/// Renders a line chart as an SVG string (see the module docs for the robustness contract).
+pub fn line_plot(plot: &LinePlot) -> String {
+    let usable = |&(x, y): &(f64, f64)| x.is_finite() && y.is_finite() && (!plot.log_y || y > 0.0);
+    let (xa, ya, any_usable) = line_axes(plot, usable);
+    let right = if plot.series.is_empty() {
+        MARGIN_RIGHT
+    } else {
+        LEGEND_WIDTH
+    };
+    let mut out = String::new();
+    let rect = frame(
+        &mut out,
+        &plot.title,
+        &plot.x_label,
+        &plot.y_label,
+        &xa,
+        &ya,
+        right,
+    );
+    if !any_usable {
+        let (x0, x1, y0, y1) = rect;
+        no_data(&mut out, x0, x1, y0, y1);
+    }
+    for (i, s) in plot.series.iter().enumerate() {
+        draw_series(&mut out, (i, s), (&xa, &ya), rect, usable);
+    }
+    legend(&mut out, &plot.series, rect);
     out.push_str("</svg>\n");
     out
 }
@@ -537,6 +587,76 @@ fn least_squares(points: &[(f64, f64)]) -> Option<(f64, f64)> {
     let b = sxy / sxx;
     let a = my - b * mx;
     (a.is_finite() && b.is_finite()).then_some((a, b))
+}
+
+/// The least-squares line through `xy`, clipped to the plot box, and its equation in the
+/// top-left corner; nothing when the fit is undefined.
+fn fit_line(out: &mut String, xy: &[(f64, f64)], (xa, ya): (&Axis, &Axis), (x0, x1, y0, y1): Rect) {
+    let Some((a, b)) = least_squares(xy) else {
+        return;
+    };
+    // Clip the line to the plot box: x in [xa.lo, xa.hi] and a + b x in [ya.lo, ya.hi].
+    let (mut lo, mut hi) = (xa.lo, xa.hi);
+    if b != 0.0 {
+        let (e0, e1) = ((ya.lo - a) / b, (ya.hi - a) / b);
+        lo = lo.max(e0.min(e1));
+        hi = hi.min(e0.max(e1));
+    }
+    if lo < hi {
+        let _ = writeln!(
+            out,
+            "<line x1=\"{:.2}\" y1=\"{:.2}\" x2=\"{:.2}\" y2=\"{:.2}\" stroke=\"#D55E00\" \
+             stroke-width=\"1.5\" stroke-dasharray=\"6 4\"/>",
+            xa.map(lo, x0, x1),
+            ya.map(a + b * lo, y1, y0),
+            xa.map(hi, x0, x1),
+            ya.map(a + b * hi, y1, y0)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "<text x=\"{:.2}\" y=\"{:.2}\" fill=\"#D55E00\">least squares: y = {} + {} x \
+         (n = {})</text>",
+        x0 + 8.0,
+        y0 + 16.0,
+        esc(&fmt_sig(a)),
+        esc(&fmt_sig(b)),
+        xy.len()
+    );
+}
+
+/// The scatter's markers and their labels.
+fn draw_points(
+    out: &mut String,
+    pts: &[(f64, f64, &str)],
+    (xa, ya): (&Axis, &Axis),
+    (x0, x1, y0, y1): Rect,
+) {
+    out.push_str("<g fill=\"#0072B2\">\n");
+    for (x, y, label) in pts {
+        let (px, py) = (xa.map(*x, x0, x1), ya.map(*y, y1, y0));
+        let _ = writeln!(
+            out,
+            "<circle cx=\"{px:.2}\" cy=\"{py:.2}\" r=\"4\" fill-opacity=\"0.8\"/>"
+        );
+        if !label.is_empty() {
+            // Labels in the right fifth of the plot go to the left of their point, so they stay
+            // inside the canvas.
+            let (lx, anchor) = if px > x0 + 0.8 * (x1 - x0) {
+                (px - 6.0, "end")
+            } else {
+                (px + 6.0, "start")
+            };
+            let _ = writeln!(
+                out,
+                "<text x=\"{lx:.2}\" y=\"{:.2}\" text-anchor=\"{anchor}\" font-size=\"10\" \
+                 fill=\"#333333\">{}</text>",
+                py - 6.0,
+                esc(label)
+            );
+        }
+    }
+    out.push_str("</g>\n");
 }
 
 /// Renders a scatter plot as an SVG string (see the module docs for the robustness contract).
@@ -563,7 +683,7 @@ pub fn scatter_plot(plot: &ScatterPlot) -> String {
     let xa = padded(extent(pts.iter().map(|p| p.0)));
     let ya = padded(extent(pts.iter().map(|p| p.1)));
     let mut out = String::new();
-    let (x0, x1, y0, y1) = frame(
+    let rect = frame(
         &mut out,
         &plot.title,
         &plot.x_label,
@@ -573,68 +693,15 @@ pub fn scatter_plot(plot: &ScatterPlot) -> String {
         MARGIN_RIGHT,
     );
     if pts.is_empty() {
+        let (x0, x1, y0, y1) = rect;
         no_data(&mut out, x0, x1, y0, y1);
     }
-
     if plot.fit_line {
         let xy: Vec<(f64, f64)> = pts.iter().map(|p| (p.0, p.1)).collect();
-        if let Some((a, b)) = least_squares(&xy) {
-            // Clip the line to the plot box: x in [xa.lo, xa.hi] and a + b x in [ya.lo, ya.hi].
-            let (mut lo, mut hi) = (xa.lo, xa.hi);
-            if b != 0.0 {
-                let (e0, e1) = ((ya.lo - a) / b, (ya.hi - a) / b);
-                lo = lo.max(e0.min(e1));
-                hi = hi.min(e0.max(e1));
-            }
-            if lo < hi {
-                let _ = writeln!(
-                    out,
-                    "<line x1=\"{:.2}\" y1=\"{:.2}\" x2=\"{:.2}\" y2=\"{:.2}\" stroke=\"#D55E00\" \
-                     stroke-width=\"1.5\" stroke-dasharray=\"6 4\"/>",
-                    xa.map(lo, x0, x1),
-                    ya.map(a + b * lo, y1, y0),
-                    xa.map(hi, x0, x1),
-                    ya.map(a + b * hi, y1, y0)
-                );
-            }
-            let _ = writeln!(
-                out,
-                "<text x=\"{:.2}\" y=\"{:.2}\" fill=\"#D55E00\">least squares: y = {} + {} x \
-                 (n = {})</text>",
-                x0 + 8.0,
-                y0 + 16.0,
-                esc(&fmt_sig(a)),
-                esc(&fmt_sig(b)),
-                xy.len()
-            );
-        }
+        fit_line(&mut out, &xy, (&xa, &ya), rect);
     }
-
-    out.push_str("<g fill=\"#0072B2\">\n");
-    for (x, y, label) in &pts {
-        let (px, py) = (xa.map(*x, x0, x1), ya.map(*y, y1, y0));
-        let _ = writeln!(
-            out,
-            "<circle cx=\"{px:.2}\" cy=\"{py:.2}\" r=\"4\" fill-opacity=\"0.8\"/>"
-        );
-        if !label.is_empty() {
-            // Labels in the right fifth of the plot go to the left of their point, so they stay
-            // inside the canvas.
-            let (lx, anchor) = if px > x0 + 0.8 * (x1 - x0) {
-                (px - 6.0, "end")
-            } else {
-                (px + 6.0, "start")
-            };
-            let _ = writeln!(
-                out,
-                "<text x=\"{lx:.2}\" y=\"{:.2}\" text-anchor=\"{anchor}\" font-size=\"10\" \
-                 fill=\"#333333\">{}</text>",
-                py - 6.0,
-                esc(label)
-            );
-        }
-    }
-    out.push_str("</g>\n</svg>\n");
+    draw_points(&mut out, &pts, (&xa, &ya), rect);
+    out.push_str("</svg>\n");
     out
 }
 

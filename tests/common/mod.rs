@@ -1,6 +1,6 @@
 //! Helpers shared by the integration tests: one closeness assertion, seeded random data,
-//! fresh temp dirs, synthetic data sets, (in `alloc`) the allocation-tracking allocator and
-//! (in `bin`) running the `mnist_enn` example.
+//! fresh temp dirs, synthetic data sets; (in `alloc`) the allocation-tracking allocator,
+//! (in `bin`) running the `mnist_enn` example, (in `enn`) the ENN-training fixtures.
 //!
 //! Each test file that needs them says `mod common;`. Not every file uses every helper, so
 //! dead-code warnings are off for this module.
@@ -8,6 +8,7 @@
 
 pub mod alloc;
 pub mod bin;
+pub mod enn;
 
 use grad_instructor::data::Dataset;
 use rand::rngs::StdRng;
