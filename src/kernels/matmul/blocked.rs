@@ -18,10 +18,16 @@ use crate::kernels::isa::Isa;
 // accumulators of 16). Smaller MR variants exist so that a small m (or n, when transposed)
 // pads less.
 
-/// Cost of handing a chunk to a parked pool worker (wake-up, cache misses on the shared
-/// counters, the join), in multiply-add equivalents: about 10 µs at ~100 GMAC/s. See
-/// [`thread_count`] and docs/measurements.md.
-pub const WAKE_COST_MACS: usize = 1 << 20;
+/// Expected cost of handing a chunk to a parked pool worker, in multiply-add equivalents: the
+/// wake-up and join themselves are ~10 µs, but on a shared machine (the case these crates
+/// run on: parallel experiment arms, other processes) the woken worker often waits for its
+/// core, and the caller then waits for the worker's chunk. Measured on a shared 2-core Zen 2
+/// (`bash benches/compare/run_peers.sh`, load average ~5; docs/measurements.md): two threads
+/// were 0.62-0.8x as fast as one on 128×784×100, 64×784×100 and 128×100×784 — an excess of
+/// ~0.3 ms ≈ 10 M multiply-adds at one core's rate — and level at 256³; 8 M keeps those on
+/// one thread and still splits 60000×784×100 and 1024³ (1.5x faster on two threads there).
+/// See [`thread_count`].
+pub const WAKE_COST_MACS: usize = 1 << 23;
 /// Cost of packing one element, in multiply-add equivalents (a copy, or a transpose through
 /// registers, is a few FMA slots per element).
 const PACK_COST_MACS: usize = 4;
