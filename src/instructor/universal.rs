@@ -22,22 +22,15 @@
 //!
 //! ## Cost
 //!
-//! `cargo test --release --test instructor -- --ignored --nocapture universal_step_overhead`
-//! (784-100-10, batch 64, medians of 400 interleaved steps, `GI_NUM_THREADS=1`, 2-core
-//! machine shared with other jobs, load average ≈ 3.5–4; three runs each, the old and the
-//! new binary alternating): plain SGD step 0.32–0.33 ms, universal step 0.56–0.57 ms
-//! (+73–74 %); ENN score and W1 gradient alone 0.21 ms. The same runs of the previous code
-//! gave +96–104 % (ENN alone 0.21–0.28 ms). With the default two threads: +75 % (was +107 %).
-//!
-//! What the ENN's 0.21 ms is spent on (`perf record` of the `enn_score_and_grad_w1` bench in
-//! `benches/autodiff.rs`): the second convolution's forward and input-gradient GEMMs
-//! (32×144×406 each, 3.7 M multiply-adds against the MLP step's 15 M; ~43 % with packing),
-//! the first convolution's direct products (~11 %), col2im (~7 %), memset (~7 %, mostly the
-//! dense 100×784 gradient of W1, of which the bilinear taps touch ≤ 7 020 entries), max-pool
-//! forward and backward (~7 %). The frozen ENN costs no parameter gradients: its weights are
-//! bound as constants, so the tape never runs their adjoint products (`needs_grad` is false).
-//! The target of < 50 % extra is not met: it needs the ENN's part under ~0.15 ms, i.e. faster
-//! small convolutions (a fused direct 3×3 kernel, or Winograd), not less bookkeeping.
+//! A universal step is a plain step plus one ENN forward and one backward to the weight image
+//! and through the resize to W1. Its overhead is measured by
+//! `GI_NUM_THREADS=1 cargo test --release --test instructor -- --ignored --nocapture
+//! universal_step_overhead` (784-100-10, batch 64, medians of interleaved steps); the figures,
+//! per machine, are in docs/measurements.md ("Universal step overhead"). The ENN's share goes
+//! to the second convolution's forward and input-gradient products, the first convolution,
+//! the resize adjoint into the dense 100×784 W1 gradient (of which the bilinear taps touch
+//! ≤ 9 %), and max-pool. The frozen ENN costs no parameter gradients: its weights are bound as
+//! constants, so the tape never runs their adjoint products (`needs_grad` is false).
 
 use super::enn::EvaluationNet;
 use crate::error::{Error, Result};
