@@ -355,6 +355,28 @@ pub fn from_bytes(bytes: &[u8], origin: &Path) -> Result<Weights> {
 /// [`CHECKSUM_KEY`] entry is returned as plain metadata. For tools that inspect or repair a
 /// file (the `checkpoint` fuzz target re-seals mutated inputs with it), not for loading.
 pub fn from_bytes_unverified(bytes: &[u8], origin: &Path) -> Result<Weights> {
+    let (header, data, data_start) = split_header(bytes, origin)?;
+    let map = parse_header(header, origin)?;
+    let (mut metadata, mut entries) = header_entries(map, data.len(), origin)?;
+    check_tiling(&mut entries, data.len(), data_start, origin)?;
+    let mut tensors = Vec::with_capacity(entries.len());
+    for e in entries {
+        let values = data[e.begin..e.end]
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        let t = Tensor::from_vec(values, &e.dims)
+            .map_err(|x| Error::format(origin, Some(data_start + e.begin as u64), x.to_string()))?;
+        tensors.push((e.name, t));
+    }
+    tensors.sort_by(|a, b| a.0.cmp(&b.0));
+    metadata.sort();
+    Ok(Weights { tensors, metadata })
+}
+
+/// Splits a file into its header text and data section (and the data's absolute offset),
+/// checking the 8-byte length field against the limit and the bytes present.
+fn split_header<'a>(bytes: &'a [u8], origin: &Path) -> Result<(&'a [u8], &'a [u8], u64)> {
     let err = |offset: Option<u64>, reason: String| Error::format(origin, offset, reason);
     if bytes.len() < 8 {
         return Err(err(
@@ -385,7 +407,12 @@ pub fn from_bytes_unverified(bytes: &[u8], origin: &Path) -> Result<Weights> {
     let header = &bytes[8..8 + n];
     let data = &bytes[8 + n..];
     let data_start = 8 + n as u64;
+    Ok((header, data, data_start))
+}
 
+/// The header as a JSON object: valid UTF-8, valid JSON, no duplicate keys.
+fn parse_header(header: &[u8], origin: &Path) -> Result<serde_json::Map<String, Value>> {
+    let err = |offset: Option<u64>, reason: String| Error::format(origin, offset, reason);
     let text = std::str::from_utf8(header).map_err(|e| {
         err(
             Some(8 + e.valid_up_to() as u64),
@@ -408,7 +435,17 @@ pub fn from_bytes_unverified(bytes: &[u8], origin: &Path) -> Result<Weights> {
     let Value::Object(map) = value else {
         return Err(err(Some(8), "header is not a JSON object".into()));
     };
+    Ok(map)
+}
 
+/// The header's string metadata and its tensor entries (each checked by [`parse_entry`]).
+type HeaderEntries = (Vec<(String, String)>, Vec<Entry>);
+fn header_entries(
+    map: serde_json::Map<String, Value>,
+    data_len: usize,
+    origin: &Path,
+) -> Result<HeaderEntries> {
+    let err = |offset: Option<u64>, reason: String| Error::format(origin, offset, reason);
     let mut metadata = Vec::new();
     let mut entries = Vec::with_capacity(map.len());
     for (name, info) in map {
@@ -432,14 +469,25 @@ pub fn from_bytes_unverified(bytes: &[u8], origin: &Path) -> Result<Weights> {
             }
             continue;
         }
-        entries.push(parse_entry(name, &info, data.len(), origin)?);
+        entries.push(parse_entry(name, &info, data_len, origin)?);
     }
+    Ok((metadata, entries))
+}
 
+/// Sorts the entries by offset and checks that they tile the data section exactly: no
+/// overlap, no gap, no unreferenced tail.
+fn check_tiling(
+    entries: &mut [Entry],
+    data_len: usize,
+    data_start: u64,
+    origin: &Path,
+) -> Result<()> {
+    let err = |offset: Option<u64>, reason: String| Error::format(origin, offset, reason);
     // The tensors must tile the data section exactly. Sorting by (begin, end) puts
     // zero-length tensors before a non-empty one at the same offset.
     entries.sort_by_key(|e| (e.begin, e.end));
     let mut at = 0usize;
-    for e in &entries {
+    for e in entries.iter() {
         if e.begin != at {
             let what = if e.begin < at {
                 "overlaps"
@@ -457,32 +505,18 @@ pub fn from_bytes_unverified(bytes: &[u8], origin: &Path) -> Result<Weights> {
         }
         at = e.end;
     }
-    if at != data.len() {
+    if at != data_len {
         return Err(err(
             Some(data_start + at as u64),
             format!(
                 "{} bytes of data after the last tensor are referenced by no tensor",
-                data.len() - at
+                data_len - at
             ),
         ));
     }
-
-    let mut tensors = Vec::with_capacity(entries.len());
-    for e in entries {
-        let values = data[e.begin..e.end]
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect();
-        let t = Tensor::from_vec(values, &e.dims)
-            .map_err(|x| err(Some(data_start + e.begin as u64), x.to_string()))?;
-        tensors.push((e.name, t));
-    }
-    tensors.sort_by(|a, b| a.0.cmp(&b.0));
-    metadata.sort();
-    Ok(Weights { tensors, metadata })
+    Ok(())
 }
 
-/// Validates one tensor entry against the data section length.
 fn parse_entry(name: String, info: &Value, data_len: usize, origin: &Path) -> Result<Entry> {
     let bad = |reason: String| Error::format(origin, Some(8), format!("tensor {name:?}: {reason}"));
     let Value::Object(obj) = info else {
