@@ -17,7 +17,7 @@ use super::enn::EvaluationNet;
 use super::weight_image::{weight_image_with, weight_images, WeightImageConfig};
 use crate::autodiff::Tape;
 use crate::error::{Error, Result};
-use crate::nn::{Activation, Init, Mlp, Module};
+use crate::nn::{Activation, Init, Mlp, Module, Sgd};
 use crate::tensor::Tensor;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -434,7 +434,7 @@ pub fn variant_step(
     }
     let lr = lr * lr_mult;
     match eval {
-        None => Ok(plain_step(mlp, &grads, lr, loss)),
+        None => plain_step(mlp, &grads, lr, loss),
         Some((evaluator, Coupling::Multiplicative { le })) => {
             multiplicative_step(mlp, &grads, lr, loss, evaluator, le)
         }
@@ -442,21 +442,15 @@ pub fn variant_step(
     }
 }
 
-/// `w −= lr g` for every parameter.
-fn plain_step(mlp: &mut Mlp, grads: &[Tensor], lr: f32, loss: f32) -> VariantStats {
-    for (p, g) in mlp.params_mut().into_iter().zip(grads) {
-        // The expression of `Sgd::step` without momentum or weight decay.
-        p.data_mut()
-            .iter_mut()
-            .zip(g.data())
-            .for_each(|(w, &gi)| *w -= lr * gi);
-    }
-    VariantStats {
+/// `w −= lr g` for every parameter (plain [`Sgd`]).
+fn plain_step(mlp: &mut Mlp, grads: &[Tensor], lr: f32, loss: f32) -> Result<VariantStats> {
+    Sgd::new(lr).step(mlp, grads)?;
+    Ok(VariantStats {
         loss,
         score: f32::NAN,
         loss_term_norm: lr.abs() * sq_norm(&grads[0]).sqrt() as f32,
         eval_term_norm: 0.0,
-    }
+    })
 }
 
 /// `w −= lr (1 + le (1 − E)) g`: the evaluation scales the loss step.
@@ -473,13 +467,7 @@ fn multiplicative_step(
         return Err(non_finite("evaluator score"));
     }
     let m = 1.0 + le * (1.0 - score);
-    let step = lr * m;
-    for (p, g) in mlp.params_mut().into_iter().zip(grads) {
-        p.data_mut()
-            .iter_mut()
-            .zip(g.data())
-            .for_each(|(w, &gi)| *w -= step * gi);
-    }
+    Sgd::new(lr * m).step(mlp, grads)?;
     let all_sq: f64 = grads.iter().map(sq_norm).sum();
     Ok(VariantStats {
         loss,
