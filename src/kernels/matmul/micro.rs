@@ -14,7 +14,7 @@ use super::pack::MatMut;
 /// # Safety
 /// Every method may only run on a CPU with the implementation's instruction set, and pointer
 /// arguments must be valid for `LANES` floats.
-pub(super) trait Simd {
+pub(in crate::kernels) trait Simd {
     type V: Copy;
     const LANES: usize;
     unsafe fn zero() -> Self::V;
