@@ -112,6 +112,31 @@ pub(super) unsafe fn microkernel_body<S: Simd, const MR: usize, const NV: usize>
 
         let va = S::splat(t.alpha);
         let vb = S::splat(t.beta);
+        // `C = alpha * x + beta * C` on `count <= LANES` consecutive floats at `cp` (fewer
+        // than LANES through a partial, masked where the ISA has masks, load and store).
+        // SAFETY (of every call below): `cp[..count]` lies inside the tile.
+        let update = |cp: *mut f32, x: S::V, count: usize| {
+            let ax = S::mul(va, x);
+            let old = || {
+                if count == lanes {
+                    S::load(cp)
+                } else {
+                    S::load_first(cp, count)
+                }
+            };
+            let out = if t.beta == 0.0 {
+                ax
+            } else if t.beta == 1.0 {
+                S::add(ax, old())
+            } else {
+                S::add(ax, S::mul(vb, old()))
+            };
+            if count == lanes {
+                S::store(cp, out);
+            } else {
+                S::store_first(cp, out, count);
+            }
+        };
         if t.c.cs == 1 {
             // Rows of C contiguous: vector read-modify-write, the last vector of a clipped
             // tile through a partial (masked where the ISA has masks) load and store.
@@ -123,27 +148,7 @@ pub(super) unsafe fn microkernel_body<S: Simd, const MR: usize, const NV: usize>
                     }
                     let count = lanes.min(t.cols - j);
                     // SAFETY: r < rows and j + count <= cols: inside the tile.
-                    let cp = t.c.ptr.add(r * t.c.rs + j);
-                    let ax = S::mul(va, x);
-                    let old = || {
-                        if count == lanes {
-                            S::load(cp)
-                        } else {
-                            S::load_first(cp, count)
-                        }
-                    };
-                    let out = if t.beta == 0.0 {
-                        ax
-                    } else if t.beta == 1.0 {
-                        S::add(ax, old())
-                    } else {
-                        S::add(ax, S::mul(vb, old()))
-                    };
-                    if count == lanes {
-                        S::store(cp, out);
-                    } else {
-                        S::store_first(cp, out, count);
-                    }
+                    update(t.c.ptr.add(r * t.c.rs + j), x, count);
                 }
             }
         } else {
@@ -168,27 +173,7 @@ pub(super) unsafe fn microkernel_body<S: Simd, const MR: usize, const NV: usize>
                         }
                         // SAFETY: r0 + count <= rows and j < cols: inside the tile, whose
                         // column j is C's row j (cs) and rows r0.. consecutive floats (rs 1).
-                        let cp = t.c.ptr.add(j * t.c.cs + r0);
-                        let ax = S::mul(va, S::load(col.as_ptr()));
-                        let old = || {
-                            if count == lanes {
-                                S::load(cp)
-                            } else {
-                                S::load_first(cp, count)
-                            }
-                        };
-                        let out = if t.beta == 0.0 {
-                            ax
-                        } else if t.beta == 1.0 {
-                            S::add(ax, old())
-                        } else {
-                            S::add(ax, S::mul(vb, old()))
-                        };
-                        if count == lanes {
-                            S::store(cp, out);
-                        } else {
-                            S::store_first(cp, out, count);
-                        }
+                        update(t.c.ptr.add(j * t.c.cs + r0), S::load(col.as_ptr()), count);
                     }
                 }
             } else {
