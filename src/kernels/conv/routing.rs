@@ -86,11 +86,17 @@ pub fn direct_backward_weight_rounding(isa: Isa, g: &Conv2dGeometry) -> Option<u
 }
 
 /// The chunk with which [`ConvGemm::Auto`](super::ConvGemm::Auto) takes the direct weight
-/// gradient: the one of [`direct_backward_weight_rounding`], on AVX2 only. Measured in CPU
-/// time with `GI_CONV_CPU_TABLE=1 cargo bench --bench kernels` (columns `dw i2c`, `dw dir`):
-/// faster on AVX2 (Zen 2); on AVX-512 (Sapphire Rapids) its zmm tile was 31% faster on the
-/// MNIST-sized 32×16×14×14 k32 but 3-4% slower on the ENN's 1×16×7×58 k32, so AVX-512 keeps
-/// im2col (docs/measurements.md).
+/// gradient: the one of [`direct_backward_weight_rounding`], where it measured faster (CPU
+/// time, `GI_CONV_CPU_TABLE=1 cargo bench --bench kernels`, columns `dw i2c`, `dw dir`;
+/// docs/measurements.md): on AVX2 (Zen 2), and on AVX-512 for batches of more than one
+/// sample (Sapphire Rapids: its zmm tile 31 % faster on the MNIST-sized 32×16×14×14 k32,
+/// 3–4 % slower on the ENN's single-sample 1×16×7×58 k32, the only two shapes it applies to
+/// in the bench). Bits are the same either way (tests compare it with im2col on every ISA).
 pub(super) fn direct_backward_weight_chunk(isa: Isa, g: &Conv2dGeometry) -> Option<usize> {
-    direct_backward_weight_rounding(isa, g).filter(|_| isa == Isa::Avx2Fma)
+    let pays = match isa {
+        Isa::Avx2Fma => true,
+        Isa::Avx512 => g.n > 1,
+        _ => false,
+    };
+    direct_backward_weight_rounding(isa, g).filter(|_| pays)
 }
