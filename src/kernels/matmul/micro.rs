@@ -112,31 +112,6 @@ pub(super) unsafe fn microkernel_body<S: Simd, const MR: usize, const NV: usize>
 
         let va = S::splat(t.alpha);
         let vb = S::splat(t.beta);
-        // `C = alpha * x + beta * C` on `count <= LANES` consecutive floats at `cp` (fewer
-        // than LANES through a partial, masked where the ISA has masks, load and store).
-        // SAFETY (of every call below): `cp[..count]` lies inside the tile.
-        let update = |cp: *mut f32, x: S::V, count: usize| {
-            let ax = S::mul(va, x);
-            let old = || {
-                if count == lanes {
-                    S::load(cp)
-                } else {
-                    S::load_first(cp, count)
-                }
-            };
-            let out = if t.beta == 0.0 {
-                ax
-            } else if t.beta == 1.0 {
-                S::add(ax, old())
-            } else {
-                S::add(ax, S::mul(vb, old()))
-            };
-            if count == lanes {
-                S::store(cp, out);
-            } else {
-                S::store_first(cp, out, count);
-            }
-        };
         if t.c.cs == 1 {
             // Rows of C contiguous: vector read-modify-write, the last vector of a clipped
             // tile through a partial (masked where the ISA has masks) load and store.
@@ -148,7 +123,7 @@ pub(super) unsafe fn microkernel_body<S: Simd, const MR: usize, const NV: usize>
                     }
                     let count = lanes.min(t.cols - j);
                     // SAFETY: r < rows and j + count <= cols: inside the tile.
-                    update(t.c.ptr.add(r * t.c.rs + j), x, count);
+                    update::<S>(t.c.ptr.add(r * t.c.rs + j), x, count, (va, vb, t.beta));
                 }
             }
         } else {
@@ -173,7 +148,8 @@ pub(super) unsafe fn microkernel_body<S: Simd, const MR: usize, const NV: usize>
                         }
                         // SAFETY: r0 + count <= rows and j < cols: inside the tile, whose
                         // column j is C's row j (cs) and rows r0.. consecutive floats (rs 1).
-                        update(t.c.ptr.add(j * t.c.cs + r0), S::load(col.as_ptr()), count);
+                        let cp = t.c.ptr.add(j * t.c.cs + r0);
+                        update::<S>(cp, S::load(col.as_ptr()), count, (va, vb, t.beta));
                     }
                 }
             } else {
@@ -193,6 +169,41 @@ pub(super) unsafe fn microkernel_body<S: Simd, const MR: usize, const NV: usize>
                     }
                 }
             }
+        }
+    }
+}
+
+/// `C = alpha * x + beta * C` on `count <= LANES` consecutive floats at `cp` (fewer than
+/// LANES through a partial, masked where the ISA has masks, load and store); `(va, vb)` are
+/// alpha and beta splatted. `#[inline(always)]`: it must compile inside the microkernel's
+/// `#[target_feature]` entry point (as a closure called from two places it was not inlined,
+/// and the packed products ran 2× slower).
+///
+/// # Safety
+/// `cp[..count]` lies inside the tile; the CPU supports `S`'s instructions.
+#[inline(always)]
+unsafe fn update<S: Simd>(cp: *mut f32, x: S::V, count: usize, (va, vb, beta): (S::V, S::V, f32)) {
+    // SAFETY: the caller upholds this function's `# Safety` contract.
+    unsafe {
+        let ax = S::mul(va, x);
+        let old = || {
+            if count == S::LANES {
+                S::load(cp)
+            } else {
+                S::load_first(cp, count)
+            }
+        };
+        let out = if beta == 0.0 {
+            ax
+        } else if beta == 1.0 {
+            S::add(ax, old())
+        } else {
+            S::add(ax, S::mul(vb, old()))
+        };
+        if count == S::LANES {
+            S::store(cp, out);
+        } else {
+            S::store_first(cp, out, count);
         }
     }
 }
