@@ -3,7 +3,7 @@
 //! Every default lives in the library's presets (`ExperimentConfig::preset`); a flag left out
 //! keeps the preset's value, and the help text shows it, so each default is written once.
 
-use clap::Parser;
+use clap::{Args, Parser};
 use grad_instructor::experiment::config::Shard;
 use grad_instructor::experiment::{Arm, ExperimentConfig, Preset};
 use grad_instructor::instructor::{EnnRule, ImageMode};
@@ -34,115 +34,126 @@ const AFTER: &str = "Merge shards with: mnist_enn --merge DIR,DIR,... [--out DIR
 #[derive(Parser, Debug)]
 #[command(name = "mnist_enn", about = ABOUT, after_help = AFTER, allow_negative_numbers = true)]
 pub struct Cli {
-    #[arg(long, value_name = "N", help_heading = "Target MLP and arms", help = dflt("seeds per arm", |c| c.seeds))]
+    #[command(flatten)]
+    pub mlp: MlpArgs,
+    #[command(flatten)]
+    pub enn: EnnArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Flags of the target MLP and the arms that train it.
+#[derive(Args, Debug)]
+#[command(next_help_heading = "Target MLP and arms")]
+pub struct MlpArgs {
+    #[arg(long, value_name = "N", help = dflt("seeds per arm", |c| c.seeds))]
     pub seeds: Option<u64>,
-    #[arg(long, value_name = "S", help_heading = "Target MLP and arms", help = dflt("first seed", |c| c.seed_start))]
+    #[arg(long, value_name = "S", help = dflt("first seed", |c| c.seed_start))]
     pub seed_start: Option<u64>,
-    #[arg(long, value_name = "I/N", value_parser = parse_shard, allow_hyphen_values = true, help_heading = "Target MLP and arms",
+    #[arg(long, value_name = "I/N", value_parser = parse_shard, allow_hyphen_values = true,
           help = "run only the (arm, seed) pairs with index % N == I [default: 0/1]")]
     pub shard: Option<Shard>,
-    #[arg(long, value_name = "N", help_heading = "Target MLP and arms", help = dflt("passes over the training set", |c| c.mlp.epochs))]
+    #[arg(long, value_name = "N", help = dflt("passes over the training set", |c| c.mlp.epochs))]
     pub epochs: Option<usize>,
-    #[arg(long, value_name = "X", help_heading = "Target MLP and arms", help = dflt("SGD learning rate", |c| c.mlp.lr))]
+    #[arg(long, value_name = "X", help = dflt("SGD learning rate", |c| c.mlp.lr))]
     pub lr: Option<f32>,
-    #[arg(long, value_name = "N", help_heading = "Target MLP and arms", help = dflt("mini-batch size", |c| c.mlp.batch))]
+    #[arg(long, value_name = "N", help = dflt("mini-batch size", |c| c.mlp.batch))]
     pub batch: Option<usize>,
-    #[arg(long, value_name = "LIST", value_parser = parse_hidden, help_heading = "Target MLP and arms",
+    #[arg(long, value_name = "LIST", value_parser = parse_hidden,
           help = dflt("hidden widths, comma-separated", |c| c.mlp.hidden.clone()))]
     pub hidden: Option<Widths>,
-    #[arg(long, value_name = "A", value_parser = parse_activation, help_heading = "Target MLP and arms",
+    #[arg(long, value_name = "A", value_parser = parse_activation,
           help = "relu | sigmoid | tanh | identity [default: relu]")]
     pub activation: Option<Activation>,
-    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = parse_arm, help_heading = "Target MLP and arms",
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = parse_arm,
           help = "subset of bp,l1,he,gi [default: bp,l1,he,gi]")]
     pub arms: Option<Vec<Arm>>,
-    #[arg(long, value_name = "X", help_heading = "Target MLP and arms", help = dflt("L1 strength of the l1 arm", |c| c.mlp.l1))]
+    #[arg(long, value_name = "X", help = dflt("L1 strength of the l1 arm", |c| c.mlp.l1))]
     pub l1: Option<f32>,
-    #[arg(long, value_name = "X", allow_negative_numbers = true, help_heading = "Target MLP and arms",
+    #[arg(long, value_name = "X", allow_negative_numbers = true,
           help = dflt("ENN term weight λ_E of universal backprop", |c| c.mlp.le))]
     pub le: Option<f32>,
+}
 
+/// Flags of ENN training (or loading).
+#[derive(Args, Debug)]
+#[command(next_help_heading = "ENN training (the value rule by default)")]
+pub struct EnnArgs {
     #[arg(
         long = "enn",
         value_name = "PATH",
         conflicts_with = "resume",
-        help_heading = "ENN training (the value rule by default)",
         help = "reuse a trained ENN (safetensors) instead of training one"
     )]
     pub enn_path: Option<PathBuf>,
-    #[arg(long, value_name = "R", value_parser = parse_rule, help_heading = "ENN training (the value rule by default)",
+    #[arg(long, value_name = "R", value_parser = parse_rule,
           help = "reinforce | value [default: value]")]
     pub enn_rule: Option<EnnRule>,
-    #[arg(long, value_name = "N", help_heading = "ENN training (the value rule by default)", help = dflt("ENN training episodes", |c| c.enn.episodes))]
+    #[arg(long, value_name = "N", help = dflt("ENN training episodes", |c| c.enn.episodes))]
     pub episodes: Option<usize>,
-    #[arg(long, value_name = "N", help_heading = "ENN training (the value rule by default)", help = dflt("MLP steps per episode", |c| c.enn.steps_per_episode))]
+    #[arg(long, value_name = "N", help = dflt("MLP steps per episode", |c| c.enn.steps_per_episode))]
     pub episode_steps: Option<usize>,
-    #[arg(long, value_name = "N", help_heading = "ENN training (the value rule by default)", help = dflt("steps between decisions", |c| c.enn.decide_every))]
+    #[arg(long, value_name = "N", help = dflt("steps between decisions", |c| c.enn.decide_every))]
     pub decide_every: Option<usize>,
-    #[arg(long, value_name = "X", help_heading = "ENN training (the value rule by default)", help = dflt("policy temperature", |c| c.enn.tau))]
+    #[arg(long, value_name = "X", help = dflt("policy temperature", |c| c.enn.tau))]
     pub tau: Option<f32>,
-    #[arg(long, value_name = "S", help_heading = "ENN training (the value rule by default)", help = dflt("seed of ENN init and episodes", |c| c.enn.seed))]
+    #[arg(long, value_name = "S", help = dflt("seed of ENN init and episodes", |c| c.enn.seed))]
     pub enn_seed: Option<u64>,
-    #[arg(long, value_name = "N", help_heading = "ENN training (the value rule by default)",
+    #[arg(long, value_name = "N",
           help = dflt("write the ENN checkpoint (OUT.partial/enn_checkpoint/ until the run finishes) every N episodes and at the end", |c| c.enn.checkpoint_every))]
     pub checkpoint_every: Option<usize>,
-    #[arg(long, value_name = "MODE", value_parser = parse_image_mode, help_heading = "ENN training (the value rule by default)",
+    #[arg(long, value_name = "MODE", value_parser = parse_image_mode,
           help = dflt("how the ENN's image reads W1: bilinear (PyTorch's default; 9% of W1) | area (every entry) | block-bilinear", |c| c.enn.image_mode.name()))]
     pub image_mode: Option<ImageMode>,
     #[arg(
         long,
-        help_heading = "ENN training (the value rule by default)",
         help = "zero W1's inert input columns (pixel variance over the training set < 1e-3) before the resize"
     )]
     pub mask_inert: bool,
     #[arg(
         long,
         value_name = "DIR",
-        help_heading = "ENN training (the value rule by default)",
         help = "continue ENN training from DIR.partial/enn_checkpoint/ (an interrupted run) or DIR/enn_checkpoint/ (same flags as the interrupted run; --out defaults to DIR)"
     )]
     pub resume: Option<PathBuf>,
+}
 
-    #[arg(
-        long,
-        help_heading = "Analysis and output",
-        help = "skip Grad-CAM pictures and the lottery test"
-    )]
+/// Flags of the analyses, the data and the output folder.
+#[derive(Args, Debug)]
+#[command(next_help_heading = "Analysis and output")]
+pub struct OutputArgs {
+    #[arg(long, help = "skip Grad-CAM pictures and the lottery test")]
     pub no_explain: bool,
-    #[arg(long, value_name = "N", help_heading = "Analysis and output",
+    #[arg(long, value_name = "N",
           help = dflt("untrained MLPs (seeds) of the lottery-ticket study", |c| c.explain.lottery_mlps))]
     pub lottery_mlps: Option<u64>,
-    #[arg(long, value_name = "M", help_heading = "Analysis and output",
+    #[arg(long, value_name = "M",
           help = dflt("train M more ENNs and test which statistic predicts the best one", |c| c.predict.enns))]
     pub predict_enn: Option<usize>,
     #[arg(
         long,
         value_name = "N",
-        help_heading = "Analysis and output",
         help = "episodes per predicted ENN [default: a quarter of --episodes, at least 2]"
     )]
     pub predict_episodes: Option<usize>,
-    #[arg(long, value_name = "N", help_heading = "Analysis and output",
+    #[arg(long, value_name = "N",
           help = dflt("seeds per predicted ENN's downstream runs", |c| c.predict.seeds))]
     pub predict_seeds: Option<u64>,
     #[arg(
         long,
         value_name = "DIR",
-        help_heading = "Analysis and output",
         help = "MNIST directory [default: data/mnist, or $GI_MNIST_DIR]"
     )]
     pub data: Option<PathBuf>,
     #[arg(
         long,
         value_name = "DIR",
-        help_heading = "Analysis and output",
         help = "output folder, written as DIR.partial and renamed to DIR when the run has finished [default: runs/<timestamp>]"
     )]
     pub out: Option<PathBuf>,
     #[arg(
         long,
         value_name = "N",
-        help_heading = "Analysis and output",
         help = "runs trained in parallel [default: available cores]"
     )]
     pub jobs: Option<usize>,
@@ -150,13 +161,11 @@ pub struct Cli {
         long,
         value_name = "SIZE",
         value_parser = grad_instructor::experiment::budget::parse_bytes,
-        help_heading = "Analysis and output",
         help = "memory the run may use, e.g. 2G or 512M; a configuration estimated to need more is refused [default: MemAvailable of /proc/meminfo]"
     )]
     pub max_memory: Option<u64>,
     #[arg(
         long,
-        help_heading = "Analysis and output",
         help = "smoke run: small subsets, 1 epoch, 2 seeds, short ENN training"
     )]
     pub quick: bool,
@@ -164,20 +173,17 @@ pub struct Cli {
         long,
         value_name = "LIST",
         value_delimiter = ',',
-        help_heading = "Analysis and output",
         help = "combine the runs.csv of several output folders into one report"
     )]
     pub merge: Option<Vec<PathBuf>>,
     #[arg(
         long,
         short,
-        help_heading = "Analysis and output",
         help = "no progress on stderr (errors and warnings still print)"
     )]
     pub quiet: bool,
     #[arg(
         long,
-        help_heading = "Analysis and output",
         help = "replace a non-empty --out folder or an unfinished OUT.partial (by default a run refuses to mix its files with another run's); the old folder stays until the new run has finished"
     )]
     pub force: bool,
@@ -273,7 +279,7 @@ pub const MERGE_FLAGS: [&str; 4] = ["merge", "out", "quiet", "force"];
 impl Cli {
     /// The experiment configuration: the preset, then every flag given.
     pub fn config(&self) -> ExperimentConfig {
-        let mut c = ExperimentConfig::preset(if self.quick {
+        let mut c = ExperimentConfig::preset(if self.output.quick {
             Preset::Quick
         } else {
             Preset::Default
@@ -283,40 +289,40 @@ impl Cli {
                 *field = v.clone();
             }
         }
-        set(&mut c.seeds, &self.seeds);
-        set(&mut c.seed_start, &self.seed_start);
-        set(&mut c.shard, &self.shard);
-        set(&mut c.mlp.epochs, &self.epochs);
-        set(&mut c.mlp.lr, &self.lr);
-        set(&mut c.mlp.batch, &self.batch);
+        set(&mut c.seeds, &self.mlp.seeds);
+        set(&mut c.seed_start, &self.mlp.seed_start);
+        set(&mut c.shard, &self.mlp.shard);
+        set(&mut c.mlp.epochs, &self.mlp.epochs);
+        set(&mut c.mlp.lr, &self.mlp.lr);
+        set(&mut c.mlp.batch, &self.mlp.batch);
         set(
             &mut c.mlp.hidden,
-            &self.hidden.as_ref().map(|w| w.0.clone()),
+            &self.mlp.hidden.as_ref().map(|w| w.0.clone()),
         );
-        set(&mut c.mlp.activation, &self.activation);
-        set(&mut c.arms, &self.arms);
-        set(&mut c.mlp.l1, &self.l1);
-        set(&mut c.mlp.le, &self.le);
-        c.enn.load = self.enn_path.clone();
-        set(&mut c.enn.rule, &self.enn_rule);
-        set(&mut c.enn.episodes, &self.episodes);
-        set(&mut c.enn.steps_per_episode, &self.episode_steps);
-        set(&mut c.enn.decide_every, &self.decide_every);
-        set(&mut c.enn.tau, &self.tau);
-        set(&mut c.enn.seed, &self.enn_seed);
-        set(&mut c.enn.checkpoint_every, &self.checkpoint_every);
-        set(&mut c.enn.image_mode, &self.image_mode);
-        c.enn.mask_inert |= self.mask_inert;
-        set(&mut c.explain.lottery_mlps, &self.lottery_mlps);
-        c.explain.enabled &= !self.no_explain;
-        set(&mut c.predict.enns, &self.predict_enn);
-        if self.predict_episodes.is_some() {
-            c.predict.episodes = self.predict_episodes;
+        set(&mut c.mlp.activation, &self.mlp.activation);
+        set(&mut c.arms, &self.mlp.arms);
+        set(&mut c.mlp.l1, &self.mlp.l1);
+        set(&mut c.mlp.le, &self.mlp.le);
+        c.enn.load = self.enn.enn_path.clone();
+        set(&mut c.enn.rule, &self.enn.enn_rule);
+        set(&mut c.enn.episodes, &self.enn.episodes);
+        set(&mut c.enn.steps_per_episode, &self.enn.episode_steps);
+        set(&mut c.enn.decide_every, &self.enn.decide_every);
+        set(&mut c.enn.tau, &self.enn.tau);
+        set(&mut c.enn.seed, &self.enn.enn_seed);
+        set(&mut c.enn.checkpoint_every, &self.enn.checkpoint_every);
+        set(&mut c.enn.image_mode, &self.enn.image_mode);
+        c.enn.mask_inert |= self.enn.mask_inert;
+        set(&mut c.explain.lottery_mlps, &self.output.lottery_mlps);
+        c.explain.enabled &= !self.output.no_explain;
+        set(&mut c.predict.enns, &self.output.predict_enn);
+        if self.output.predict_episodes.is_some() {
+            c.predict.episodes = self.output.predict_episodes;
         }
-        set(&mut c.predict.seeds, &self.predict_seeds);
-        c.data.dir = self.data.clone();
-        set(&mut c.jobs, &self.jobs);
-        c.max_memory = self.max_memory;
+        set(&mut c.predict.seeds, &self.output.predict_seeds);
+        c.data.dir = self.output.data.clone();
+        set(&mut c.jobs, &self.output.jobs);
+        c.max_memory = self.output.max_memory;
         c
     }
 }

@@ -132,12 +132,13 @@ fn stderr_progress(quiet: bool) -> Stderr {
 
 fn run(cli: cli::Cli) -> Result<(), AnyError> {
     let out = cli
+        .output
         .out
         .clone()
-        .or_else(|| cli.resume.clone())
+        .or_else(|| cli.enn.resume.clone())
         .unwrap_or_else(default_out_dir);
     let command = std::env::args().collect::<Vec<_>>().join(" ");
-    let progress = stderr_progress(cli.quiet);
+    let progress = stderr_progress(cli.output.quiet);
     // A refusal to replace a folder says which flag allows it.
     let with_hint = |e: grad_instructor::Error| -> AnyError {
         match e {
@@ -149,12 +150,12 @@ fn run(cli: cli::Cli) -> Result<(), AnyError> {
             e => e.into(),
         }
     };
-    if let Some(dirs) = &cli.merge {
+    if let Some(dirs) = &cli.output.merge {
         if dirs.is_empty() || dirs.iter().any(|d| d.as_os_str().is_empty()) {
             return Err("--merge needs a comma-separated list of output folders, e.g. --merge runs/a,runs/b".into());
         }
-        let merged =
-            experiment::merge::merge_with(dirs, &out, cli.force, &command).map_err(with_hint)?;
+        let merged = experiment::merge::merge_with(dirs, &out, cli.output.force, &command)
+            .map_err(with_hint)?;
         for w in &merged.warnings {
             eprintln!("warning: {w}");
         }
@@ -171,8 +172,8 @@ fn run(cli: cli::Cli) -> Result<(), AnyError> {
     }
     // Everything is written into OUT.partial and renamed to OUT at the end (output::OutDir):
     // a failed run leaves an existing OUT as it was.
-    let staged =
-        output::OutDir::prepare(&out, cli.resume.as_deref(), cli.force).map_err(with_hint)?;
+    let staged = output::OutDir::prepare(&out, cli.enn.resume.as_deref(), cli.output.force)
+        .map_err(with_hint)?;
     let cfg = cli.config();
     let outcome = match experiment::run(&cfg, staged.path(), staged.resume_from(), &progress) {
         Ok(o) => o,
@@ -206,7 +207,7 @@ fn run(cli: cli::Cli) -> Result<(), AnyError> {
 fn parse() -> Result<cli::Cli, clap::Error> {
     let matches = cli::Cli::command().try_get_matches()?;
     let cli = cli::Cli::from_arg_matches(&matches)?;
-    if cli.merge.is_some() {
+    if cli.output.merge.is_some() {
         let command = cli::Cli::command();
         let given: Vec<String> = matches
             .ids()

@@ -9,8 +9,8 @@
 //! * [`cache`]: this CPU's cache sizes (read once) and the GEMM block sizes they imply.
 //! * [`matmul`]: `C = alpha * op(A) * op(B) + beta * C`, packed and register-tiled.
 //! * [`conv`]: 2-D convolution (NCHW) forward and its two backward products.
-//! * [`conv_direct`]: direct stride-1 forward and input-gradient kernels, bit-identical to
-//!   [`conv`]'s im2col products where [`conv`] routes to them.
+//! * [`conv_direct`]: direct stride-1 forward, input- and weight-gradient kernels,
+//!   bit-identical to [`conv`]'s im2col products where [`conv`] routes to them.
 //! * [`pool`]: max / average / global-average pooling and their adjoints.
 //! * [`resize`]: bilinear / nearest / area resize with PyTorch semantics, and adjoints.
 //! * [`scan`]: one-pass checks of a slice (sum of squares in fixed lanes, any −0).

@@ -14,7 +14,7 @@ use super::pack::MatMut;
 /// # Safety
 /// Every method may only run on a CPU with the implementation's instruction set, and pointer
 /// arguments must be valid for `LANES` floats.
-pub(super) trait Simd {
+pub(in crate::kernels) trait Simd {
     type V: Copy;
     const LANES: usize;
     unsafe fn zero() -> Self::V;
@@ -154,30 +154,57 @@ pub(super) unsafe fn microkernel_body<S: Simd, const MR: usize, const NV: usize>
             // SAFETY: every `S::V` is LANES f32 lanes with no padding (__m256, __m512,
             // float32x4_t, [f32; 4]), so `acc` is exactly MR * NR initialized floats.
             let buf = std::slice::from_raw_parts(acc.as_ptr() as *const f32, MR * nr);
-            // Walk C along its unit stride: rows of the tile normally, columns when the tile
-            // is a block of C^T (swapped plan), where each tile column is a run of C's row.
-            let update = |r: usize, j: usize| {
-                // SAFETY: r < rows and j < cols: inside the tile (caller's contract).
-                let cp = t.c.ptr.add(r * t.c.rs + j * t.c.cs);
-                let ax = t.alpha * buf[r * nr + j];
-                *cp = if t.beta == 0.0 {
-                    ax
-                } else if t.beta == 1.0 {
-                    ax + *cp
-                } else {
-                    ax + t.beta * *cp
-                };
-            };
             if t.c.rs == 1 {
+                // A block of C^T whose tile column j is a contiguous run of `rows` floats of
+                // C's row j: gather the run's accumulators (column j of `buf`) into vectors and
+                // update it with vector operations, as the row-major branch above does;
+                // element by element this update cost ~15 % of a 128×784×100 product.
+                let mut col = [0.0f32; 16];
                 for j in 0..t.cols {
-                    for r in 0..t.rows {
-                        update(r, j);
+                    for r0 in (0..t.rows).step_by(lanes) {
+                        let count = lanes.min(t.rows - r0);
+                        for (i, x) in col.iter_mut().enumerate().take(count) {
+                            *x = buf[(r0 + i) * nr + j];
+                        }
+                        // SAFETY: r0 + count <= rows and j < cols: inside the tile, whose
+                        // column j is C's row j (cs) and rows r0.. consecutive floats (rs 1).
+                        let cp = t.c.ptr.add(j * t.c.cs + r0);
+                        let ax = S::mul(va, S::load(col.as_ptr()));
+                        let old = || {
+                            if count == lanes {
+                                S::load(cp)
+                            } else {
+                                S::load_first(cp, count)
+                            }
+                        };
+                        let out = if t.beta == 0.0 {
+                            ax
+                        } else if t.beta == 1.0 {
+                            S::add(ax, old())
+                        } else {
+                            S::add(ax, S::mul(vb, old()))
+                        };
+                        if count == lanes {
+                            S::store(cp, out);
+                        } else {
+                            S::store_first(cp, out, count);
+                        }
                     }
                 }
             } else {
+                // Any other strides (not produced by the planner today): element by element.
                 for r in 0..t.rows {
                     for j in 0..t.cols {
-                        update(r, j);
+                        // SAFETY: r < rows and j < cols: inside the tile.
+                        let cp = t.c.ptr.add(r * t.c.rs + j * t.c.cs);
+                        let ax = t.alpha * buf[r * nr + j];
+                        *cp = if t.beta == 0.0 {
+                            ax
+                        } else if t.beta == 1.0 {
+                            ax + *cp
+                        } else {
+                            ax + t.beta * *cp
+                        };
                     }
                 }
             }

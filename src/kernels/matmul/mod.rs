@@ -59,6 +59,15 @@ mod threads;
 pub use blocked::{thread_count, WAKE_COST_MACS};
 pub use reference::matmul_reference;
 
+/// The microkernel's vector abstraction and its lanes, shared with the direct conv tiles
+/// (`conv_direct`), which are written in the same operations.
+pub(super) mod lanes {
+    pub(in crate::kernels) use super::micro::Simd;
+    #[cfg(target_arch = "x86_64")]
+    pub(in crate::kernels) use super::simd::x86::{Avx2Fma as Ymm, Avx512 as Zmm};
+    pub(in crate::kernels) use super::simd::Portable;
+}
+
 use super::isa::{self, Isa};
 
 /// Dimensions and scalars of one `C = alpha * op(A) * op(B) + beta * C` product.

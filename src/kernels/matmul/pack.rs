@@ -251,6 +251,58 @@ unsafe fn copy_padded(src: *const f32, dst: *mut f32, len: usize, width: usize) 
     }
 }
 
+/// `dst[p*width + i] = src[p*ss + i]` for `i < len` and 0 for `len <= i < width`, `p < kc`:
+/// one micro-panel whose columns are contiguous in the source.
+///
+/// A full panel of one of the menus' widths (`len == width`) is copied as one fixed-size
+/// array per column, which compiles to a couple of vector moves; the generic
+/// [`copy_padded`] loop costs its branches on every column, which made this copy of A the
+/// largest single cost after the microkernel on a 128×784×100 product.
+///
+/// # Safety
+/// `src[p*ss .. p*ss + len]` readable and `dst[.. kc*width]` writable for `p < kc`.
+unsafe fn copy_columns(
+    src: *const f32,
+    ss: usize,
+    len: usize,
+    width: usize,
+    kc: usize,
+    dst: *mut f32,
+) {
+    /// The full-panel copy for a width known at compile time.
+    ///
+    /// # Safety
+    /// As [`copy_columns`] with `len == width == W`.
+    #[inline(always)]
+    unsafe fn fixed<const W: usize>(src: *const f32, ss: usize, kc: usize, dst: *mut f32) {
+        for p in 0..kc {
+            // SAFETY: W floats readable at src + p*ss and writable at dst + p*W.
+            unsafe {
+                let x = (src.add(p * ss) as *const [f32; W]).read_unaligned();
+                (dst.add(p * W) as *mut [f32; W]).write_unaligned(x);
+            }
+        }
+    }
+    // SAFETY: the caller upholds this function's `# Safety` contract.
+    unsafe {
+        match (len == width, width) {
+            (true, 32) => fixed::<32>(src, ss, kc, dst),
+            (true, 16) => fixed::<16>(src, ss, kc, dst),
+            (true, 12) => fixed::<12>(src, ss, kc, dst),
+            (true, 10) => fixed::<10>(src, ss, kc, dst),
+            (true, 8) => fixed::<8>(src, ss, kc, dst),
+            (true, 6) => fixed::<6>(src, ss, kc, dst),
+            (true, 5) => fixed::<5>(src, ss, kc, dst),
+            (true, 4) => fixed::<4>(src, ss, kc, dst),
+            _ => {
+                for p in 0..kc {
+                    copy_padded(src.add(p * ss), dst.add(p * width), len, width);
+                }
+            }
+        }
+    }
+}
+
 /// Packs the `rows × kc` block of `a` into MR-row micro-panels: panel q holds
 /// `dst[q*MR*kc + p*MR + r] = a(q*MR + r, p)`, rows past `rows` zero.
 ///
@@ -273,9 +325,7 @@ pub(super) unsafe fn pack_a(
             let h = mr.min(rows - i0);
             if a.rs == 1 {
                 // Column p of the panel is contiguous in the source.
-                for p in 0..kc {
-                    copy_padded(a.ptr.add(i0 + p * a.cs), d.add(p * mr), h, mr);
-                }
+                copy_columns(a.ptr.add(i0), a.cs, h, mr, kc, d);
             } else {
                 // Rows contiguous (cs == 1): a transpose into the panel.
                 debug_assert_eq!(a.cs, 1);

@@ -25,7 +25,7 @@ macro_rules! simd_impl {
         $($extra:item)*
     ) => {
         $(#[$doc])*
-        pub(super) struct $name;
+        pub(in crate::kernels) struct $name;
 
         // SAFETY (every method below): the `Simd` contract makes the caller guarantee that the
         // CPU supports this implementation's instruction set (so each intrinsic may execute)
@@ -111,7 +111,7 @@ microkernel_entry!(microkernel_portable, Portable, 2);
 static KERNELS_PORTABLE: [Kernel; 2] = kernel_menu!(microkernel_portable, 8, [4, 2]);
 
 #[cfg(target_arch = "x86_64")]
-mod x86 {
+pub(super) mod x86 {
     use super::{microkernel_body, Kernel, Simd, Tile};
     use std::arch::x86_64::*;
 
