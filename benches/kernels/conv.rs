@@ -7,15 +7,19 @@
 //! PyTorch baseline for the same conv shapes: benches/compare/conv_torch.py.
 //! `GI_CONV_CPU_TABLE=1` first prints ms per conv iteration in thread CPU time (best of 5
 //! spans of ~0.3 s), comparable with `conv_torch.py --clock cpu` on a busy machine, and each
-//! product alone with `ConvGemm::Auto` (direct kernels where routed) and `ConvGemm::Im2col`.
+//! product alone with `ConvGemm::Auto` (direct kernels where routed), `ConvGemm::Im2col` and
+//! the direct kernel called directly with the im2col rounding it reproduces on the selected
+//! ISA (`dir`; NaN where none applies).
 
 use criterion::{black_box, BenchmarkId, Criterion, Throughput};
 use grad_instructor::kernels::conv::{
     conv2d_backward_input_with, conv2d_backward_weight_with, conv2d_forward_with,
-    direct_backward_input_rounding, direct_forward_rounding, Conv2dGeometry, ConvGemm,
+    direct_backward_input_rounding, direct_backward_weight_rounding, direct_forward_rounding,
+    Conv2dGeometry, ConvGemm,
 };
 use grad_instructor::kernels::conv_direct::{
-    conv2d_backward_input_direct_with, conv2d_forward_direct_with,
+    conv2d_backward_input_direct_with, conv2d_backward_weight_direct_with,
+    conv2d_forward_direct_with,
 };
 use grad_instructor::kernels::isa;
 use grad_instructor::kernels::resize::{resize, resize_adjoint, ResizeGeometry, ResizeMode};
@@ -58,7 +62,10 @@ fn thread_cpu_seconds() -> Option<f64> {
 /// Best (of 5 spans of ~0.3 s of `macs` multiply-adds) thread-CPU ms of one call of `f`.
 fn cpu_ms(macs: usize, mut f: impl FnMut()) -> Option<f64> {
     f();
-    let reps = (3e8 / (2.0 * macs as f64)).max(1.0) as usize * 10;
+    // ~2.4e10 flops a span: ~0.3 s at this crate's conv speeds. Shorter spans are coarse: the
+    // schedstat clock of the running thread advanced in 4 ms scheduler ticks on the Sapphire
+    // Rapids machine, so the ~40 ms spans used before quantized the figures by ~10%.
+    let reps = (3e8 / (2.0 * macs as f64)).max(1.0) as usize * 80;
     let mut best = f64::INFINITY;
     for _ in 0..5 {
         let t0 = thread_cpu_seconds()?;
@@ -73,7 +80,7 @@ fn cpu_ms(macs: usize, mut f: impl FnMut()) -> Option<f64> {
 /// path the direct kernels replace where they give its bits), in thread CPU time.
 fn print_cpu_time_table(rng: &mut StdRng) {
     println!(
-        "{:<24}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}",
+        "{:<24}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}",
         "conv2d (cpu time, ms)",
         "fwd+bwd",
         "fwd",
@@ -83,7 +90,8 @@ fn print_cpu_time_table(rng: &mut StdRng) {
         "dx i2c",
         "dx dir",
         "dw",
-        "dw i2c"
+        "dw i2c",
+        "dw dir"
     );
     let isa = isa::selected();
     for shape in CONV_SHAPES {
@@ -119,6 +127,11 @@ fn print_cpu_time_table(rng: &mut StdRng) {
                 conv2d_backward_input_direct_with(isa, r, &g, black_box(&dy), &wt, &mut dx)
             })
         });
+        let dw_dir = direct_backward_weight_rounding(isa, &g).map_or(Some(f64::NAN), |chunk| {
+            cpu_ms(m, || {
+                conv2d_backward_weight_direct_with(isa, chunk, &g, black_box(&x), &dy, &mut dw)
+            })
+        });
         let cols = [
             all,
             cpu_ms(m, || fwd(ConvGemm::Auto, &mut y)),
@@ -133,6 +146,7 @@ fn print_cpu_time_table(rng: &mut StdRng) {
             cpu_ms(m, || {
                 conv2d_backward_weight_with(ConvGemm::Im2col, &g, &x, &dy, &mut dw)
             }),
+            dw_dir,
         ];
         let (n, c_in, h, w, c_out) = shape;
         let mut line = format!("{:<24}", format!("{n}x{c_in}x{h}x{w}_k{c_out}x3x3"));

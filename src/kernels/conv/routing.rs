@@ -86,9 +86,11 @@ pub fn direct_backward_weight_rounding(isa: Isa, g: &Conv2dGeometry) -> Option<u
 }
 
 /// The chunk with which [`ConvGemm::Auto`](super::ConvGemm::Auto) takes the direct weight
-/// gradient: the one of [`direct_backward_weight_rounding`], on AVX2 only (measured faster
-/// there, CPU time, Zen 2: `GI_CONV_CPU_TABLE=1 cargo bench --bench kernels`, columns `dw` and
-/// `dw i2c`; not measured on AVX-512, which keeps im2col).
+/// gradient: the one of [`direct_backward_weight_rounding`], on AVX2 only. Measured in CPU
+/// time with `GI_CONV_CPU_TABLE=1 cargo bench --bench kernels` (columns `dw i2c`, `dw dir`):
+/// faster on AVX2 (Zen 2); on AVX-512 (Sapphire Rapids) its zmm tile was 31% faster on the
+/// MNIST-sized 32×16×14×14 k32 but 3-4% slower on the ENN's 1×16×7×58 k32, so AVX-512 keeps
+/// im2col (docs/measurements.md).
 pub(super) fn direct_backward_weight_chunk(isa: Isa, g: &Conv2dGeometry) -> Option<usize> {
     direct_backward_weight_rounding(isa, g).filter(|_| isa == Isa::Avx2Fma)
 }
