@@ -422,3 +422,158 @@ fn logit_gradient_norm_times_the_sigmoid_slope_is_the_score_gradient_norm() {
         assert!(n.logit_grad > n.score_grad); // σ′ ≤ 1/4
     }
 }
+
+fn bits(t: &Tensor) -> Vec<u32> {
+    t.data().iter().map(|v| v.to_bits()).collect()
+}
+
+/// A random image-shaped map with some exact zeros of both signs (the tape turns a −0 into
+/// +0 in places; the block adjoint must not care).
+fn map_with_zeros(h: usize, w: usize, rng: &mut StdRng) -> Tensor {
+    let mut m = Tensor::uniform(&[h, w], -1.0, 1.0, rng).unwrap();
+    for (i, v) in m.data_mut().iter_mut().enumerate() {
+        match i % 7 {
+            0 => *v = 0.0,
+            3 => *v = -0.0,
+            _ => {}
+        }
+    }
+    m
+}
+
+/// The configurations the fast paths are checked in: every mode, with and without the mask.
+fn every_image_config(cols: usize) -> Vec<WeightImageConfig> {
+    let mask = InertColumns {
+        threshold: DEFAULT_INERT_THRESHOLD,
+        n_inputs: cols,
+        columns: (0..cols).filter(|c| c % 5 == 1 || *c < 3).collect(),
+    };
+    let mut out = Vec::new();
+    for mode in ImageMode::ALL {
+        for inert in [None, Some(mask.clone())] {
+            out.push(WeightImageConfig {
+                mode,
+                inert,
+                ..WeightImageConfig::default()
+            });
+        }
+    }
+    out
+}
+
+#[test]
+fn block_image_adjoint_is_the_taped_adjoint_bit_for_bit() {
+    let mut rng = StdRng::seed_from_u64(0xAD);
+    for (rows, cols) in [(100, 784), (20, 34), (37, 61), (7, 300)] {
+        for cfg in every_image_config(cols) {
+            let (h, w) = cfg.image_size(rows, cols).unwrap();
+            let map = map_with_zeros(h, w, &mut rng);
+            let reference = weight_image_adjoint(&map, rows, cols, &cfg).unwrap();
+            let fast = weight_image_adjoint_block(&map, rows, cols, &cfg).unwrap();
+            assert_eq!(fast.dims(), [rows, cols]);
+            let bilinear = cfg.mode == ImageMode::Bilinear;
+            assert_eq!(fast.is_dense(), !bilinear, "{rows}x{cols} {cfg:?}");
+            // The (1, 1, h, w) form of the map, as the ENN's input gradient comes, is the same.
+            let map4 = map.clone().reshape(&[1, 1, h, w]).unwrap();
+            let fast4 = weight_image_adjoint_block(&map4, rows, cols, &cfg).unwrap();
+            assert_eq!(fast4, fast);
+            let dense = fast.into_tensor().unwrap();
+            assert_eq!(bits(&dense), bits(&reference), "{rows}x{cols} {cfg:?}");
+        }
+    }
+    // The MNIST W1's bilinear block: 30 rows × 234 columns, 9 % of W1.
+    let map = map_with_zeros(15, 117, &mut rng);
+    let cfg = WeightImageConfig::default();
+    let g = weight_image_adjoint_block(&map, 100, 784, &cfg).unwrap();
+    assert_eq!(
+        (g.rows().len(), g.cols().len(), g.block().len()),
+        (30, 234, 7020)
+    );
+    let wrong = Tensor::zeros(&[15, 116]).unwrap();
+    assert!(weight_image_adjoint_block(&wrong, 100, 784, &cfg).is_err());
+}
+
+/// The ENN's gradient by one tape from W1 (W1 a parameter under the image), as
+/// `score_and_grad_w1` computed it before it split the chain at the image.
+fn score_and_grad_w1_one_tape(e: &EvaluationNet, w: &Tensor) -> (f32, Tensor) {
+    let mut tape = Tape::new();
+    let vars = e.bind(&mut tape, false);
+    let wv = tape.param(w);
+    let img = weight_image_with(&mut tape, wv, &e.image).unwrap();
+    let out = e.forward(&mut tape, &vars, img).unwrap();
+    let score = tape.item(out.score).unwrap();
+    let mut g = tape.backward(out.score).unwrap();
+    (score, g.take(wv).unwrap())
+}
+
+#[test]
+fn enn_w1_gradient_through_the_image_equals_the_one_tape_gradient_bit_for_bit() {
+    for (rows, cols, seed) in [(100, 784, 1), (20, 34, 2), (37, 61, 3)] {
+        let w =
+            Tensor::uniform(&[rows, cols], -0.2, 0.2, &mut StdRng::seed_from_u64(seed)).unwrap();
+        for cfg in every_image_config(cols) {
+            let mut e = enn(seed + 10);
+            e.image = cfg.clone();
+            let (score, grad) = score_and_grad_w1_one_tape(&e, &w);
+            let (fast_score, fast) = e.score_and_w1_gradient(&w).unwrap();
+            assert_eq!(fast_score.to_bits(), score.to_bits(), "{cfg:?}");
+            assert_eq!(
+                bits(&fast.clone().into_tensor().unwrap()),
+                bits(&grad),
+                "{cfg:?}"
+            );
+            let (s2, dense) = e.score_and_grad_w1(&w).unwrap();
+            assert_eq!((s2.to_bits(), bits(&dense)), (score.to_bits(), bits(&grad)));
+        }
+    }
+}
+
+#[test]
+fn w1_gradient_add_scaled_to_equals_the_dense_add_bit_for_bit() {
+    // Entries of W1 that are −0 outside the block turn +0 under the dense add when α·0 is
+    // +0, and everything turns NaN when α is infinite or NaN: the block path must agree.
+    let mut rng = StdRng::seed_from_u64(0xADD);
+    let cfg = WeightImageConfig::default();
+    let map = map_with_zeros(15, 117, &mut rng);
+    let g = weight_image_adjoint_block(&map, 100, 784, &cfg).unwrap();
+    assert!(!g.is_dense());
+    let dense = g.clone().into_tensor().unwrap();
+    let alphas = [
+        0.01,
+        -0.01,
+        0.0,
+        -0.0,
+        3.0,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::NAN,
+    ];
+    for neg_zeros in [false, true] {
+        let mut w = w1(5);
+        if neg_zeros {
+            // −0 inside and outside the block (row 0 is outside it, row 3 inside).
+            for i in (0..w.numel()).step_by(97) {
+                w.data_mut()[i] = -0.0;
+            }
+        }
+        for alpha in alphas {
+            let (mut fast, mut reference) = (w.clone(), w.clone());
+            g.add_scaled_to(alpha, &mut fast).unwrap();
+            reference.add_scaled_(alpha, &dense).unwrap();
+            assert_eq!(
+                bits(&fast),
+                bits(&reference),
+                "alpha {alpha}, -0: {neg_zeros}"
+            );
+        }
+    }
+    let mut wrong = Tensor::zeros(&[100, 783]).unwrap();
+    assert!(g.add_scaled_to(1.0, &mut wrong).is_err());
+    // A dense gradient adds like add_scaled_.
+    let d = W1Gradient::dense(dense.clone()).unwrap();
+    assert!(d.is_dense());
+    let (mut fast, mut reference) = (w1(6), w1(6));
+    d.add_scaled_to(0.3, &mut fast).unwrap();
+    reference.add_scaled_(0.3, &dense).unwrap();
+    assert_eq!(bits(&fast), bits(&reference));
+}

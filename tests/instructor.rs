@@ -166,6 +166,11 @@ fn universal_step_adds_le_times_enn_gradient_to_w1_only() {
     let mut universal = base.clone();
     let cfg = UniversalConfig { lr, le, l1: 0.0 };
     let stats = universal_step(&mut universal, &e, &x, &y, &cfg, mult).unwrap();
+    assert!(!e
+        .score_and_w1_gradient(&base.layers[0].weight)
+        .unwrap()
+        .0
+        .is_nan());
 
     let (_, grads) = base.loss_and_grads(&x, &y, 0.0).unwrap();
     let (score, de) = e.score_and_grad_w1(&base.layers[0].weight).unwrap();
@@ -181,6 +186,58 @@ fn universal_step_adds_le_times_enn_gradient_to_w1_only() {
     expected.layers[0].weight.add_scaled_(le, &de).unwrap();
     assert_eq!(universal.layers[0].weight, expected.layers[0].weight);
     assert!(stats.enn_term_norm > 0.0 && stats.loss_term_norm > 0.0);
+}
+
+/// The ENN term touches only the rows and columns the bilinear image reads; the step must
+/// still equal the dense `W1 + λ_E·∂E/∂W1` bit for bit, including the entries outside that
+/// block that are −0 (the dense add makes them +0 when λ_E > 0, keeps them when λ_E < 0).
+#[test]
+fn universal_step_equals_the_dense_enn_term_bit_for_bit_with_negative_zeros_in_w1() {
+    let mut rng = StdRng::seed_from_u64(35);
+    let (x, y) = random_batch(16, 60, 5, &mut rng);
+    let mut base = mlp(&[60, 20, 5], 36);
+    for i in (0..base.layers[0].weight.numel()).step_by(7) {
+        base.layers[0].weight.data_mut()[i] = -0.0;
+    }
+    let e = enn(37);
+    let (_, block) = e.score_and_w1_gradient(&base.layers[0].weight).unwrap();
+    assert!(
+        !block.is_dense(),
+        "the 20x60 bilinear image reads a block of W1"
+    );
+    for le in [0.3, -0.3] {
+        let cfg = UniversalConfig {
+            lr: 0.05,
+            le,
+            l1: 0.0,
+        };
+        let mut universal = base.clone();
+        let stats = universal_step(&mut universal, &e, &x, &y, &cfg, 1.0).unwrap();
+        let mut expected = base.clone();
+        let (_, grads) = expected.loss_and_grads(&x, &y, 0.0).unwrap();
+        Sgd::new(0.05).step(&mut expected, &grads).unwrap();
+        let (score, de) = e.score_and_grad_w1(&base.layers[0].weight).unwrap();
+        expected.layers[0].weight.add_scaled_(le, &de).unwrap();
+        let bits = |t: &Tensor| t.data().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        let (got, want) = (&universal.layers[0].weight, &expected.layers[0].weight);
+        assert_eq!(bits(got), bits(want), "le {le}");
+        assert_eq!(universal, expected);
+        assert_eq!(stats.score, score);
+        // The reported norm is the dense one: ‖λ_E ∂E/∂W1‖ from all of W1.
+        let dense_sq: f64 = de.data().iter().map(|&v| v as f64 * v as f64).sum();
+        let norm = (le.abs() as f64) * dense_sq.sqrt();
+        assert!(
+            (stats.enn_term_norm as f64 - norm).abs() <= 1e-5 * norm,
+            "le {le}"
+        );
+        let negative_zeros = |t: &Tensor| {
+            t.data()
+                .iter()
+                .filter(|v| v.to_bits() == 0x8000_0000)
+                .count()
+        };
+        assert_eq!(negative_zeros(got) == 0, le > 0.0, "le {le}");
+    }
 }
 
 #[test]

@@ -14,7 +14,8 @@ use grad_instructor::kernels::pool::{
 };
 use grad_instructor::kernels::resize::{
     resize, resize_adjoint, resize_bilinear, resize_bilinear_adjoint,
-    resize_bilinear_adjoint_reference, resize_bilinear_reference, ResizeGeometry, ResizeMode,
+    resize_bilinear_adjoint_block, resize_bilinear_adjoint_reference, resize_bilinear_reference,
+    BilinearFootprint, ResizeGeometry, ResizeMode,
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -283,6 +284,59 @@ fn resize_bilinear_fast_is_bit_identical_to_reference() {
         resize_bilinear_adjoint_reference(&g, &dy, &mut b);
         assert_eq!(a, b, "{g:?}");
     }
+}
+
+/// The block adjoint scattered back into a zero matrix equals the dense reference adjoint bit
+/// for bit: the reference writes nothing outside `rows × cols`, and every block entry gets the
+/// same terms in the same order. Starting blocks are random (the kernel accumulates).
+#[test]
+fn resize_bilinear_block_adjoint_is_the_dense_adjoint_on_its_footprint() {
+    let mut rng = StdRng::seed_from_u64(0xB10C);
+    for _ in 0..300 {
+        let g = random_resize_geometry(&mut rng);
+        let fp = BilinearFootprint::of(&g);
+        let (rows, cols) = (fp.rows(), fp.cols());
+        assert!(rows.windows(2).all(|p| p[0] < p[1]) && cols.windows(2).all(|p| p[0] < p[1]));
+        assert!(rows.iter().all(|&r| r < g.in_h) && cols.iter().all(|&c| c < g.in_w));
+        let dy = uniform(&mut rng, g.output_len());
+        let mut dense = vec![0.0; g.input_len()];
+        resize_bilinear_adjoint_reference(&g, &dy, &mut dense);
+        let start = uniform(&mut rng, g.planes * fp.block_len());
+        let mut block = start.clone();
+        resize_bilinear_adjoint_block(&g, &fp, &dy, &mut block);
+        // The reference from the same start: scatter `start` into the block's positions.
+        let mut expected = vec![0.0; g.input_len()];
+        let mut from_start = vec![0.0; g.input_len()];
+        let mut b = 0;
+        for p in 0..g.planes {
+            for &r in rows {
+                for &c in cols {
+                    let i = (p * g.in_h + r) * g.in_w + c;
+                    from_start[i] = start[b];
+                    expected[i] = block[b];
+                    b += 1;
+                }
+            }
+        }
+        resize_bilinear_adjoint_reference(&g, &dy, &mut from_start);
+        assert_eq!(expected, from_start, "{g:?}");
+        // Outside the footprint the dense adjoint is exactly +0 (it wrote nothing there).
+        for (i, &v) in dense.iter().enumerate() {
+            let (r, c) = ((i / g.in_w) % g.in_h, i % g.in_w);
+            if !(rows.contains(&r) && cols.contains(&c)) {
+                assert_eq!(v.to_bits(), 0, "{g:?} entry {i}");
+            }
+        }
+    }
+}
+
+#[test]
+fn bilinear_footprint_of_the_mnist_w1_image_is_30_rows_by_234_columns() {
+    // 100 × 784 at scale 0.15 → 15 × 117: two distinct row taps per output row and two
+    // distinct column taps per output column, 9 % of W1.
+    let fp = BilinearFootprint::of(&ResizeGeometry::by_scale(1, 100, 784, 0.15));
+    assert_eq!((fp.rows().len(), fp.cols().len()), (30, 234));
+    assert_eq!(fp.block_len(), 7020);
 }
 
 #[test]

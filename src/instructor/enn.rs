@@ -15,7 +15,9 @@
 //! The global pool makes any input size (≥ 2×2) work. Every layer uses PyTorch's default
 //! initialization.
 
-use super::weight_image::{weight_image_with, weight_images, WeightImageConfig};
+use super::weight_image::{
+    weight_image_adjoint_block, weight_image_with, weight_images, W1Gradient, WeightImageConfig,
+};
 use crate::autodiff::{Tape, Var};
 use crate::error::{Error, Result};
 use crate::io::safetensors;
@@ -163,18 +165,34 @@ impl EvaluationNet {
         self.score_images(&weight_images(w1s, &self.image)?)
     }
 
-    /// The score and `∂score/∂W1`, through the resize, with the ENN frozen.
+    /// The score and `∂score/∂W1`, through the resize, with the ENN frozen: the dense matrix
+    /// of [`EvaluationNet::score_and_w1_gradient`].
     pub fn score_and_grad_w1(&self, w1: &Tensor) -> Result<(f32, Tensor)> {
-        let mut tape = Tape::with_capacity(24);
+        let (score, grad) = self.score_and_w1_gradient(w1)?;
+        Ok((score, grad.into_tensor()?))
+    }
+
+    /// The score and `∂score/∂W1` with the ENN frozen, as a [`W1Gradient`]: for the bilinear
+    /// image only the rows × columns the resize reads (9 % of a 100 × 784 W1).
+    ///
+    /// By the chain rule through the linear image map, `∂score/∂W1 = Rᵀ ∂score/∂image`: the
+    /// image is made without a tape ([`weight_images`]), the tape differentiates the ENN with
+    /// respect to it, and [`weight_image_adjoint_block`] takes the result back to W1. Both
+    /// steps reproduce the one-tape computation (W1 bound as a parameter below
+    /// [`weight_image_with`]) bit for bit.
+    pub fn score_and_w1_gradient(&self, w1: &Tensor) -> Result<(f32, W1Gradient)> {
+        let (rows, cols) = w1.matrix_dims("EvaluationNet::score_and_w1_gradient")?;
+        let image = weight_images(&[w1], &self.image)?;
+        let mut tape = Tape::with_capacity(20);
         let vars = self.bind(&mut tape, false);
-        let w = tape.param(w1);
-        let img = weight_image_with(&mut tape, w, &self.image)?;
-        let out = self.forward(&mut tape, &vars, img)?;
+        let x = tape.leaf(image, true);
+        let out = self.forward(&mut tape, &vars, x)?;
         let score = tape.item(out.score)?;
         let mut g = tape.backward(out.score)?;
-        let grad = g
-            .take(w)
-            .ok_or_else(|| Error::invalid("EvaluationNet::score_and_grad_w1", "no gradient"))?;
+        let grad_image = g
+            .take(x)
+            .ok_or_else(|| Error::invalid("EvaluationNet::score_and_w1_gradient", "no gradient"))?;
+        let grad = weight_image_adjoint_block(&grad_image, rows, cols, &self.image)?;
         Ok((score, grad))
     }
 

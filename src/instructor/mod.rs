@@ -40,6 +40,7 @@ pub use rules::value::{value_update, ReplayBuffer, ValueConfig};
 pub use trainer::{train_enn, TrainRng, TrainState, Trainer};
 pub use universal::{at_step, universal_step, StepStats, UniversalConfig, DEFAULT_LE};
 pub use weight_image::{
-    pixel_variance, weight_image, weight_image_adjoint, weight_image_with, weight_images,
-    ImageMode, InertColumns, WeightImageConfig, DEFAULT_INERT_THRESHOLD,
+    pixel_variance, weight_image, weight_image_adjoint, weight_image_adjoint_block,
+    weight_image_with, weight_images, ImageMode, InertColumns, W1Gradient, WeightImageConfig,
+    DEFAULT_INERT_THRESHOLD,
 };

@@ -22,18 +22,25 @@
 //!
 //! ## Cost
 //!
-//! A universal step is a plain step plus one ENN forward and one backward to the weight image
-//! and through the resize to W1. Its overhead is measured by
+//! A universal step is a plain step plus one ENN forward and one backward to the weight image,
+//! then the image map's adjoint to W1, the finiteness checks of the parameters and gradients,
+//! and the update. Its overhead is measured by
 //! `GI_NUM_THREADS=1 cargo test --release --test instructor -- --ignored --nocapture
 //! universal_step_overhead` (784-100-10, batch 64, medians of interleaved steps); the figures,
 //! per machine, are in docs/measurements.md ("Universal step overhead"). The ENN's share goes
-//! to the second convolution's forward and input-gradient products, the first convolution,
-//! the resize adjoint into the dense 100×784 W1 gradient (of which the bilinear taps touch
-//! ≤ 9 %), and max-pool. The frozen ENN costs no parameter gradients: its weights are bound as
-//! constants, so the tape never runs their adjoint products (`needs_grad` is false).
+//! to the second convolution's forward and input-gradient products, then the first
+//! convolution, max-pool and ReLU. The bilinear image reads only a block of W1 (the rows ×
+//! columns of the resize's footprint, ≤ 9 % of it), so the ENN's gradient is a
+//! [`W1Gradient`] that is computed, scanned and added on that block alone; of the rest of W1
+//! only one read remains, the search for −0 entries that the dense add would turn into +0.
+//! The area and block-bilinear images read all of W1 and take the dense path. The frozen ENN
+//! costs no parameter gradients: its weights are bound as constants, so the tape never runs
+//! their adjoint products (`needs_grad` is false).
 
 use super::enn::EvaluationNet;
+use super::weight_image::W1Gradient;
 use crate::error::{Error, Result};
+use crate::kernels::scan::{sum_squares_lanes, LANES};
 use crate::nn::{Mlp, Module, Sgd};
 use crate::tensor::Tensor;
 
@@ -93,28 +100,38 @@ pub struct StepStats {
     pub enn_term_norm: f32,
 }
 
+/// The lanes of [`scan`]: value `i` is summed in lane `i % L`.
+const L: usize = LANES;
+
 /// `(all finite, Σ v²)` in one pass.
 ///
-/// Only the squares are summed, in 32 independent f32 lanes so the loop vectorizes with
-/// enough accumulators to hide the add latency (one running sum, or a short-circuiting
-/// `all`, would not vectorize): a NaN or ±∞ makes its lane's sum NaN or +∞, so all values
-/// are finite when the sum is. A non-finite sum can also come from finite values whose
-/// squares overflow f32 (|v| > 1.8e19); only then are the values checked one by one. The
-/// lanes are summed in f32 (a diagnostic norm; relative error ~1e-6 here) and combined in f64.
+/// Only the squares are summed, in 32 independent f32 lanes
+/// ([`sum_squares_lanes`], at the CPU's vector width, the same bits on every ISA;
+/// one running sum would not vectorize, a short-circuiting `all` neither): a NaN or ±∞
+/// makes its lane's sum NaN or +∞, so all values are finite when the sum is. A non-finite
+/// sum can also come from finite values whose squares overflow f32 (|v| > 1.8e19); only then
+/// are the values checked one by one. The lanes are summed in f32 (a diagnostic norm;
+/// relative error ~1e-6 here) and combined in f64.
 fn scan(data: &[f32]) -> (bool, f64) {
-    const L: usize = 32;
-    let mut sq = [0.0f32; L];
-    let mut chunks = data.chunks_exact(L);
-    for c in &mut chunks {
-        for l in 0..L {
-            sq[l] += c[l] * c[l];
-        }
-    }
-    for (l, &v) in chunks.remainder().iter().enumerate() {
-        sq[l] += v * v;
-    }
+    let sq = sum_squares_lanes(data);
     let total: f64 = sq.iter().map(|&v| v as f64).sum();
     let finite = total.is_finite() || data.iter().all(|v| v.is_finite());
+    (finite, total)
+}
+
+/// [`scan`] of the dense matrix of `g`, bit for bit, from its block alone.
+///
+/// The dense matrix is +0 outside the block, and a lane's sum of squares (never −0) does not
+/// change when `+0·+0` is added to it; so summing each stored entry into lane
+/// `flat index % L`, in increasing flat index as the dense pass does, gives the same lanes.
+fn scan_w1_gradient(g: &W1Gradient) -> (bool, f64) {
+    if g.is_dense() {
+        return scan(g.block());
+    }
+    let mut sq = [0.0f32; L];
+    g.for_each_entry(|i, v| sq[i % L] += v * v);
+    let total: f64 = sq.iter().map(|&v| v as f64).sum();
+    let finite = total.is_finite() || g.block().iter().all(|v| v.is_finite());
     (finite, total)
 }
 
@@ -175,21 +192,30 @@ pub fn universal_step(
             w1_grad_sq = sq;
         }
     }
-    let (score, de) = enn.score_and_grad_w1(&mlp.layers[0].weight)?;
-    let (de_finite, de_sq) = scan(de.data());
+    let (score, de) = enn.score_and_w1_gradient(&mlp.layers[0].weight)?;
+    let (de_finite, de_sq) = scan_w1_gradient(&de);
     if !score.is_finite() || !de_finite {
         return Err(non_finite("ENN gradient of W1"));
     }
     let lr = cfg.lr * lr_mult;
     let loss_term_norm = lr.abs() * w1_grad_sq.sqrt() as f32;
     let enn_term_norm = cfg.le.abs() * de_sq.sqrt() as f32;
-    de.expect_dims("universal_step", mlp.layers[0].weight.dims())?;
     // θ ← θ − η ∂L/∂θ for every parameter: the plain SGD step itself, so λ_E = 0 is plain
     // backprop bit for bit. Then W1 ← W1 + λ_E ∂E/∂W1 (each pass rounds to f32, as the one
-    // expression `(w − η g) + λ_E e` would).
+    // expression `(w − η g) + λ_E e` would), on the gradient's block only where the rest
+    // would not change (see `W1Gradient::add_scaled_to`).
+    let w1_dims = mlp.layers[0].weight.dims();
+    if de.dims()[..] != *w1_dims {
+        let found = format!("{:?}", de.dims());
+        return Err(Error::shape(
+            "universal_step",
+            format!("{w1_dims:?}"),
+            found,
+        ));
+    }
     Sgd::new(lr).step(mlp, &grads)?;
     if cfg.le != 0.0 {
-        mlp.layers[0].weight.add_scaled_(cfg.le, &de)?;
+        de.add_scaled_to(cfg.le, &mut mlp.layers[0].weight)?;
     }
     Ok(StepStats {
         loss,
@@ -201,7 +227,39 @@ pub fn universal_step(
 
 #[cfg(test)]
 mod tests {
-    use super::scan;
+    use super::{scan, scan_w1_gradient};
+    use crate::instructor::weight_image::{weight_image_adjoint_block, WeightImageConfig};
+    use crate::tensor::Tensor;
+    use rand::rngs::StdRng;
+    use rand::SeedableRng;
+
+    #[test]
+    fn block_scan_equals_the_dense_scan_bit_for_bit() {
+        // W1 37 × 61 (rows not a multiple of the 32 lanes) and 100 × 784; one clean
+        // gradient, one with a NaN, an infinity and a square that overflows f32 in the block.
+        let mut rng = StdRng::seed_from_u64(7);
+        for (rows, cols) in [(37, 61), (100, 784)] {
+            let cfg = WeightImageConfig::default();
+            let (h, w) = cfg.image_size(rows, cols).unwrap();
+            let map = Tensor::uniform(&[h, w], -1.0, 1.0, &mut rng).unwrap();
+            let g = weight_image_adjoint_block(&map, rows, cols, &cfg).unwrap();
+            assert!(!g.is_dense());
+            for bad in [None, Some(f32::NAN), Some(f32::INFINITY), Some(1e20)] {
+                let mut values = map.clone();
+                if let Some(b) = bad {
+                    values.data_mut()[h * w / 2] = b;
+                }
+                let g = weight_image_adjoint_block(&values, rows, cols, &cfg).unwrap();
+                let (bf, bs) = scan_w1_gradient(&g);
+                let (df, ds) = scan(g.clone().into_tensor().unwrap().data());
+                assert_eq!(
+                    (bf, bs.to_bits()),
+                    (df, ds.to_bits()),
+                    "{rows}x{cols} {bad:?}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn scan_flags_nan_and_infinity_but_not_squares_that_overflow() {

@@ -13,6 +13,7 @@
 //!   bit-identical to [`conv`]'s im2col products where [`conv`] routes to them.
 //! * [`pool`]: max / average / global-average pooling and their adjoints.
 //! * [`resize`]: bilinear / nearest / area resize with PyTorch semantics, and adjoints.
+//! * [`scan`]: one-pass checks of a slice (sum of squares in fixed lanes, any −0).
 //!
 //! Kernels take slices and dimensions and never allocate tensors; shape validation happens
 //! one layer up, in [`crate::tensor`], so here mismatches are `debug_assert!`s.
@@ -25,3 +26,4 @@ pub mod isa;
 pub mod matmul;
 pub mod pool;
 pub mod resize;
+pub mod scan;

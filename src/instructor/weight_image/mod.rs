@@ -37,6 +37,9 @@ use crate::kernels::resize::{self, ResizeGeometry, ResizeMode};
 use crate::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
+mod adjoint;
+pub use adjoint::{weight_image_adjoint, weight_image_adjoint_block, W1Gradient};
+
 /// How the resize reads W1 (see the module docs).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -316,77 +319,65 @@ pub fn weight_image_with(tape: &mut Tape<'_>, w1: Var, cfg: &WeightImageConfig) 
 
 /// The images of K candidate W1s (all the same shape) without a tape, stacked as (K, 1, h, w):
 /// the batched input of one ENN forward pass that scores every candidate at once.
-/// Bit-identical to [`weight_image_with`] per candidate (same kernels, same order).
+/// Bit-identical to [`weight_image_with`] per candidate (same kernels, same order). Each
+/// candidate is resized straight from its own storage (the resize treats planes
+/// independently, so one call per candidate gives the same bits as one call on a stacked
+/// copy); only a masked candidate is copied, to zero its inert columns.
 pub fn weight_images(w1s: &[&Tensor], cfg: &WeightImageConfig) -> Result<Tensor> {
     let first = w1s
         .first()
         .ok_or_else(|| Error::invalid("weight_images", "no candidates"))?;
     let (rows, cols) = matrix_dims(first)?;
     cfg.check_inert(cols)?;
-    let k = w1s.len();
-    // All K matrices are independent planes of one resize.
-    let mut stacked = Vec::with_capacity(k * rows * cols);
-    for w in w1s {
+    let g = cfg.geometry(1, rows, cols)?;
+    let keep = cfg.inert.as_ref().map(InertColumns::keep);
+    let mut masked = Vec::new();
+    let mut out = vec![0.0f32; w1s.len() * g.output_len()]; // (K, h, w)
+    for (w, image) in w1s.iter().zip(out.chunks_exact_mut(g.output_len())) {
         w.expect_dims("weight_images", &[rows, cols])?;
-        stacked.extend_from_slice(w.data());
-    }
-    if let Some(m) = &cfg.inert {
-        let keep = m.keep();
-        for row in stacked.chunks_exact_mut(cols) {
-            row.iter_mut().zip(&keep).for_each(|(x, &k)| *x *= k);
-        }
-    }
-    let g = cfg.geometry(k, rows, cols)?;
-    let mut out = vec![0.0f32; g.output_len()]; // (K, h, w)
-    match (cfg.mode, cfg.block(rows, cols)) {
-        (_, Some(b)) => {
-            let pg = Pool2dGeometry {
-                planes: k,
-                h: rows,
-                w: cols,
-                k: b,
-                stride: b,
-            };
-            let mut pooled = vec![0.0f32; pg.output_len()]; // (K, rows/b, cols/b)
-            pool::avg_pool2d_forward(&pg, &stacked, &mut pooled);
-            let rg = ResizeGeometry::by_size(k, pg.out_h(), pg.out_w(), g.out_h, g.out_w);
-            resize::resize_bilinear(&rg, &pooled, &mut out);
-        }
-        (ImageMode::Area, None) => {
-            let ag = ResizeGeometry::by_size(k, rows, cols, g.out_h, g.out_w);
-            resize::resize_area(&ag, &stacked, &mut out);
-        }
-        (_, None) => resize::resize_bilinear(&g, &stacked, &mut out),
+        let src = match &keep {
+            None => w.data(),
+            Some(keep) => {
+                masked.clear();
+                masked.extend_from_slice(w.data());
+                for row in masked.chunks_exact_mut(cols) {
+                    row.iter_mut().zip(keep).for_each(|(x, &k)| *x *= k);
+                }
+                &masked[..]
+            }
+        };
+        cfg.resize_one(&g, src, image);
     }
     let gain = cfg.gain_for(cols);
     out.iter_mut().for_each(|v| *v *= gain);
-    Tensor::from_vec(out, &[k, 1, g.out_h, g.out_w])
+    Tensor::from_vec(out, &[w1s.len(), 1, g.out_h, g.out_w])
 }
 
-/// The adjoint of the image map: `map` is (h, w), shaped like the image of a `rows × cols` W1;
-/// returns the (rows, cols) matrix `Rᵀ map` — each W1 entry gets the weight with which the
-/// image reads it (tap weights, window shares, gain, mask) times the map at the pixels that
-/// read it. Exactly 0 on entries the image never reads. This is how a heat map over the image
-/// goes back to W1 without inventing heat where the ENN looks at nothing.
-pub fn weight_image_adjoint(
-    map: &Tensor,
-    rows: usize,
-    cols: usize,
-    cfg: &WeightImageConfig,
-) -> Result<Tensor> {
-    let (h, w) = cfg.image_size(rows, cols)?;
-    map.expect_dims("weight_image_adjoint", &[h, w])?;
-    // The image is linear in W1, so ∂⟨image(W1), map⟩/∂W1 = Rᵀ map at any W1 (zeros here).
-    let w1 = Tensor::zeros(&[rows, cols])?;
-    let mut tape = Tape::with_capacity(8);
-    let wv = tape.param(&w1);
-    let img = weight_image_with(&mut tape, wv, cfg)?;
-    let m = tape.constant_ref(map);
-    let m = tape.reshape(m, &[1, 1, h, w])?;
-    let prod = tape.mul(img, m)?;
-    let root = tape.sum(prod);
-    let mut grads = tape.backward(root)?;
-    grads
-        .take(wv)
-        .ok_or_else(|| Error::invalid("weight_image_adjoint", "no gradient reached W1"))
+impl WeightImageConfig {
+    /// The resize of one (rows × cols) W1 (already masked) into its image `out` (before the
+    /// gain), by this configuration's mode; `g` is [`WeightImageConfig::geometry`] with one
+    /// plane.
+    fn resize_one(&self, g: &ResizeGeometry, w1: &[f32], out: &mut [f32]) {
+        let (rows, cols) = (g.in_h, g.in_w);
+        match (self.mode, self.block(rows, cols)) {
+            (_, Some(b)) => {
+                let pg = Pool2dGeometry {
+                    planes: 1,
+                    h: rows,
+                    w: cols,
+                    k: b,
+                    stride: b,
+                };
+                let mut pooled = vec![0.0f32; pg.output_len()]; // (rows/b, cols/b)
+                pool::avg_pool2d_forward(&pg, w1, &mut pooled);
+                let rg = ResizeGeometry::by_size(1, pg.out_h(), pg.out_w(), g.out_h, g.out_w);
+                resize::resize_bilinear(&rg, &pooled, out);
+            }
+            (ImageMode::Area, None) => {
+                let ag = ResizeGeometry::by_size(1, rows, cols, g.out_h, g.out_w);
+                resize::resize_area(&ag, w1, out);
+            }
+            (_, None) => resize::resize_bilinear(g, w1, out),
+        }
+    }
 }
