@@ -350,9 +350,9 @@ pub fn conv2d_backward_weight_with(
 }
 
 /// [`conv2d_backward_weight_with`] on an explicit ISA (an unsupported one falls back).
-/// [`ConvGemm::Auto`] takes the direct kernel on AVX2 where
-/// [`direct_backward_weight_rounding`] gives a chunk (same bits), else it is
-/// [`ConvGemm::Im2col`].
+/// [`ConvGemm::Auto`] takes the direct kernel where [`direct_backward_weight_rounding`] gives
+/// a chunk (same bits) and it measured faster (AVX2; AVX-512 for batches of more than one
+/// sample, see `routing.rs`), else it is [`ConvGemm::Im2col`].
 pub fn conv2d_backward_weight_on(
     isa: Isa,
     engine: ConvGemm,
