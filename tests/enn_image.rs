@@ -11,7 +11,7 @@ use grad_instructor::explain::{enn_coverage, gradient_coverage, gradient_norms, 
 use grad_instructor::instructor::enn::IMAGE_METADATA_KEY;
 use grad_instructor::instructor::*;
 use grad_instructor::kernels::resize::bilinear_taps;
-use grad_instructor::nn::Module;
+use grad_instructor::nn::{Init, Linear, Module};
 use grad_instructor::{Error, Tensor};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -524,6 +524,101 @@ fn enn_w1_gradient_through_the_image_equals_the_one_tape_gradient_bit_for_bit() 
             );
             let (s2, dense) = e.score_and_grad_w1(&w).unwrap();
             assert_eq!((s2.to_bits(), bits(&dense)), (score.to_bits(), bits(&grad)));
+        }
+    }
+}
+
+/// The score and the dense gradient by one tape, or its error.
+fn one_tape(e: &EvaluationNet, w: &Tensor) -> grad_instructor::Result<(u32, Vec<u32>)> {
+    let mut tape = Tape::new();
+    let vars = e.bind(&mut tape, false);
+    let wv = tape.param(w);
+    let img = weight_image_with(&mut tape, wv, &e.image)?;
+    let out = e.forward(&mut tape, &vars, img)?;
+    let score = tape.item(out.score)?;
+    let g = tape.backward(out.score)?.take(wv).unwrap();
+    Ok((score.to_bits(), bits(&g)))
+}
+
+/// ENNs and W1s that take every branch of the tape-free frozen ENN (`instructor/frozen.rs`).
+fn frozen_enn_cases() -> Vec<(&'static str, EvaluationNet, Tensor)> {
+    let (base, w) = (enn(31), w1(32));
+    let read = bilinear_read_set(100, 784, 0.15);
+    let first_read = read.iter().position(|&r| r).unwrap();
+    let with = |f: &dyn Fn(&mut EvaluationNet)| {
+        let mut e = base.clone();
+        f(&mut e);
+        e
+    };
+    let poke = |v: f32| {
+        let mut w = w.clone();
+        w.data_mut()[first_read] = v;
+        w
+    };
+    let small = |r, c, seed| Tensor::uniform(&[r, c], -0.2, 0.2, &mut StdRng::seed_from_u64(seed));
+    vec![
+        ("default", base.clone(), w.clone()),
+        // ReLUs off everywhere on a zero image (zeros of both signs, ties in every window).
+        (
+            "dead conv1",
+            with(&|e| e.conv1.bias.data_mut().fill(-1.0)),
+            w.mul_scalar(0.0),
+        ),
+        (
+            "dead conv2",
+            with(&|e| e.conv2.bias.data_mut().fill(-5.0)),
+            w.clone(),
+        ),
+        (
+            "dead fc1",
+            with(&|e| e.fc1.bias.data_mut().fill(-5.0)),
+            w.clone(),
+        ),
+        ("negative zeros", base.clone(), w.mul_scalar(-0.0)),
+        ("NaN pixel", base.clone(), poke(f32::NAN)),
+        ("infinite pixel", base.clone(), poke(f32::INFINITY)),
+        // 14 × 20 → a 2 × 3 image: conv2's 32 outputs are under the tape's fresh-adjoint size.
+        ("2x3 image", base.clone(), small(14, 20, 33).unwrap()),
+        ("3x2 image", base.clone(), small(20, 14, 34).unwrap()),
+        (
+            "1x1 image (an error)",
+            base.clone(),
+            small(13, 13, 35).unwrap(),
+        ),
+        ("conv1 stride 2", with(&|e| e.conv1.stride = 2), w.clone()),
+        ("conv2 unpadded", with(&|e| e.conv2.pad = 0), w.clone()),
+        // A hidden layer of 70 (the tape's fresh adjoint from 64 elements on).
+        (
+            "fc 70 wide",
+            with(&|e| {
+                let rng = &mut StdRng::seed_from_u64(36);
+                e.fc1 = Linear::new(32, 70, Init::PytorchDefault, rng).unwrap();
+                e.fc2 = Linear::new(70, 1, Init::PytorchDefault, rng).unwrap();
+            }),
+            w.clone(),
+        ),
+        (
+            "two outputs (an error: not a score)",
+            with(&|e| {
+                let rng = &mut StdRng::seed_from_u64(37);
+                e.fc2 = Linear::new(32, 2, Init::PytorchDefault, rng).unwrap();
+            }),
+            w.clone(),
+        ),
+    ]
+}
+
+#[test]
+fn frozen_enn_gradient_equals_the_tape_bit_for_bit_on_every_branch() {
+    for (what, e, w) in frozen_enn_cases() {
+        let fast = e.score_and_w1_gradient(&w).map(|(s, g)| {
+            let dense = g.into_tensor().unwrap();
+            (s.to_bits(), bits(&dense))
+        });
+        match (fast, one_tape(&e, &w)) {
+            (Ok(fast), Ok(tape)) => assert!(fast == tape, "{what}"),
+            (Err(_), Err(_)) if what.contains("an error") => {}
+            (fast, tape) => panic!("{what}: {:?} vs {:?}", fast.err(), tape.err()),
         }
     }
 }

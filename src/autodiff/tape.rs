@@ -96,6 +96,13 @@ pub(crate) struct Adjoints<'t, 'a> {
     grads: Vec<Option<Tensor>>,
 }
 
+/// Adjoints of at least this many elements take [`Adjoints::accumulate_fresh`]'s first
+/// contribution as they are; smaller ones are added onto zeros (`0 + v`: a −0 becomes +0).
+/// Below it the zero fill costs nothing and building a tensor from a fresh Vec (shape
+/// validation, a second code path) measured slower in op_chain/100. (The tape-free frozen
+/// ENN in `instructor` reproduces both cases.)
+pub(crate) const FRESH_MIN_LEN: usize = 64;
+
 impl<'t, 'a> Adjoints<'t, 'a> {
     /// No adjoint yet for nodes `0..len`.
     pub(crate) fn new(tape: &'t Tape<'a>, len: usize) -> Self {
@@ -150,9 +157,6 @@ impl<'t, 'a> Adjoints<'t, 'a> {
         if !node.needs_grad {
             return Ok(());
         }
-        // Below this many elements the zero fill costs nothing and building a tensor from a
-        // fresh Vec (shape validation, a second code path) measured slower in op_chain/100.
-        const FRESH_MIN_LEN: usize = 64;
         match &mut self.grads[v.index()] {
             Some(g) => add(g.data_mut()),
             slot @ None if node.value.numel() < FRESH_MIN_LEN => {

@@ -15,6 +15,7 @@
 //! The global pool makes any input size (≥ 2×2) work. Every layer uses PyTorch's default
 //! initialization.
 
+use super::frozen::{score_and_image_gradient, Plan};
 use super::weight_image::{
     weight_image_adjoint_block, weight_image_with, weight_images, W1Gradient, WeightImageConfig,
 };
@@ -176,24 +177,45 @@ impl EvaluationNet {
     /// image only the rows × columns the resize reads (9 % of a 100 × 784 W1).
     ///
     /// By the chain rule through the linear image map, `∂score/∂W1 = Rᵀ ∂score/∂image`: the
-    /// image is made without a tape ([`weight_images`]), the tape differentiates the ENN with
-    /// respect to it, and [`weight_image_adjoint_block`] takes the result back to W1. Both
-    /// steps reproduce the one-tape computation (W1 bound as a parameter below
-    /// [`weight_image_with`]) bit for bit.
+    /// image is made without a tape ([`weight_images`]), the ENN is differentiated with
+    /// respect to it without a tape either (the same kernels on per-thread buffers, see
+    /// `instructor/frozen.rs`), and [`weight_image_adjoint_block`] takes the result back to
+    /// W1. Each step reproduces the one-tape computation (W1 bound as a parameter below
+    /// [`weight_image_with`]) bit for bit; [`EvaluationNet::score_and_image_gradient_on_tape`]
+    /// is the middle step on the tape.
     pub fn score_and_w1_gradient(&self, w1: &Tensor) -> Result<(f32, W1Gradient)> {
         let (rows, cols) = w1.matrix_dims("EvaluationNet::score_and_w1_gradient")?;
         let image = weight_images(&[w1], &self.image)?;
+        let (h, w) = (image.dims()[2], image.dims()[3]);
+        let (score, grad_image) = match Plan::of(self, h, w) {
+            Some(plan) => {
+                let mut grad = Tensor::zeros(image.dims())?;
+                let score = score_and_image_gradient(self, &plan, image.data(), grad.data_mut());
+                (score, grad)
+            }
+            None => self.score_and_image_gradient_on_tape(image)?,
+        };
+        let grad = weight_image_adjoint_block(&grad_image, rows, cols, &self.image)?;
+        Ok((score, grad))
+    }
+
+    /// The score of one image (1, 1, h, w) and its gradient with respect to the image, on a
+    /// tape with the ENN frozen: the definition that [`EvaluationNet::score_and_w1_gradient`]
+    /// reproduces without one.
+    pub fn score_and_image_gradient_on_tape(&self, image: Tensor) -> Result<(f32, Tensor)> {
         let mut tape = Tape::with_capacity(20);
         let vars = self.bind(&mut tape, false);
         let x = tape.leaf(image, true);
         let out = self.forward(&mut tape, &vars, x)?;
         let score = tape.item(out.score)?;
         let mut g = tape.backward(out.score)?;
-        let grad_image = g
-            .take(x)
-            .ok_or_else(|| Error::invalid("EvaluationNet::score_and_w1_gradient", "no gradient"))?;
-        let grad = weight_image_adjoint_block(&grad_image, rows, cols, &self.image)?;
-        Ok((score, grad))
+        let grad_image = g.take(x).ok_or_else(|| {
+            Error::invalid(
+                "EvaluationNet::score_and_image_gradient_on_tape",
+                "no gradient",
+            )
+        })?;
+        Ok((score, grad_image))
     }
 
     /// Saves the parameters and the image configuration (metadata key [`IMAGE_METADATA_KEY`],

@@ -24,6 +24,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod enn;
 pub mod episode;
+mod frozen;
 pub mod rules;
 pub mod trainer;
 pub mod universal;

@@ -34,8 +34,8 @@
 //! [`W1Gradient`] that is computed, scanned and added on that block alone; of the rest of W1
 //! only one read remains, the search for −0 entries that the dense add would turn into +0.
 //! The area and block-bilinear images read all of W1 and take the dense path. The frozen ENN
-//! costs no parameter gradients: its weights are bound as constants, so the tape never runs
-//! their adjoint products (`needs_grad` is false).
+//! runs without a tape (`instructor/frozen.rs`: no parameter gradients, no per-node
+//! allocations or zero fills, the ReLUs and pools' adjoints folded into their neighbours).
 
 use super::enn::EvaluationNet;
 use super::weight_image::W1Gradient;

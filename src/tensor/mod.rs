@@ -30,6 +30,7 @@ mod ops;
 mod random;
 mod shape;
 
+pub(crate) use ops::sigmoid_f32;
 pub use random::{normal_f32, uniform_f32};
 pub use shape::{Shape, MAX_ELEMENTS, MAX_RANK};
 

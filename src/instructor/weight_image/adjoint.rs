@@ -19,6 +19,8 @@ use crate::kernels::pool::{self, Pool2dGeometry};
 use crate::kernels::resize::{self, BilinearFootprint, ResizeGeometry};
 use crate::kernels::scan;
 use crate::tensor::Tensor;
+use std::cell::RefCell;
+use std::rc::Rc;
 
 /// The adjoint of the image map: `map` is (h, w), shaped like the image of a `rows × cols` W1;
 /// returns the (rows, cols) matrix `Rᵀ map` — each W1 entry gets the weight with which the
@@ -195,7 +197,7 @@ pub fn weight_image_adjoint_block(
             W1Gradient::dense(Tensor::from_vec(dense, &[rows, cols])?)?
         }
         (_, None) => {
-            let fp = BilinearFootprint::of(&g);
+            let fp = footprint(&g);
             let mut block = vec![0.0f32; fp.block_len()];
             resize::resize_bilinear_adjoint_block(&g, &fp, &d, &mut block);
             W1Gradient {
@@ -218,6 +220,28 @@ pub fn weight_image_adjoint_block(
         }
     }
     Ok(grad)
+}
+
+thread_local! {
+    /// The last footprint built and its geometry: a run keeps W1's shape, so its tap tables
+    /// are built once rather than on every universal step.
+    static FOOTPRINT: RefCell<Option<(ResizeGeometry, Rc<BilinearFootprint>)>> =
+        const { RefCell::new(None) };
+}
+
+/// [`BilinearFootprint::of`] `g`, from the per-thread cache when `g` is the last geometry.
+fn footprint(g: &ResizeGeometry) -> Rc<BilinearFootprint> {
+    FOOTPRINT.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        match &*cache {
+            Some((cached, fp)) if cached == g => Rc::clone(fp),
+            _ => {
+                let fp = Rc::new(BilinearFootprint::of(g));
+                *cache = Some((*g, Rc::clone(&fp)));
+                fp
+            }
+        }
+    })
 }
 
 /// The adjoint of [`ImageMode::BlockBilinear`]'s image (before the mask): the bilinear
