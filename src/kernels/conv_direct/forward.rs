@@ -2,10 +2,10 @@
 //! the per-ISA entry points, and the outputs that `small::acc_nn` computes in its axpy form
 //! ([`Rounding::Tiles`]).
 
-use super::lanes::{load_run, mul_add_rows, store_run, FusedLanes, Portable, Simd, Unfused};
+use super::lanes::{FusedLanes, Pixels, Portable, Unfused};
 #[cfg(target_arch = "x86_64")]
 use super::lanes::{Ymm, Zmm};
-use super::{applies, pad_input, tap_offsets, usable, with_scratch, TileRuns};
+use super::{applies, pad_input, store_pixels, tap_offsets, usable, with_scratch};
 use super::{Rounding, MAX_W};
 use crate::kernels::conv::Conv2dGeometry;
 use crate::kernels::isa::Isa;
@@ -22,8 +22,9 @@ struct Fwd<'a> {
     xp: &'a [f32],
     wp: usize,
     wt: &'a [f32],
-    /// Where tap `t` starts in `xp` ([`tap_offsets`]).
+    /// Where tap `t` starts in `xp` ([`tap_offsets`]), and the largest of these.
     taps: &'a [usize],
+    reach: usize,
     bias: Option<&'a [f32]>,
     /// Start chains at the bias instead of adding it at the end.
     from_bias: bool,
@@ -32,20 +33,21 @@ struct Fwd<'a> {
 /// `OB` output channels from `o0` × `NV` vectors of `S::LANES` flat positions from `q0` of
 /// one sample's output `y` (`c_out × oh × ow`): `OB × NV` accumulators, per tap `NV` loads
 /// of the padded input and `OB` broadcast weights, one chain over the taps from 0 (or from the
-/// bias) per output.
+/// bias) per output; the pixels among the positions stored from the registers (masked).
 ///
 /// # Safety
 /// The CPU must support `S`'s instructions.
 #[inline(always)]
-unsafe fn fwd_tile<S: Simd, const OB: usize, const NV: usize>(
+unsafe fn fwd_tile<S: Pixels, const OB: usize, const NV: usize>(
     a: &Fwd,
     o0: usize,
     q0: usize,
     y: &mut [f32],
 ) {
-    const { assert!(NV * S::LANES <= MAX_W) };
-    let g = a.g;
-    let w = NV * S::LANES;
+    let (g, l) = (a.g, S::LANES);
+    // Every read below is in bounds: checked once here instead of per tap.
+    assert!(a.reach + q0 + NV * l <= a.xp.len() && o0 + OB <= g.c_out);
+    assert!(a.taps.len() * g.c_out <= a.wt.len());
     // SAFETY (the lane operations of this function): the CPU supports S (its contract).
     // (One initialization, not zeros overwritten when `from_bias`: the conditional copy made
     // the accumulators live in memory.)
@@ -58,63 +60,115 @@ unsafe fn fwd_tile<S: Simd, const OB: usize, const NV: usize>(
         };
         *acc_r = [unsafe { S::splat(start) }; NV];
     }
-    for (&off, ws) in a.taps.iter().zip(a.wt.chunks_exact(g.c_out)) {
-        let xv = unsafe { load_run::<S, NV>(&a.xp[off + q0..off + q0 + w]) };
-        unsafe { mul_add_rows::<S, OB, NV>(&mut acc, &ws[o0..o0 + OB], &xv) };
+    let (xp, wt) = (
+        a.xp.as_ptr().wrapping_add(q0),
+        a.wt.as_ptr().wrapping_add(o0),
+    );
+    for (t, &off) in a.taps.iter().enumerate() {
+        // SAFETY: off + q0 + NV·LANES <= reach + q0 + NV·LANES <= xp.len() and
+        // t·c_out + o0 + OB <= taps.len()·c_out <= wt.len() (asserted above).
+        unsafe {
+            let x = xp.add(off);
+            let mut xv = [S::zero(); NV];
+            for (n, xn) in xv.iter_mut().enumerate() {
+                *xn = S::load(x.add(n * l));
+            }
+            let ws = wt.add(t * g.c_out);
+            for (r, acc_r) in acc.iter_mut().enumerate() {
+                let wb = S::splat(*ws.add(r));
+                for (x, &xn) in acc_r.iter_mut().zip(&xv) {
+                    *x = S::mul_add(wb, xn, *x);
+                }
+            }
+        }
     }
     // The bias is added in the lanes (`x + b`, with b = 0 when there is none, as the im2col
-    // path adds its prefilled output), then the valid positions are copied out.
-    let runs = TileRuns::new((a.oh, a.ow, a.wp), q0, w);
-    let mut buf = [0.0f32; MAX_W];
-    for (r, acc_r) in acc.iter_mut().enumerate() {
+    // path adds its prefilled output), then the pixels are stored (from a copy in memory:
+    // indexing the accumulators in the store loops would keep them in memory throughout).
+    let mut out = [[unsafe { S::zero() }; NV]; OB];
+    for ((r, acc_r), out_r) in acc.iter_mut().enumerate().zip(out.iter_mut()) {
         if !a.from_bias {
             let b = unsafe { S::splat(a.bias.map_or(0.0, |b| b[o0 + r])) };
             for x in acc_r.iter_mut() {
                 *x = unsafe { S::add(*x, b) };
             }
         }
-        unsafe { store_run::<S, NV>(acc_r, &mut buf) };
-        runs.scatter(&buf, &mut y[(o0 + r) * a.oh * a.ow..]);
+        *out_r = *acc_r;
+    }
+    let (p_len, grid) = (a.oh * a.ow, (a.oh, a.ow, a.wp));
+    for (r, out_r) in out.iter().enumerate() {
+        let y_r = &mut y[(o0 + r) * p_len..(o0 + r + 1) * p_len];
+        for (n, &x) in out_r.iter().enumerate() {
+            unsafe { store_pixels::<S>(x, q0 + n * l, grid, y_r) };
+        }
     }
 }
 
-/// All tiles of one sample: `OB`-channel blocks of `NV` vectors, then the leftover channels
-/// one at a time with `NV1` vectors.
+/// One tile of `OB` channels from `o0` over the positions `q0 .. q_len` (fewer than
+/// `NV` vectors' worth), with as many vectors as they need.
 ///
 /// # Safety
 /// The CPU must support `S`'s instructions.
 #[inline(always)]
-unsafe fn fwd_sample<S: Simd, const OB: usize, const NV: usize, const NV1: usize>(
+unsafe fn fwd_tail<S: Pixels, const OB: usize, const NV: usize>(
+    a: &Fwd,
+    (o0, q0): (usize, usize),
+    y: &mut [f32],
+) {
+    // SAFETY (all calls): this function's contract.
+    match (a.oh * a.wp - q0).div_ceil(S::LANES) {
+        0 => {}
+        1 => unsafe { fwd_tile::<S, OB, 1>(a, o0, q0, y) },
+        2 => unsafe { fwd_tile::<S, OB, 2>(a, o0, q0, y) },
+        3 => unsafe { fwd_tile::<S, OB, 3>(a, o0, q0, y) },
+        _ => unsafe { fwd_tile::<S, OB, NV>(a, o0, q0, y) },
+    }
+}
+
+/// All tiles of one sample: `OB`-channel blocks of `NV` vectors, position blocks outside
+/// channel blocks (one position block's input window stays in L1 for all channels), the
+/// last positions in tiles of fewer vectors; then the leftover channels one at a time with
+/// `NV1` vectors.
+///
+/// # Safety
+/// The CPU must support `S`'s instructions.
+#[inline(always)]
+unsafe fn fwd_sample<S: Pixels, const OB: usize, const NV: usize, const NV1: usize>(
     a: &Fwd,
     y: &mut [f32],
 ) {
-    let (g, w, w1) = (a.g, NV * S::LANES, NV1 * S::LANES);
-    let q_len = a.oh * a.wp;
-    let mut o0 = 0;
+    let (q_len, blocks) = (a.oh * a.wp, a.g.c_out / OB * OB);
+    let (w, w1) = (NV * S::LANES, NV1 * S::LANES);
+    let (full, full1) = (q_len / w * w, q_len / w1 * w1);
     // SAFETY (all calls): this function's contract.
-    while o0 + OB <= g.c_out {
-        for q0 in (0..q_len).step_by(w) {
+    for q0 in (0..full).step_by(w) {
+        for o0 in (0..blocks).step_by(OB) {
             unsafe { fwd_tile::<S, OB, NV>(a, o0, q0, y) };
         }
-        o0 += OB;
     }
-    for o in o0..g.c_out {
-        for q0 in (0..q_len).step_by(w1) {
+    for o0 in (0..blocks).step_by(OB) {
+        unsafe { fwd_tail::<S, OB, NV>(a, (o0, full), y) };
+    }
+    for o in blocks..a.g.c_out {
+        for q0 in (0..full1).step_by(w1) {
             unsafe { fwd_tile::<S, 1, NV1>(a, o, q0, y) };
         }
+        unsafe { fwd_tail::<S, 1, NV1>(a, (o, full1), y) };
     }
 }
 
 /// [`fwd_sample`] on AVX-512 lanes (`S` = [`Zmm`], fused, or `Unfused<Zmm>`): 8 channels ×
-/// 2 zmm (16 chains), leftovers 1 × 8 zmm.
+/// 3 zmm (24 chains, 3 input vectors and the broadcast: 28 of the 32 registers), leftovers
+/// 1 × 8 zmm. Measured in one process, alternating (Sapphire Rapids, 32×16×14×14 k32, thread
+/// CPU time): 8 × 2 and 4 × 6 within 3 %, 6 × 4 7 % and 12 × 2 30 % slower.
 ///
 /// # Safety
 /// The CPU must support AVX-512F.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx2,fma")]
-unsafe fn fwd_avx512<S: Simd<V = __m512>>(a: &Fwd, y: &mut [f32]) {
+unsafe fn fwd_avx512<S: Pixels<V = __m512>>(a: &Fwd, y: &mut [f32]) {
     // SAFETY: `S`'s vectors are zmm registers, which this function's contract lets it use.
-    unsafe { fwd_sample::<S, 8, 2, 8>(a, y) }
+    unsafe { fwd_sample::<S, 8, 3, 8>(a, y) }
 }
 
 /// [`fwd_sample`] on AVX2 lanes (`S` = [`Ymm`] or `Unfused<Ymm>`): 4 channels × 3 ymm, 12
@@ -127,7 +181,7 @@ unsafe fn fwd_avx512<S: Simd<V = __m512>>(a: &Fwd, y: &mut [f32]) {
 /// The CPU must support AVX2 and FMA.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn fwd_avx2<S: Simd<V = __m256>>(a: &Fwd, y: &mut [f32]) {
+unsafe fn fwd_avx2<S: Pixels<V = __m256>>(a: &Fwd, y: &mut [f32]) {
     // SAFETY: `S`'s vectors are ymm registers, which this function's contract lets it use.
     unsafe { fwd_sample::<S, 4, 3, 8>(a, y) }
 }
@@ -176,19 +230,22 @@ pub fn conv2d_forward_direct_with(
     let isa = usable(isa);
     let fused = rounding.fused(isa);
     let (hp, wp) = (g.h + 2 * g.pad, g.w + 2 * g.pad);
-    // A tile at the last position reads up to MAX_W - 1 + (kh-1)·wp + kw-1 past it.
-    let plane = hp * wp + MAX_W + g.kw;
+    // Valid positions read up to (kh-1 + oh-1)·wp + kw-1 + ow-1 = hp·wp - 1; the other lanes
+    // of a plane's last tile read the next plane or, after the last plane, the slack: a tile
+    // at the last position reads up to MAX_W - 1 + (kh-1)·wp + kw-1 past it.
+    let (plane, slack) = (hp * wp, MAX_W + g.kw);
     let k = g.col_rows();
     let (in_len, out_len) = (g.c_in * g.h * g.w, g.c_out * g.out_h() * g.out_w());
     let taps = tap_offsets(g, plane, wp);
-    with_scratch((g.c_in * plane, k * g.c_out), |xp, wt| {
+    with_scratch((g.c_in * plane + slack, k * g.c_out), |xp, wt| {
         for o in 0..g.c_out {
             for t in 0..k {
                 wt[t * g.c_out + o] = weight[o * k + t];
             }
         }
         for b in 0..g.n {
-            pad_input(g, &input[b * in_len..(b + 1) * in_len], (plane, wp), xp);
+            let x_b = &input[b * in_len..(b + 1) * in_len];
+            pad_input(isa, g, x_b, (plane, wp), xp);
             let a = Fwd {
                 g,
                 oh: g.out_h(),
@@ -197,6 +254,7 @@ pub fn conv2d_forward_direct_with(
                 wp,
                 wt,
                 taps: &taps,
+                reach: taps.iter().copied().max().unwrap_or(0),
                 bias,
                 from_bias: rounding == Rounding::Unfused,
             };

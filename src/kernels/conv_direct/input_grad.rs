@@ -1,10 +1,11 @@
 //! The direct input gradient: its operands, one tile body for every ISA and rounding, and the
 //! per-ISA entry points.
 
-use super::lanes::{load_run, mul_add_rows, FusedLanes, Portable, Simd, Unfused};
+use super::lanes::{FusedLanes, Pixels, Portable, Unfused};
 #[cfg(target_arch = "x86_64")]
 use super::lanes::{Ymm, Zmm};
-use super::{applies, tile_starts, usable, with_scratch, Rounding, TileRuns, MAX_W};
+use super::{applies, load_pixels, place_planes, store_pixels, tile_starts, usable, with_scratch};
+use super::{Rounding, MAX_W};
 use crate::kernels::conv::Conv2dGeometry;
 use crate::kernels::isa::Isa;
 #[cfg(target_arch = "x86_64")]
@@ -24,52 +25,70 @@ struct Bwd<'a> {
 /// `CB` input channels from `c0` × `NV` vectors of `S::LANES` flat positions from `q0`
 /// (`q = y·wq + x`) of one sample's input gradient `dx` (`c_in × h × w`), accumulated: per
 /// tap `(u, v)`, `CB × NV` chains over the output channels from 0, then added onto running
-/// sums that start at the old gradient.
+/// sums that start at the old gradient (loaded and stored masked, pixels only).
 ///
 /// # Safety
 /// The CPU must support `S`'s instructions.
 #[inline(always)]
-unsafe fn bwd_tile<S: Simd, const CB: usize, const NV: usize>(
+unsafe fn bwd_tile<S: Pixels, const CB: usize, const NV: usize>(
     a: &Bwd,
     c0: usize,
     q0: usize,
     dx: &mut [f32],
 ) {
-    const { assert!(NV * S::LANES <= MAX_W) };
-    let g = a.g;
-    let (w, in_plane) = (NV * S::LANES, g.h * g.w);
-    let runs = TileRuns::new((g.h, g.w, a.wq), q0, w);
+    let (g, l) = (a.g, S::LANES);
+    let (in_plane, grid) = (g.h * g.w, (g.h, g.w, a.wq));
+    // Every read below is in bounds: the largest shift is the one of tap (0, 0).
+    let reach = (g.pad + g.kh - 1) * a.wq + g.pad + g.kw - 1;
+    assert!((g.c_out - 1) * a.plane + q0 + reach + NV * l <= a.dyp.len());
+    assert!(c0 + CB <= g.c_in && g.kh * g.kw * g.c_out * g.c_in <= a.wb.len());
     // The running sums, in memory (L1): keeping them in registers too would spill the chains.
-    // Positions past each row's w stay 0.
-    let mut s = [[0.0f32; MAX_W]; CB];
+    // SAFETY (the lane operations of this function): the CPU supports S (its contract).
+    let mut s = [[unsafe { S::zero() }; NV]; CB];
     for (r, s_r) in s.iter_mut().enumerate() {
-        runs.gather(&dx[(c0 + r) * in_plane..], s_r);
+        let dx_r = &dx[(c0 + r) * in_plane..(c0 + r + 1) * in_plane];
+        for (n, x) in s_r.iter_mut().enumerate() {
+            *x = unsafe { load_pixels::<S>(q0 + n * l, grid, dx_r) };
+        }
     }
     for u in 0..g.kh {
         for v in 0..g.kw {
             let shift = (g.pad + g.kh - 1 - u) * a.wq + g.pad + g.kw - 1 - v;
-            // SAFETY (the lane operations of this function): the CPU supports S (its
-            // contract); the pointers below stay inside `s_r` (NV·LANES <= MAX_W, checked at
-            // compile time above).
             let mut t = [[unsafe { S::zero() }; NV]; CB];
-            let wtap = &a.wb[(u * g.kw + v) * g.c_out * g.c_in..][..g.c_out * g.c_in];
-            for (o, ws) in wtap.chunks_exact(g.c_in).enumerate() {
-                let at = o * a.plane + q0 + shift;
-                let dv = unsafe { load_run::<S, NV>(&a.dyp[at..at + w]) };
-                unsafe { mul_add_rows::<S, CB, NV>(&mut t, &ws[c0..c0 + CB], &dv) };
+            let wtap =
+                a.wb.as_ptr()
+                    .wrapping_add((u * g.kw + v) * g.c_out * g.c_in + c0);
+            let dy = a.dyp.as_ptr().wrapping_add(q0 + shift);
+            for o in 0..g.c_out {
+                // SAFETY: o·plane + q0 + shift + NV·LANES <= dyp.len() and
+                // ((u·kw + v)·c_out + o)·c_in + c0 + CB <= wb.len() (asserted above).
+                unsafe {
+                    let d = dy.add(o * a.plane);
+                    let mut dv = [S::zero(); NV];
+                    for (n, dn) in dv.iter_mut().enumerate() {
+                        *dn = S::load(d.add(n * l));
+                    }
+                    let ws = wtap.add(o * g.c_in);
+                    for (r, t_r) in t.iter_mut().enumerate() {
+                        let wb = S::splat(*ws.add(r));
+                        for (x, &dn) in t_r.iter_mut().zip(&dv) {
+                            *x = S::mul_add(wb, dn, *x);
+                        }
+                    }
+                }
             }
             for (s_r, t_r) in s.iter_mut().zip(&t) {
-                for (n, &tn) in t_r.iter().enumerate() {
-                    unsafe {
-                        let p = s_r.as_mut_ptr().add(S::LANES * n);
-                        S::store(p, S::add(S::load(p), tn));
-                    }
+                for (x, &tn) in s_r.iter_mut().zip(t_r) {
+                    *x = unsafe { S::add(*x, tn) };
                 }
             }
         }
     }
     for (r, s_r) in s.iter().enumerate() {
-        runs.scatter(s_r, &mut dx[(c0 + r) * in_plane..]);
+        let dx_r = &mut dx[(c0 + r) * in_plane..(c0 + r + 1) * in_plane];
+        for (n, &x) in s_r.iter().enumerate() {
+            unsafe { store_pixels::<S>(x, q0 + n * l, grid, dx_r) };
+        }
     }
 }
 
@@ -79,7 +98,7 @@ unsafe fn bwd_tile<S: Simd, const CB: usize, const NV: usize>(
 /// # Safety
 /// The CPU must support `S`'s instructions.
 #[inline(always)]
-unsafe fn bwd_sample<S: Simd, const CB: usize, const NV: usize, const NV1: usize>(
+unsafe fn bwd_sample<S: Pixels, const CB: usize, const NV: usize, const NV1: usize>(
     a: &Bwd,
     dx: &mut [f32],
 ) {
@@ -100,7 +119,7 @@ unsafe fn bwd_sample<S: Simd, const CB: usize, const NV: usize, const NV1: usize
 /// The CPU must support AVX-512F.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx2,fma")]
-unsafe fn bwd_avx512<S: Simd<V = __m512>>(a: &Bwd, dx: &mut [f32]) {
+unsafe fn bwd_avx512<S: Pixels<V = __m512>>(a: &Bwd, dx: &mut [f32]) {
     // SAFETY: `S`'s vectors are zmm registers, which this function's contract lets it use.
     unsafe { bwd_sample::<S, 8, 2, 8>(a, dx) }
 }
@@ -112,7 +131,7 @@ unsafe fn bwd_avx512<S: Simd<V = __m512>>(a: &Bwd, dx: &mut [f32]) {
 /// The CPU must support AVX2 and FMA.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn bwd_avx2<S: Simd<V = __m256>>(a: &Bwd, dx: &mut [f32]) {
+unsafe fn bwd_avx2<S: Pixels<V = __m256>>(a: &Bwd, dx: &mut [f32]) {
     // SAFETY: `S`'s vectors are ymm registers, which this function's contract lets it use.
     unsafe { bwd_sample::<S, 4, 3, 8>(a, dx) }
 }
@@ -159,39 +178,40 @@ pub fn conv2d_backward_input_direct_with(
     // Valid input positions read columns up to w-1 + p + kw-1, and the data spans columns
     // kw-1 .. kw-1+ow = w+2p.
     let wq = (g.w + 2 * g.pad).max(g.w + g.pad + g.kw - 1);
-    // A tile at the last position (< h·wq) reads up to MAX_W - 1 + (p+kh-1)·wq + p+kw-1 past
-    // it.
-    // (Rows: the data ends at row kh-1+oh = h+2p; reads reach h-1 + p+kh-1 + 1.)
-    let plane = (g.h + 2 * g.pad + g.kh) * wq + MAX_W;
+    // Rows: the data ends at row kh-1+oh = h+2p; valid positions read up to row h+p+kh-2.
+    // Positions past a plane's last pixel (in a tile's last lanes) read the next plane or,
+    // after the last plane, the slack: a tile starting before h·wq reads up to
+    // MAX_W - 1 + (p+kh-1)·wq + p+kw-1 past its start.
+    let plane = (g.h + 2 * g.pad).max(g.h + g.pad + g.kh - 1) * wq;
+    let slack = (g.pad + g.kh) * wq + MAX_W;
     let (in_len, out_len) = (g.c_in * g.h * g.w, g.c_out * oh * ow);
-    with_scratch((g.c_out * plane, g.col_rows() * g.c_out), |dyp, wb| {
-        for o in 0..g.c_out {
-            for c in 0..g.c_in {
-                for u in 0..g.kh {
-                    for v in 0..g.kw {
-                        wb[((u * g.kw + v) * g.c_out + o) * g.c_in + c] =
-                            weight[((o * g.c_in + c) * g.kh + u) * g.kw + v];
+    with_scratch(
+        (g.c_out * plane + slack, g.col_rows() * g.c_out),
+        |dyp, wb| {
+            for o in 0..g.c_out {
+                for c in 0..g.c_in {
+                    for u in 0..g.kh {
+                        for v in 0..g.kw {
+                            wb[((u * g.kw + v) * g.c_out + o) * g.c_in + c] =
+                                weight[((o * g.c_in + c) * g.kh + u) * g.kw + v];
+                        }
                     }
                 }
             }
-        }
-        for b in 0..g.n {
-            let dy_b = &grad_output[b * out_len..(b + 1) * out_len];
-            for (o, dy_o) in dy_b.chunks_exact(oh * ow).enumerate() {
-                for (i, row) in dy_o.chunks_exact(ow).enumerate() {
-                    let at = o * plane + (i + g.kh - 1) * wq + g.kw - 1;
-                    dyp[at..at + ow].copy_from_slice(row);
-                }
+            for b in 0..g.n {
+                let dy_b = &grad_output[b * out_len..(b + 1) * out_len];
+                let at = (g.kh - 1) * wq + g.kw - 1;
+                place_planes(isa, dy_b, (oh, ow), (plane, wq, at), dyp);
+                let a = Bwd {
+                    g,
+                    dyp,
+                    plane,
+                    wq,
+                    wb,
+                };
+                let dx_b = &mut grad_input[b * in_len..(b + 1) * in_len];
+                bwd_dispatch(isa, fused, &a, dx_b);
             }
-            let a = Bwd {
-                g,
-                dyp,
-                plane,
-                wq,
-                wb,
-            };
-            let dx_b = &mut grad_input[b * in_len..(b + 1) * in_len];
-            bwd_dispatch(isa, fused, &a, dx_b);
-        }
-    })
+        },
+    )
 }

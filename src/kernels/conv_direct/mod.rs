@@ -37,12 +37,22 @@
 //! which needs a −0 starting gradient and every real tap underflowing to −0; and a ±∞/NaN
 //! weight would poison it (`∞·0`). Neither happens with finite weights and fresh adjoints;
 //! tests check bit equality with the im2col path on the ENN's shapes and random ones.
-
+//!
+//! ## Memory traffic
+//!
+//! A tile stores its pixels straight from the registers with one masked store per image
+//! row its positions touch (the input gradient loads its running sums likewise): no staging
+//! buffer, no short `memcpy`s. The padded planes are written whole, zeros included, with
+//! masked loads of the pixels and full vector stores (`place_planes`), so the scratch is
+//! never zero-filled; planes are only as tall as the valid positions read, and the lanes of
+//! a plane's last tile past its last pixel read the next plane (or the slack after the last),
+//! whose values they discard.
 //!
 //! ## Files
 //!
 //! * `lanes`: the vector operations every register tile is written in (the `Simd` lanes of
-//!   sgemm's microkernel: AVX-512, AVX2, portable arrays), with an unfused variant;
+//!   sgemm's microkernel: AVX-512, AVX2, portable arrays), with an unfused variant and the
+//!   masked lane loads and stores;
 //! * `forward`, `input_grad`, `weight_grad`: one product each: its operands, its tile (one
 //!   generic body for every ISA and rounding), the per-ISA entry points and the public
 //!   `*_with` function.
@@ -58,6 +68,7 @@ pub use weight_grad::conv2d_backward_weight_direct_with;
 
 use super::conv::Conv2dGeometry;
 use super::isa::Isa;
+use lanes::Pixels;
 use std::cell::RefCell;
 
 /// Which im2col product's rounding a direct kernel reproduces (see the module docs).
@@ -103,14 +114,19 @@ thread_local! {
     static SCRATCH: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
 }
 
-/// Runs `f` with two scratch slices (padded data, weights) of the given lengths, zeroed.
+/// Runs `f` with two scratch slices (padded data, weights) of the given lengths. Their
+/// contents are stale (whatever the last call left): the kernels write every float they read
+/// ([`place_planes`] writes the padding too), so no call pays for zeroing them.
 fn with_scratch<R>(lens: (usize, usize), f: impl FnOnce(&mut [f32], &mut [f32]) -> R) -> R {
     let run = |a: &mut Vec<f32>, b: &mut Vec<f32>| {
-        a.clear();
         a.resize(lens.0, 0.0);
-        b.clear();
         b.resize(lens.1, 0.0);
-        f(a, b)
+        // Debug builds poison them: a float read before it is written turns outputs NaN.
+        if cfg!(debug_assertions) {
+            a.fill(f32::NAN);
+            b.fill(f32::NAN);
+        }
+        f(&mut a[..lens.0], &mut b[..lens.1])
     };
     SCRATCH.with(|cell| match cell.try_borrow_mut() {
         Ok(mut bufs) => {
@@ -146,18 +162,114 @@ fn tap_offsets(g: &Conv2dGeometry, plane: usize, wp: usize) -> Vec<usize> {
 }
 
 /// Copies sample `x_b` (`c_in × h × w`) into the interior of its zero-padded planes `xp`
-/// (`plane` floats each, row stride `wp`, the image at row and column `pad`).
-fn pad_input(g: &Conv2dGeometry, x_b: &[f32], (plane, wp): (usize, usize), xp: &mut [f32]) {
-    for (c, x_c) in x_b.chunks_exact(g.h * g.w).enumerate() {
-        for (y, row) in x_c.chunks_exact(g.w).enumerate() {
-            let at = c * plane + (y + g.pad) * wp + g.pad;
-            xp[at..at + g.w].copy_from_slice(row);
+/// (`plane` floats each, a multiple of the row stride `wp`, the image at row and column
+/// `pad`; `xp` holds at least 16 floats more than the planes, see [`place_planes`]).
+fn pad_input(
+    isa: Isa,
+    g: &Conv2dGeometry,
+    x_b: &[f32],
+    (plane, wp): (usize, usize),
+    xp: &mut [f32],
+) {
+    place_planes(isa, x_b, (g.h, g.w), (plane, wp, g.pad * wp + g.pad), xp);
+}
+
+/// Writes the planes of `src` (`rows × width` each, row-major) into `dst` as planes of
+/// `plane` floats (a multiple of `stride`), row `r` at `at + r·stride` (`at % stride + width
+/// <= stride`), and zeros everywhere else in the planes (the padding the tiles read): whole
+/// vectors on `isa` (supported), each padded row from masked loads of its pixels. `dst`
+/// holds at least 16 floats past the planes, which the last row's vectors may overwrite.
+///
+/// # Panics
+/// If the layout does not fit as stated.
+fn place_planes(
+    isa: Isa,
+    src: &[f32],
+    dims: (usize, usize),
+    layout: (usize, usize, usize),
+    dst: &mut [f32],
+) {
+    let ((rows, width), (plane, stride, at)) = (dims, layout);
+    assert!(stride > 0 && plane % stride == 0 && at % stride + width <= stride);
+    assert!(at / stride + rows <= plane / stride && rows * width > 0);
+    assert!(src.len() / (rows * width) * plane + 16 <= dst.len());
+    // SAFETY (each arm): the entry's target features are those of `isa`, supported (the
+    // callers pass a `usable` ISA; AVX-512 implies AVX2 + FMA there).
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { place_avx512(src, dims, layout, dst) },
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2Fma => unsafe { place_avx2(src, dims, layout, dst) },
+        _ => unsafe { place_lanes::<lanes::Portable>(src, dims, layout, dst) },
+    }
+}
+
+/// [`place_planes`] on AVX-512 lanes.
+///
+/// # Safety
+/// The CPU must support AVX-512F; the layout as `place_planes` checks it.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn place_avx512(src: &[f32], dims: (usize, usize), layout: Layout, dst: &mut [f32]) {
+    // SAFETY: this function's contract.
+    unsafe { place_lanes::<lanes::Zmm>(src, dims, layout, dst) }
+}
+
+/// [`place_planes`] on AVX2 lanes.
+///
+/// # Safety
+/// The CPU must support AVX2; the layout as `place_planes` checks it.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn place_avx2(src: &[f32], dims: (usize, usize), layout: Layout, dst: &mut [f32]) {
+    // SAFETY: this function's contract.
+    unsafe { place_lanes::<lanes::Ymm>(src, dims, layout, dst) }
+}
+
+/// `(plane, stride, at)` of [`place_planes`].
+type Layout = (usize, usize, usize);
+
+/// The body of [`place_planes`]: every padded row as whole vectors, each vector the row's
+/// pixels it covers (a masked load) and zeros; a row's last vector may run into the next row,
+/// which is written after it.
+///
+/// # Safety
+/// The CPU must support `S`'s instructions; the layout as `place_planes` checks it.
+#[inline(always)]
+unsafe fn place_lanes<S: Pixels>(
+    src: &[f32],
+    (rows, width): (usize, usize),
+    (plane, stride, at): Layout,
+    dst: &mut [f32],
+) {
+    let (l, row0, col0) = (S::LANES, at / stride, at % stride);
+    for (c, s) in src.chunks_exact(rows * width).enumerate() {
+        for pr in 0..plane / stride {
+            let d = dst.as_mut_ptr().wrapping_add(c * plane + pr * stride);
+            let r = pr.wrapping_sub(row0);
+            for n in (0..stride).step_by(l) {
+                // SAFETY: the CPU supports S (this function's contract).
+                let mut v = unsafe { S::zero() };
+                let (lo, hi) = (
+                    col0.saturating_sub(n).min(l),
+                    (col0 + width).saturating_sub(n),
+                );
+                if r < rows && lo < hi.min(l) {
+                    // Lane j is column n + j - col0 of row r: inside it for j in lo .. hi.
+                    let p = s.as_ptr().wrapping_add(r * width + n).wrapping_sub(col0);
+                    // SAFETY: as above; lanes lo .. hi are pixels of row r of `s`.
+                    v = unsafe { S::load_lanes(p, v, (lo, hi.min(l))) };
+                }
+                // SAFETY: c·plane + pr·stride + n + LANES <= (c+1)·plane + LANES - 1 <=
+                // dst.len() (the layout checked by `place_planes`: 16 >= LANES floats past).
+                unsafe { S::store(d.add(n), v) };
+            }
         }
     }
 }
 
-/// The blocking shared by the tiles of one sample: `(c0, q0, true)` for every block of
-/// `block` channels from `c0` and `w` flat positions from `q0 < q_len`, then `(c, q0, false)`
+/// The blocking of the input gradient's tiles of one sample: `(c0, q0, true)` for every block
+/// of `block` channels from `c0` and `w` flat positions from `q0 < q_len`, then `(c, q0, false)`
 /// for each leftover channel with `w1` positions. (An iterator rather than a loop taking the
 /// tile bodies as closures: a closure would not carry the callers' target features, and its
 /// intrinsics might then not be inlined.)
@@ -166,73 +278,79 @@ fn tile_starts(
     (block, w, w1): (usize, usize, usize),
 ) -> impl Iterator<Item = (usize, usize, bool)> {
     let full = channels / block * block;
-    let blocks = (0..full)
-        .step_by(block)
-        .flat_map(move |c0| (0..q_len).step_by(w).map(move |q0| (c0, q0, true)));
+    // Positions outside channels: one position block's window of the padded planes stays in
+    // L1 for all channel blocks.
+    let blocks = (0..q_len)
+        .step_by(w)
+        .flat_map(move |q0| (0..full).step_by(block).map(move |c0| (c0, q0, true)));
     let rest =
         (full..channels).flat_map(move |c| (0..q_len).step_by(w1).map(move |q0| (c, q0, false)));
     blocks.chain(rest)
 }
 
-/// The runs of a tile's flat positions `q0 .. q0 + w` (`q = row·stride + col`) that are
-/// pixels of a `rows × width` plane (`row < rows`, `col < width`), worked out once per tile
-/// (two divisions) and walked once per channel of it ([`TileRuns::iter`]).
-#[derive(Clone, Copy)]
-struct TileRuns {
-    width: usize,
-    stride: usize,
-    q0: usize,
-    w: usize,
-    /// The plane rows the tile touches.
-    first: usize,
-    end: usize,
+/// Stores the lanes of `v`, flat positions `q .. q + S::LANES` (`q = row·stride + col`), that
+/// are pixels of the `rows × width` plane `plane` into it: one masked store per plane row
+/// the positions touch (two when `stride >= LANES`), lanes `lo .. hi` of row `r` being its
+/// columns `q + lo - r·stride ..`. (Plain loops: a closure here would not carry the callers'
+/// target features, and the masked intrinsics would not be inlined.)
+///
+/// # Safety
+/// The CPU must support `S`'s instructions.
+#[inline(always)]
+unsafe fn store_pixels<S: Pixels>(
+    v: S::V,
+    q: usize,
+    (rows, width, stride): (usize, usize, usize),
+    plane: &mut [f32],
+) {
+    assert!(rows * width <= plane.len());
+    let end = rows.min((q + S::LANES).div_ceil(stride));
+    for r in q / stride..end {
+        let (lo, hi) = (
+            (r * stride).max(q) - q,
+            (r * stride + width).min(q + S::LANES),
+        );
+        if lo + q < hi {
+            // Lane l goes to plane[r·width + q + l - r·stride], inside row r for l in lo .. hi.
+            let p = plane
+                .as_mut_ptr()
+                .wrapping_add(r * width + q)
+                .wrapping_sub(r * stride);
+            // SAFETY: lanes lo .. hi are columns 0 .. width of row r < rows, inside `plane`
+            // (asserted above); the CPU supports S (this function's contract).
+            unsafe { S::store_lanes(p, v, (lo, hi - q)) };
+        }
+    }
 }
 
-impl TileRuns {
-    #[inline(always)]
-    fn new((rows, width, stride): (usize, usize, usize), q0: usize, w: usize) -> TileRuns {
-        let (first, end) = (q0 / stride, rows.min((q0 + w).div_ceil(stride)));
-        TileRuns {
-            width,
-            stride,
-            q0,
-            w,
-            first,
-            end,
+/// The lanes of flat positions `q ..` that are pixels of `plane` (as [`store_pixels`]),
+/// the others zero.
+///
+/// # Safety
+/// The CPU must support `S`'s instructions.
+#[inline(always)]
+unsafe fn load_pixels<S: Pixels>(
+    q: usize,
+    (rows, width, stride): (usize, usize, usize),
+    plane: &[f32],
+) -> S::V {
+    assert!(rows * width <= plane.len());
+    // SAFETY: the CPU supports S (this function's contract).
+    let mut v = unsafe { S::zero() };
+    let end = rows.min((q + S::LANES).div_ceil(stride));
+    for r in q / stride..end {
+        let (lo, hi) = (
+            (r * stride).max(q) - q,
+            (r * stride + width).min(q + S::LANES),
+        );
+        if lo + q < hi {
+            let p = plane
+                .as_ptr()
+                .wrapping_add(r * width + q)
+                .wrapping_sub(r * stride);
+            // SAFETY: as in `store_pixels`.
+            unsafe { v = S::load_lanes(p, v, (lo, hi - q)) };
         }
     }
-
-    /// `(at, from, len)` per run, in increasing `q`: `at` the first pixel's index in the
-    /// plane, `from` its offset in the tile.
-    #[inline(always)]
-    fn iter(self) -> impl Iterator<Item = (usize, usize, usize)> {
-        let TileRuns {
-            width,
-            stride,
-            q0,
-            w,
-            ..
-        } = self;
-        (self.first..self.end).filter_map(move |i| {
-            let (lo, hi) = ((i * stride).max(q0), (i * stride + width).min(q0 + w));
-            (lo < hi).then(|| (i * width + lo - i * stride, lo - q0, hi - lo))
-        })
-    }
-
-    /// Copies the pixels of `tile` (position `q0 + n` at `tile[n]`) into `plane`.
-    #[inline(always)]
-    fn scatter(self, tile: &[f32], plane: &mut [f32]) {
-        for (at, from, len) in self.iter() {
-            plane[at..at + len].copy_from_slice(&tile[from..from + len]);
-        }
-    }
-
-    /// Copies the tile's pixels of `plane` into `tile` (the inverse of [`TileRuns::scatter`];
-    /// the other positions of `tile` are left as they are).
-    #[inline(always)]
-    fn gather(self, plane: &[f32], tile: &mut [f32]) {
-        for (at, from, len) in self.iter() {
-            tile[from..from + len].copy_from_slice(&plane[at..at + len]);
-        }
-    }
+    v
 }

@@ -177,7 +177,9 @@ pub fn conv2d_backward_weight_direct_with(
     let isa = usable(isa);
     let fused = Rounding::Packed.fused(isa);
     let (hp, wp) = (g.h + 2 * g.pad, g.w + 2 * g.pad);
-    let plane = hp * wp + g.kw;
+    // Valid positions read up to (kh-1 + oh-1)·wp + kw-1 + ow-1 = hp·wp - 1; padding the
+    // last plane writes up to 16 floats past it.
+    let plane = hp * wp;
     let p_len = g.out_h() * g.out_w();
     // The tiles' lanes: 16 for the AVX-512 tile, else 8 (the generic body reads any).
     let lanes = if isa == Isa::Avx512 && fused { 16 } else { 8 };
@@ -188,13 +190,25 @@ pub fn conv2d_backward_weight_direct_with(
         .step_by(chunk)
         .map(|p0| (p0, dw_positions(g, wp, (p0, (p0 + chunk).min(p_len)))))
         .collect();
-    with_scratch((g.c_in * plane, p_len * c_pad), |xp, dyt| {
+    with_scratch((g.c_in * plane + 16, p_len * c_pad), |xp, dyt| {
         for b in 0..g.n {
-            pad_input(g, &input[b * in_len..(b + 1) * in_len], (plane, wp), xp);
+            pad_input(
+                isa,
+                g,
+                &input[b * in_len..(b + 1) * in_len],
+                (plane, wp),
+                xp,
+            );
             let dy_b = &grad_output[b * out_len..(b + 1) * out_len];
             for (o, dy_o) in dy_b.chunks_exact(p_len).enumerate() {
                 for (p, &d) in dy_o.iter().enumerate() {
                     dyt[p * c_pad + o] = d;
+                }
+            }
+            if b == 0 {
+                // The lanes past c_out (the scratch is stale, see `with_scratch`).
+                for row in dyt.chunks_exact_mut(c_pad) {
+                    row[g.c_out..].fill(0.0);
                 }
             }
             let a = Dw {
