@@ -1,9 +1,8 @@
 //! Block sizes, the planner, the blocked loop nest and the thread split.
 
-use super::micro::{Kernel, Tile};
+use super::micro::{Kernel, Panels, Tile};
 use super::pack::{
-    aligned_region, pack_a, pack_b, transpose_for, with_pack_bufs, MatMut, MatRef, PackBufs,
-    TransposeFn,
+    aligned_region, pack_a, transpose_for, with_pack_bufs, MatMut, MatRef, PackBufs, TransposeFn,
 };
 use super::simd::kernel_menu;
 use super::{threads, Gemm};
@@ -130,6 +129,159 @@ fn plan(menu: &'static [Kernel], m: usize, n: usize, k: usize) -> Plan {
     }
 }
 
+/// Which operands the microkernel reads in place rather than from packed micro-panels.
+///
+/// Packing copies every element of an operand block once so that the microkernel reads
+/// unit-stride, cache-resident panels; it pays when each packed element is then used many
+/// times. A packed A panel is used once per B panel of the NC block (`ceil(nc / NR)` times),
+/// a packed B panel once per A panel of the MC block (`ceil(mc / MR)`). For the small
+/// products of a training step (128×784×100: 4 B panels, 11 A panels) the copies cost ~20 %
+/// of the product, so those operands are read where they lie: A through any strides (each
+/// element is a scalar broadcast), B when its columns are unit stride (each panel row is
+/// vector loads). Only full panels are read in place; a ragged last panel is still packed
+/// with its zero padding, so no read leaves the matrix. The bits do not change: each C
+/// element is the same FMA chain over p whichever memory the operands come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Direct {
+    a: bool,
+    b: bool,
+}
+
+/// Most uses of a packed element for which reading the operand in place is still chosen:
+/// beyond this the one-time copy is amortized and packed panels' locality wins.
+const DIRECT_MAX_REUSE: usize = 8;
+/// Most floats one panel read in place may span (128 KiB, 32 pages of 4 KiB): a panel read
+/// with a long k stride touches a page per step or two, and past this the first-level TLB
+/// misses cost more than the copy saves.
+const DIRECT_MAX_SPAN: usize = 32 << 10;
+
+impl Direct {
+    /// Both operands packed.
+    const NONE: Direct = Direct { a: false, b: false };
+
+    /// The choice for one worker's `m × k × n` block of `kernel`'s tiles, KC = `kc` (see
+    /// [`Direct`]).
+    fn choose(
+        kernel: &Kernel,
+        a: MatRef,
+        b: MatRef,
+        (m, n, kc): (usize, usize, usize),
+        blk: Blocking,
+    ) -> Self {
+        let (mr, nr) = (kernel.mr, kernel.nr);
+        let a_uses = n.min(blk.nc).div_ceil(nr);
+        let b_uses = m.min(blk.mc).div_ceil(mr);
+        // The memory one panel spans: kc steps of the k stride, or (rows of A) mr rows.
+        let a_span = if a.rs == 1 { a.cs * kc } else { a.rs * mr };
+        Direct {
+            a: a_uses <= DIRECT_MAX_REUSE && a_span <= DIRECT_MAX_SPAN && !rows_alias(a, mr),
+            b: b.cs == 1 && b_uses <= DIRECT_MAX_REUSE && b.rs * kc <= DIRECT_MAX_SPAN,
+        }
+    }
+}
+
+/// Whether the `mr` rows of a row-major A panel read in place would crowd into few L1 sets:
+/// rows `rs` floats apart share a set when `4·rs` bytes is a multiple of a large power of two
+/// (k = 256, 1024, ...), and their streams then evict each other. Counts the distinct 64-byte
+/// line offsets modulo 4 KiB (the set index of common L1d caches) of the rows' starts.
+fn rows_alias(a: MatRef, mr: usize) -> bool {
+    if a.rs == 1 {
+        return false; // column-major: each k step reads MR consecutive floats
+    }
+    let mut sets: Vec<usize> = (0..mr).map(|r| (r * a.rs * 4 % 4096) / 64).collect();
+    sets.sort_unstable();
+    sets.dedup();
+    sets.len() < mr.div_ceil(2)
+}
+
+/// The A panel of rows `ir..ir + mr` of an `mc × kc` block `a_blk`: packed panel `ir / mr`
+/// of `a_pack`, or (read in place, full panels) the block itself, whose ragged last panel
+/// was packed alone at `a_pack`. Returns (pointer, row stride, k stride).
+///
+/// # Safety
+/// `ir < mc`; the packing described was done.
+unsafe fn a_panel(
+    direct: bool,
+    a_blk: MatRef,
+    a_pack: *const f32,
+    (ir, mr, mc, kc): (usize, usize, usize, usize),
+) -> (*const f32, usize, usize) {
+    // SAFETY: the caller upholds this function's `# Safety` contract.
+    unsafe {
+        if !direct {
+            (a_pack.add(ir * kc), 1, mr)
+        } else if ir + mr <= mc {
+            (a_blk.at(ir, 0).ptr, a_blk.rs, a_blk.cs)
+        } else {
+            (a_pack, 1, mr)
+        }
+    }
+}
+
+/// The B panel of columns `jr..jr + nr` of a `kc × nc` block, as [`a_panel`]: (pointer, k
+/// stride).
+///
+/// # Safety
+/// `jr < nc`; the packing described was done; read in place only with `b_blk.cs == 1`.
+unsafe fn b_panel(
+    direct: bool,
+    b_blk: MatRef,
+    b_pack: *const f32,
+    (jr, nr, nc, kc): (usize, usize, usize, usize),
+) -> (*const f32, usize) {
+    // SAFETY: the caller upholds this function's `# Safety` contract.
+    unsafe {
+        if !direct {
+            (b_pack.add(jr * kc), nr)
+        } else if jr + nr <= nc {
+            (b_blk.at(0, jr).ptr, b_blk.rs)
+        } else {
+            (b_pack, nr)
+        }
+    }
+}
+
+/// Packs what the loops read from `a_pack` for one `rows × kc` A block: all of it, or, read in
+/// place, only its ragged last panel (at the start of `a_pack`).
+///
+/// # Safety
+/// As [`pack_a`] for the block.
+unsafe fn pack_a_block(
+    tr: TransposeFn,
+    direct: bool,
+    (mr, rows, kc): (usize, usize, usize),
+    a_blk: MatRef,
+    a_pack: *mut f32,
+) {
+    // SAFETY: the caller upholds this function's `# Safety` contract; the last panel starts
+    // at row `full < rows`, inside the block.
+    unsafe {
+        if !direct {
+            pack_a(tr, mr, a_blk, rows, kc, a_pack);
+        } else if rows % mr != 0 {
+            let full = rows / mr * mr;
+            pack_a(tr, mr, a_blk.at(full, 0), rows - full, kc, a_pack);
+        }
+    }
+}
+
+/// One microkernel call: the entry point with the packed strides built in when both panels
+/// are packed, else the one taking `o`'s strides.
+///
+/// # Safety
+/// As the microkernel's (`micro::microkernel_body`).
+#[inline(always)]
+unsafe fn run_kernel(kernel: &Kernel, direct: Direct, kc: usize, o: Panels, tile: &Tile) {
+    // SAFETY: the caller upholds this function's `# Safety` contract.
+    unsafe {
+        if direct.a || direct.b {
+            (kernel.strided)(kc, o, tile);
+        } else {
+            (kernel.f)(kc, o.a, o.b, tile);
+        }
+    }
+}
+
 /// One worker's share: `C (m×n) = alpha * A (m×k) * B (k×n) + beta * C` through the blocked
 /// loops described in the module docs.
 ///
@@ -146,31 +298,49 @@ unsafe fn blocked(
     alpha: f32,
     beta: f32,
     kc_max: usize,
-    blk: Blocking,
+    (blk, allow_direct): (Blocking, bool),
     bufs: &mut PackBufs,
 ) {
     // SAFETY: the caller upholds this function's `# Safety` contract.
     unsafe {
         let (mr, nr) = (kernel.mr, kernel.nr);
+        let direct = if allow_direct {
+            Direct::choose(kernel, a, b, (m, n, kc_max), blk)
+        } else {
+            Direct::NONE
+        };
         // K in equal chunks of `kc_max` ([`k_chunk`]: it fixes the rounding).
         let mc_max = (blk.mc / mr).max(1) * mr;
         let nc_max = (blk.nc / nr).max(1) * nr;
-        let a_pack = aligned_region(&mut bufs.a, m.min(mc_max).div_ceil(mr) * mr * kc_max);
-        let b_pack = aligned_region(&mut bufs.b, n.min(nc_max).div_ceil(nr) * nr * kc_max);
+        let a_len = if direct.a {
+            mr
+        } else {
+            m.min(mc_max).div_ceil(mr) * mr
+        };
+        let b_len = if direct.b {
+            nr
+        } else {
+            n.min(nc_max).div_ceil(nr) * nr
+        };
+        let a_pack = aligned_region(&mut bufs.a, a_len * kc_max);
+        let b_pack = aligned_region(&mut bufs.b, b_len * kc_max);
         for ic in (0..m).step_by(mc_max) {
             let mc = mc_max.min(m - ic);
             for pc in (0..k).step_by(kc_max) {
                 let kc = kc_max.min(k - pc);
                 // Chunks after the first add to what the earlier chunks wrote.
                 let beta_here = if pc == 0 { beta } else { 1.0 };
-                pack_a(tr, mr, a.at(ic, pc), mc, kc, a_pack);
+                let a_blk = a.at(ic, pc);
+                pack_a_block(tr, direct.a, (mr, mc, kc), a_blk, a_pack);
                 for jc in (0..n).step_by(nc_max) {
                     let nc = nc_max.min(n - jc);
-                    pack_b(tr, nr, b.at(pc, jc), kc, nc, b_pack);
+                    let b_blk = b.at(pc, jc);
+                    // B's block packed as A's of bᵀ: panel q holds b(p, q*NR + j) at q*NR*kc + p*NR + j.
+                    pack_a_block(tr, direct.b, (nr, nc, kc), b_blk.t(), b_pack);
                     for ir in (0..mc).step_by(mr) {
-                        // SAFETY: panel ir/mr of the packed A block (mr*kc floats).
-                        let ap = a_pack.add(ir * kc);
+                        let (ap, a_rs, a_cs) = a_panel(direct.a, a_blk, a_pack, (ir, mr, mc, kc));
                         for jr in (0..nc).step_by(nr) {
+                            let (bp, b_rs) = b_panel(direct.b, b_blk, b_pack, (jr, nr, nc, kc));
                             let tile = Tile {
                                 c: c.at(ic + ir, jc + jr),
                                 rows: mr.min(mc - ir),
@@ -178,9 +348,17 @@ unsafe fn blocked(
                                 alpha,
                                 beta: beta_here,
                             };
-                            // SAFETY: panel jr/nr of the packed B block; the tile's clipped
-                            // corner lies inside this worker's C block.
-                            (kernel.f)(kc, ap, b_pack.add(jr * kc), &tile);
+                            let o = Panels {
+                                a: ap,
+                                a_rs,
+                                a_cs,
+                                b: bp,
+                                b_rs,
+                            };
+                            // SAFETY: the panels hold kc steps (packed, or full panels inside
+                            // the operands); the tile's clipped corner lies inside this
+                            // worker's C block.
+                            run_kernel(kernel, direct, kc, o, &tile);
                         }
                     }
                 }
@@ -227,6 +405,26 @@ pub(super) fn packed_on_menu(
     b: &[f32],
     c: &mut [f32],
 ) {
+    packed_on_menu_with(isa, menu, threads, g, (a, b, c), !pack_always())
+}
+
+/// `GI_SGEMM_PACK_ALWAYS=1` (read once): never read an operand in place, for measuring what
+/// [`Direct`] gains (`examples/sgemm_loop.rs` with and without it). The bits are the same.
+fn pack_always() -> bool {
+    static PACK_ALWAYS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *PACK_ALWAYS.get_or_init(|| std::env::var_os("GI_SGEMM_PACK_ALWAYS").is_some_and(|v| v == "1"))
+}
+
+/// [`packed_on_menu`]; `allow_direct = false` packs both operands always (see [`Direct`];
+/// the tests compare the two bit for bit).
+fn packed_on_menu_with(
+    isa: Isa,
+    menu: &'static [Kernel],
+    threads: usize,
+    g: &Gemm,
+    (a, b, c): (&[f32], &[f32], &mut [f32]),
+    allow_direct: bool,
+) {
     let (m, k, n) = (g.m, g.k, g.n);
     let (av, bv, cv) = views(g, a, b, c);
     let plan = plan(menu, m, n, k);
@@ -262,10 +460,97 @@ pub(super) fn packed_on_menu(
             };
             with_pack_bufs(|bufs| {
                 blocked(
-                    kernel, tr, dims, a_t, b_t, c_t, g.alpha, g.beta, kc_max, blk, bufs,
+                    kernel,
+                    tr,
+                    dims,
+                    a_t,
+                    b_t,
+                    c_t,
+                    g.alpha,
+                    g.beta,
+                    kc_max,
+                    (blk, allow_direct),
+                    bufs,
                 )
             });
         }
     };
     threads::run(threads, threads - 1, &run);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::isa;
+    use rand::{rngs::StdRng, Rng, SeedableRng};
+
+    /// Dimensions that hit the edge cases of reading operands in place: 1, primes, around
+    /// the tile sizes (MR 4-12, NR 8-32) and the small batches the rule is for.
+    const DIMS: &[usize] = &[
+        1, 3, 7, 11, 12, 13, 16, 31, 32, 33, 64, 97, 100, 128, 131, 300,
+    ];
+
+    /// Reading operands in place (the [`Direct`] choice) gives the bits of packing both, for
+    /// random shapes, transposes, alpha and beta, 1 and 2 threads, on every supported ISA;
+    /// and the rule does read in place in a good share of the cases (so this test compares
+    /// two different paths, not one path twice).
+    #[test]
+    fn reading_operands_in_place_gives_the_bits_of_packing_them() {
+        let mut rng = StdRng::seed_from_u64(0x5eed_d1ec);
+        for isa in isa::supported() {
+            let (mut in_place, mut cases) = (0, 0);
+            for _ in 0..150 {
+                let pick = |rng: &mut StdRng| DIMS[rng.gen_range(0..DIMS.len())];
+                let (m, k, n) = (pick(&mut rng), pick(&mut rng) * 3, pick(&mut rng));
+                let g = Gemm {
+                    trans_a: rng.gen_bool(0.5),
+                    trans_b: rng.gen_bool(0.5),
+                    alpha: [1.0, -0.75][rng.gen_range(0..2)],
+                    beta: [0.0, 1.0, 0.5][rng.gen_range(0..3)],
+                    ..Gemm::new(m, k, n)
+                };
+                let mut fill = |len: usize| -> Vec<f32> {
+                    (0..len).map(|_| rng.gen_range(-1.0f32..1.0)).collect()
+                };
+                let (a, b, c0) = (fill(m * k), fill(k * n), fill(m * n));
+                let threads = rng.gen_range(1..=2);
+                let menu = kernel_menu(isa);
+                let (mut direct, mut packed) = (c0.clone(), c0.clone());
+                packed_on_menu_with(isa, menu, threads, &g, (&a, &b, &mut direct), true);
+                packed_on_menu_with(isa, menu, threads, &g, (&a, &b, &mut packed), false);
+                let same = direct
+                    .iter()
+                    .zip(&packed)
+                    .all(|(x, y)| x.to_bits() == y.to_bits());
+                assert!(same, "{isa:?} {m}x{k}x{n} {g:?} threads {threads}");
+                cases += 1;
+                in_place += usize::from(reads_in_place(isa, &g, (&a, &b)));
+            }
+            assert!(
+                in_place * 4 >= cases,
+                "{isa:?}: only {in_place} of {cases} in place"
+            );
+        }
+    }
+
+    /// Whether the one-thread plan of `g` on `isa` reads an operand in place.
+    fn reads_in_place(isa: Isa, g: &Gemm, (a, b): (&[f32], &[f32])) -> bool {
+        let mut c = vec![0.0; g.m * g.n];
+        let (av, bv, _) = views(g, a, b, &mut c);
+        let kc = k_chunk(isa, g.m, g.n, g.k);
+        let p = plan(kernel_menu(isa), g.m, g.n, g.k);
+        let (rows, cols, av, bv) = if p.swapped {
+            (g.n, g.m, bv.t(), av.t())
+        } else {
+            (g.m, g.n, av, bv)
+        };
+        let d = Direct::choose(
+            p.kernel,
+            av,
+            bv,
+            (rows, cols, kc),
+            blocking(p.kernel.mr, p.kernel.nr),
+        );
+        d.a || d.b
+    }
 }

@@ -60,17 +60,38 @@ pub(super) struct Tile {
     pub(super) beta: f32,
 }
 
-/// The register-tiled microkernel: `acc (MR×NR) = sum_p a[p*MR + r] * b[p*NR + j]` over the
-/// packed micro-panels, NR = NV * LANES, then the (clipped) update of C.
+/// Most floats of any menu's register tile (AVX-512 12×32); `microkernel_body` stores a C^T
+/// tile's accumulators into a buffer of this size.
+const MAX_TILE: usize = 12 * 32;
+
+/// Where a microkernel call reads its operands: element (r, p) of the A panel at
+/// `a[r * a_rs + p * a_cs]` and row p of the B panel (NR consecutive floats) at `b[p * b_rs]`.
+///
+/// Packed micro-panels are `(a_rs, a_cs, b_rs) = (1, MR, NR)`. An operand read in place
+/// (`blocked::Direct`) keeps its own strides: A any (each element is a scalar broadcast), B
+/// with unit column stride (each row of the panel is vector loads).
+#[derive(Clone, Copy)]
+pub(super) struct Panels {
+    pub(super) a: *const f32,
+    pub(super) a_rs: usize,
+    pub(super) a_cs: usize,
+    pub(super) b: *const f32,
+    pub(super) b_rs: usize,
+}
+
+/// The register-tiled microkernel: `acc (MR×NR) = sum_p A(r, p) * B(p, j)` over the panels
+/// `o` describes, NR = NV * LANES, then the (clipped) update of C. Every element is one FMA
+/// chain over p in increasing order from zero, whatever the strides: reading an operand in
+/// place instead of packed gives the same bits.
 ///
 /// # Safety
-/// `a` holds `kc * MR` and `b` holds `kc * NV * S::LANES` floats; the tile's `rows × cols`
-/// elements (rows <= MR, cols <= NR) are inside C; the CPU supports `S`'s instructions.
+/// `o` addresses `kc` steps of an MR-row A panel and an NR-column B panel, all readable; the
+/// tile's `rows × cols` elements (rows <= MR, cols <= NR) are inside C; the CPU supports
+/// `S`'s instructions.
 #[inline(always)]
 pub(super) unsafe fn microkernel_body<S: Simd, const MR: usize, const NV: usize>(
     kc: usize,
-    a: *const f32,
-    b: *const f32,
+    o: Panels,
     t: &Tile,
 ) {
     // SAFETY: the caller upholds this function's `# Safety` contract.
@@ -90,8 +111,8 @@ pub(super) unsafe fn microkernel_body<S: Simd, const MR: usize, const NV: usize>
             S::prefetch(run.wrapping_add(run_len - 1));
         }
         let mut acc = [[S::zero(); NV]; MR];
-        let mut ap = a;
-        let mut bp = b;
+        let mut ap = o.a;
+        let mut bp = o.b;
         for _ in 0..kc {
             let mut bv = [S::zero(); NV];
             for (v, x) in bv.iter_mut().enumerate() {
@@ -99,15 +120,16 @@ pub(super) unsafe fn microkernel_body<S: Simd, const MR: usize, const NV: usize>
                 *x = S::load(bp.add(v * lanes));
             }
             for (r, row) in acc.iter_mut().enumerate() {
-                // SAFETY: r < MR and ap points at one packed column of MR floats.
-                let av = S::splat(*ap.add(r));
+                // SAFETY: r < MR and ap points at column p of the A panel.
+                let av = S::splat(*ap.add(r * o.a_rs));
                 for (x, &bx) in row.iter_mut().zip(bv.iter()) {
                     *x = S::mul_add(av, bx, *x);
                 }
             }
-            // SAFETY: advancing one packed k step; the last advance points one past the panel.
-            ap = ap.add(MR);
-            bp = bp.add(nr);
+            // SAFETY: advancing one k step; the last advance points one step past the panels
+            // (`wrapping_add`: for an operand read in place that may lie past its matrix).
+            ap = ap.wrapping_add(o.a_cs);
+            bp = bp.wrapping_add(o.b_rs);
         }
 
         let va = S::splat(t.alpha);
@@ -127,13 +149,20 @@ pub(super) unsafe fn microkernel_body<S: Simd, const MR: usize, const NV: usize>
                 }
             }
         } else {
-            // Strided tile (a block of C^T): read the accumulators as floats (`acc` is MR rows of NV
-            // vectors of LANES f32 lanes, contiguous: element (r, j) at index r * NR + j), and
-            // update the valid corner with the same operations (mul, then add) as above, so
-            // every element rounds identically.
-            // SAFETY: every `S::V` is LANES f32 lanes with no padding (__m256, __m512,
-            // float32x4_t, [f32; 4]), so `acc` is exactly MR * NR initialized floats.
-            let buf = std::slice::from_raw_parts(acc.as_ptr() as *const f32, MR * nr);
+            // Strided tile (a block of C^T): store the accumulators as floats (element (r, j)
+            // at index r * NR + j) and update the valid corner with the same operations (mul,
+            // then add) as above, so every element rounds identically. Stored through vector
+            // stores, not by taking `acc`'s address: an escaping `acc` made LLVM keep the
+            // accumulators in memory through the whole reduction loop of the strided entry
+            // points (a store per FMA).
+            const { assert!(MR * NV * S::LANES <= MAX_TILE) };
+            let mut buf = [0.0f32; MAX_TILE];
+            for (r, row) in acc.iter().enumerate() {
+                for (v, &x) in row.iter().enumerate() {
+                    // SAFETY: r * nr + v * lanes + lanes <= MR * NR <= MAX_TILE.
+                    S::store(buf.as_mut_ptr().add(r * nr + v * lanes), x);
+                }
+            }
             if t.c.rs == 1 {
                 // A block of C^T whose tile column j is a contiguous run of `rows` floats of
                 // C's row j: gather the run's accumulators (column j of `buf`) into vectors and
@@ -208,12 +237,17 @@ unsafe fn update<S: Simd>(cp: *mut f32, x: S::V, count: usize, (va, vb, beta): (
     }
 }
 
-/// A microkernel entry point: `(kc, packed A, packed B, tile)`.
+/// A microkernel entry point over packed micro-panels: `(kc, packed A, packed B, tile)`.
 pub(super) type KernelFn = unsafe fn(usize, *const f32, *const f32, &Tile);
+/// The same microkernel with the operand strides of [`Panels`] as run-time values.
+pub(super) type StridedKernelFn = unsafe fn(usize, Panels, &Tile);
 
-/// One instantiated microkernel and its tile shape.
+/// One instantiated microkernel and its tile shape: `f` with the packed strides fixed at
+/// compile time (the common case, no stride arithmetic in the loop), `strided` for products
+/// that read an operand in place.
 pub(super) struct Kernel {
     pub(super) mr: usize,
     pub(super) nr: usize,
     pub(super) f: KernelFn,
+    pub(super) strided: StridedKernelFn,
 }

@@ -339,22 +339,3 @@ pub(super) unsafe fn pack_a(
         }
     }
 }
-
-/// Packs the `kc × cols` block of `b` into NR-column micro-panels: panel q holds
-/// `dst[q*NR*kc + p*NR + j] = b(p, q*NR + j)`, columns past `cols` zero. That is
-/// [`pack_a`] of `bᵀ` (`cols × kc`) into NR-row panels.
-///
-/// # Safety
-/// `b` views at least `kc × cols` elements, with `rs == 1` or `cs == 1`; `dst` holds
-/// `ceil(cols/NR)*NR*kc` floats.
-pub(super) unsafe fn pack_b(
-    tr: TransposeFn,
-    nr: usize,
-    b: MatRef,
-    kc: usize,
-    cols: usize,
-    dst: *mut f32,
-) {
-    // SAFETY: bᵀ views cols × kc elements with unit row or column stride, as pack_a needs.
-    unsafe { pack_a(tr, nr, b.t(), cols, kc, dst) }
-}

@@ -5,7 +5,7 @@
 //! compiles to every ISA. The menu of an ISA lists its MR×NR instantiations, best first; the
 //! planner (`blocked::plan`) picks the one that pads least for a given shape.
 
-use super::micro::{microkernel_body, Kernel, Simd, Tile};
+use super::micro::{microkernel_body, Kernel, Panels, Simd, Tile};
 use crate::kernels::isa::Isa;
 
 /// Generates `struct $name` and its [`Simd`] impl from one expression per operation.
@@ -71,23 +71,35 @@ macro_rules! simd_impl {
 /// Generates a microkernel entry point: [`microkernel_body`] for `$simd` with `$nv` vectors
 /// per row, compiled with the target features in `$attr`.
 macro_rules! microkernel_entry {
-    ($(#[$attr:meta])* $fn_name:ident, $simd:ty, $nv:literal) => {
-        /// A microkernel instantiation (see [`microkernel_body`]).
+    ($(#[$attr:meta])* $fn_name:ident, $strided_name:ident, $simd:ty, $nv:literal) => {
+        /// A microkernel instantiation over packed panels (see [`microkernel_body`]).
+        ///
+        /// # Safety
+        /// As [`microkernel_body`] with packed panels of `kc` steps at `a` and `b`; the CPU
+        /// must support the enabled target features.
+        $(#[$attr])*
+        unsafe fn $fn_name<const MR: usize>(kc: usize, a: *const f32, b: *const f32, t: &Tile) {
+            let o = Panels { a, a_rs: 1, a_cs: MR, b, b_rs: $nv * <$simd as Simd>::LANES };
+            // SAFETY: the caller upholds this function's `# Safety` contract.
+            unsafe { microkernel_body::<$simd, MR, $nv>(kc, o, t) }
+        }
+
+        /// The same instantiation with run-time operand strides (see [`Panels`]).
         ///
         /// # Safety
         /// As [`microkernel_body`]; the CPU must support the enabled target features.
         $(#[$attr])*
-        unsafe fn $fn_name<const MR: usize>(kc: usize, a: *const f32, b: *const f32, t: &Tile) {
+        unsafe fn $strided_name<const MR: usize>(kc: usize, o: Panels, t: &Tile) {
             // SAFETY: the caller upholds this function's `# Safety` contract.
-            unsafe { microkernel_body::<$simd, MR, $nv>(kc, a, b, t) }
+            unsafe { microkernel_body::<$simd, MR, $nv>(kc, o, t) }
         }
     };
 }
 
-/// A static menu of [`Kernel`]s of one entry point, one per MR.
+/// A static menu of [`Kernel`]s of one entry point pair, one per MR.
 macro_rules! kernel_menu {
-    ($f:ident, $nr:expr, [$($mr:literal),*]) => {
-        [$(Kernel { mr: $mr, nr: $nr, f: $f::<$mr> }),*]
+    ($f:ident, $s:ident, $nr:expr, [$($mr:literal),*]) => {
+        [$(Kernel { mr: $mr, nr: $nr, f: $f::<$mr>, strided: $s::<$mr> }),*]
     };
 }
 
@@ -106,13 +118,23 @@ simd_impl! {
     add(a, b) => std::array::from_fn(|l| a[l] + b[l]);
 }
 
-microkernel_entry!(microkernel_portable, Portable, 2);
+microkernel_entry!(
+    microkernel_portable,
+    microkernel_portable_strided,
+    Portable,
+    2
+);
 
-static KERNELS_PORTABLE: [Kernel; 2] = kernel_menu!(microkernel_portable, 8, [4, 2]);
+static KERNELS_PORTABLE: [Kernel; 2] = kernel_menu!(
+    microkernel_portable,
+    microkernel_portable_strided,
+    8,
+    [4, 2]
+);
 
 #[cfg(target_arch = "x86_64")]
 pub(super) mod x86 {
-    use super::{microkernel_body, Kernel, Simd, Tile};
+    use super::{microkernel_body, Kernel, Panels, Simd, Tile};
     use std::arch::x86_64::*;
 
     simd_impl! {
@@ -163,31 +185,39 @@ pub(super) mod x86 {
     microkernel_entry!(
         #[target_feature(enable = "avx2,fma")]
         microkernel_avx2_fma,
+        microkernel_avx2_fma_strided,
         Avx2Fma,
         2
     );
     microkernel_entry!(
         #[target_feature(enable = "avx2,fma")]
         microkernel_avx2_fma_nv1,
+        microkernel_avx2_fma_nv1_strided,
         Avx2Fma,
         1
     );
     microkernel_entry!(
         #[target_feature(enable = "avx2,fma")]
         microkernel_avx2_fma_nv3,
+        microkernel_avx2_fma_nv3_strided,
         Avx2Fma,
         3
     );
     microkernel_entry!(
         #[target_feature(enable = "avx512f")]
         microkernel_avx512,
+        microkernel_avx512_strided,
         Avx512,
         2
     );
 
     /// MR×16 (2 ymm per row): 6×16 holds 12 accumulators of the 16 ymm registers.
-    pub(super) static KERNELS_AVX2_FMA: [Kernel; 4] =
-        kernel_menu!(microkernel_avx2_fma, 16, [6, 5, 4, 3]);
+    pub(super) static KERNELS_AVX2_FMA: [Kernel; 4] = kernel_menu!(
+        microkernel_avx2_fma,
+        microkernel_avx2_fma_strided,
+        16,
+        [6, 5, 4, 3]
+    );
     /// Other AVX2 tile shapes, for measuring them against the menu (`sgemm_with_tile`):
     /// 8×8 (8 accumulators, one B vector per step) and 4×24 (12 accumulators, 3 B vectors).
     pub(super) static KERNELS_AVX2_FMA_ALT: [Kernel; 2] = [
@@ -195,21 +225,27 @@ pub(super) mod x86 {
             mr: 8,
             nr: 8,
             f: microkernel_avx2_fma_nv1::<8>,
+            strided: microkernel_avx2_fma_nv1_strided::<8>,
         },
         Kernel {
             mr: 4,
             nr: 24,
             f: microkernel_avx2_fma_nv3::<4>,
+            strided: microkernel_avx2_fma_nv3_strided::<4>,
         },
     ];
     /// MR×32 (2 zmm per row): 12×32 holds 24 accumulators of the 32 zmm registers.
-    pub(super) static KERNELS_AVX512: [Kernel; 5] =
-        kernel_menu!(microkernel_avx512, 32, [12, 10, 8, 6, 4]);
+    pub(super) static KERNELS_AVX512: [Kernel; 5] = kernel_menu!(
+        microkernel_avx512,
+        microkernel_avx512_strided,
+        32,
+        [12, 10, 8, 6, 4]
+    );
 }
 
 #[cfg(target_arch = "aarch64")]
 mod arm {
-    use super::{microkernel_body, Kernel, Simd, Tile};
+    use super::{microkernel_body, Kernel, Panels, Simd, Tile};
     use std::arch::aarch64::*;
 
     simd_impl! {
@@ -228,12 +264,14 @@ mod arm {
     microkernel_entry!(
         #[target_feature(enable = "neon")]
         microkernel_neon,
+        microkernel_neon_strided,
         Neon,
         2
     );
 
     /// MR×8 (2 q registers per row; 16 accumulators of 32 registers at MR = 8).
-    pub(super) static KERNELS_NEON: [Kernel; 3] = kernel_menu!(microkernel_neon, 8, [8, 6, 4]);
+    pub(super) static KERNELS_NEON: [Kernel; 3] =
+        kernel_menu!(microkernel_neon, microkernel_neon_strided, 8, [8, 6, 4]);
 }
 
 /// The microkernels available for `isa` (which must be supported), best first.
