@@ -33,6 +33,12 @@
 //! compute `C^T = op(B)^T op(A)^T` instead (the same views with roles swapped) and pick the
 //! MR (from a small menu) that pads least. Tiny, one-row and one-column products skip
 //! packing altogether ([`small::direct_with`]).
+//!
+//! Packing pays only when a packed element is used many times. In the small products of a
+//! training step (batch 32-128) an A panel meets only a few B panels, so `blocked` reads such
+//! an operand where it lies instead (any strides for A, whose elements are broadcast; unit
+//! column stride for B, whose rows are vector loads), packing only a ragged last panel; the
+//! microkernel then runs with the operand's own strides. The bits are the same either way.
 
 //!
 //! # Where each piece lives
