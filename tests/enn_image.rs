@@ -11,7 +11,7 @@ use grad_instructor::explain::{enn_coverage, gradient_coverage, gradient_norms, 
 use grad_instructor::instructor::enn::IMAGE_METADATA_KEY;
 use grad_instructor::instructor::*;
 use grad_instructor::kernels::resize::bilinear_taps;
-use grad_instructor::nn::{Init, Linear, Module};
+use grad_instructor::nn::{Init, Linear, Module, Sgd};
 use grad_instructor::{Error, Tensor};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -621,6 +621,49 @@ fn frozen_enn_gradient_equals_the_tape_bit_for_bit_on_every_branch() {
             (fast, tape) => panic!("{what}: {:?} vs {:?}", fast.err(), tape.err()),
         }
     }
+}
+
+#[test]
+fn w1_gradient_sgd_step_then_add_scaled_equals_the_two_passes_bit_for_bit() {
+    // The reference: `Sgd::step` on a layer holding W1, then the dense add. W1 and the
+    // loss gradient hold zeros of both signs (w − η·0 keeps a −0 that α·0 may turn +0).
+    let mut rng = StdRng::seed_from_u64(0x5D);
+    let cfg = WeightImageConfig::default();
+    let map = map_with_zeros(15, 117, &mut rng);
+    let block = weight_image_adjoint_block(&map, 100, 784, &cfg).unwrap();
+    let dense = block.clone().into_tensor().unwrap();
+    let loss_grad = map_with_zeros(100, 784, &mut rng);
+    let mut w = w1(7);
+    for i in (0..w.numel()).step_by(89) {
+        w.data_mut()[i] = -0.0;
+    }
+    let alphas = [0.01, -0.01, 0.0, -0.0, f32::INFINITY, f32::NAN];
+    for g in [block, W1Gradient::dense(dense.clone()).unwrap()] {
+        for (lr, alpha) in [0.01, -0.01, 0.0]
+            .into_iter()
+            .flat_map(|lr| alphas.map(|a| (lr, a)))
+        {
+            let mut layer = Linear {
+                weight: w.clone(),
+                bias: Tensor::zeros(&[100]).unwrap(),
+            };
+            let zero_bias = Tensor::zeros(&[100]).unwrap();
+            Sgd::new(lr)
+                .step(&mut layer, &[&loss_grad, &zero_bias])
+                .unwrap();
+            layer.weight.add_scaled_(alpha, &dense).unwrap();
+            let mut fast = w.clone();
+            g.sgd_step_then_add_scaled(&mut fast, &loss_grad, lr, alpha)
+                .unwrap();
+            let what = format!("lr {lr}, alpha {alpha}, dense {}", g.is_dense());
+            assert_eq!(bits(&fast), bits(&layer.weight), "{what}");
+        }
+    }
+    let mut wrong = Tensor::zeros(&[100, 783]).unwrap();
+    assert!(W1Gradient::dense(dense.clone())
+        .unwrap()
+        .sgd_step_then_add_scaled(&mut wrong, &loss_grad, 0.1, 0.1)
+        .is_err());
 }
 
 #[test]

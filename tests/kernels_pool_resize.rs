@@ -9,8 +9,8 @@ mod common;
 use common::{assert_close, uniform};
 use grad_instructor::kernels::pool::{
     avg_pool2d_backward, avg_pool2d_forward, global_avg_pool_backward, global_avg_pool_forward,
-    global_avg_pool_forward_reference, max_pool2d_backward, max_pool2d_forward,
-    max_pool2d_forward_reference, Pool2dGeometry,
+    global_avg_pool_forward_reference, global_avg_pool_relu_forward, max_pool2d_backward,
+    max_pool2d_forward, max_pool2d_forward_reference, max_pool2d_relu_forward, Pool2dGeometry,
 };
 use grad_instructor::kernels::resize::{
     resize, resize_adjoint, resize_bilinear, resize_bilinear_adjoint,
@@ -467,6 +467,56 @@ fn max_pool_2x2_fast_path_is_bit_identical_to_reference_with_ties_and_nans() {
         let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         assert_eq!(bits(&y), bits(&y_ref), "{g:?}");
         assert_eq!(arg, arg_ref, "{g:?}");
+    }
+}
+
+#[test]
+fn relu_pools_equal_the_pools_of_a_relu_bit_for_bit() {
+    // max(x, 0) maps NaN and −0 to 0, so ties among zeros are everywhere: the argmax must
+    // still be the first element, as on a ReLU'd copy. Windows 2 × 2 / 2 and others.
+    const VALUES: [f32; 7] = [
+        0.0,
+        -0.0,
+        1.0,
+        -2.0,
+        f32::NAN,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+    ];
+    let mut rng = StdRng::seed_from_u64(0x9003);
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    for case in 0..300 {
+        let (k, stride) = if case % 3 == 2 {
+            (rng.gen_range(1..=3), rng.gen_range(1..=3))
+        } else {
+            (2, 2)
+        };
+        let g = Pool2dGeometry {
+            planes: rng.gen_range(1..=5),
+            h: rng.gen_range(3..=19),
+            w: rng.gen_range(3..=71),
+            k,
+            stride,
+        };
+        let x: Vec<f32> = if case % 2 == 0 {
+            (0..g.input_len())
+                .map(|_| VALUES[rng.gen_range(0..VALUES.len())])
+                .collect()
+        } else {
+            uniform(&mut rng, g.input_len())
+        };
+        // The kernels' ReLU: NaN and both zeros give +0 (`f32::max` may keep a −0).
+        let relu: Vec<f32> = x.iter().map(|&v| if v > 0.0 { v } else { 0.0 }).collect();
+        let (mut y, mut arg) = (vec![7.0f32; g.output_len()], vec![u32::MAX; g.output_len()]);
+        let (mut y_ref, mut arg_ref) = (vec![-7.0f32; g.output_len()], vec![0u32; g.output_len()]);
+        max_pool2d_relu_forward(&g, &x, &mut y, &mut arg);
+        max_pool2d_forward(&g, &relu, &mut y_ref, &mut arg_ref);
+        assert_eq!((bits(&y), &arg), (bits(&y_ref), &arg_ref), "{g:?}");
+        let hw = g.h * g.w;
+        let (mut m, mut m_ref) = (vec![7.0f32; g.planes], vec![-7.0f32; g.planes]);
+        global_avg_pool_relu_forward(g.planes, hw, &x, &mut m);
+        global_avg_pool_forward(g.planes, hw, &relu, &mut m_ref);
+        assert_eq!(bits(&m), bits(&m_ref), "{g:?}");
     }
 }
 

@@ -5,25 +5,35 @@
 //! each of the 11 nodes allocates its value and, in the sweep, a zero-filled adjoint, and the
 //! ReLUs, the pools' adjoints and the ReLUs' adjoints are passes of their own over the
 //! feature maps. Here the same kernels run in the same order on buffers kept per thread, and
-//! the pointwise steps are folded into their neighbours:
+//! the pointwise steps are folded into their neighbours (m(v) = [v > 0], ḡ an adjoint):
 //!
 //! ```text
-//! forward                              backward (ḡ: the adjoint, m(v) = [v > 0])
-//! a1 = conv1(x), ReLU in place         ḡx  = 0 + conv1ᵀ(ḡc1)
-//! p1 = maxpool2(a1), argmax            ḡc1 = (0 + ḡp1[o]) · m(p1[o]) at window o's argmax, +0 elsewhere
-//! a2 = conv2(p1), ReLU in place        ḡp1 = 0 + conv2ᵀ(ḡc2)
-//! q  = mean of each plane of a2        ḡc2 = (ḡq[plane] / hw) · m(a2), in place over a2
-//! dense layers, sigmoid                ḡq: the tape's chain of 1 × 32 products and scalars
+//! c1 = conv1(x)                      ḡx  = 0 + conv1ᵀ(ḡc1)
+//! p1 = maxpool2(relu(c1)), argmax    ḡc1 = (0 + ḡp1[o]) · m(p1[o]) at window o's argmax,
+//!                                          +0 elsewhere
+//! c2 = conv2(p1)                     ḡp1 = 0 + conv2ᵀ(ḡc2)
+//!                                    (ḡc1 over c1, ḡc2 over c2: they are not read again)
+//! q  = plane means of relu(c2)       ḡc2 = (ḡq[plane] / hw) · m(c2), in place over c2
+//! dense layers, sigmoid              ḡq: the tape's chain of 1 × 32 products and scalars
 //! ```
 //!
-//! Every value is the expression the tape's rule computes, so the score and the gradient are
-//! the tape's bit for bit (tested against it in `tests/enn_image.rs`, every image mode):
-//! * the ReLU's adjoint masks by `c > 0` of its input c; `max(c, 0) > 0` is the same test for
-//!   every c (a NaN or a zero maps to 0), so the ReLU'd map serves as the mask;
+//! The pools apply the ReLU to each element they read
+//! ([`pool::max_pool2d_relu_forward`], [`pool::global_avg_pool_relu_forward`]), so the
+//! ReLUs' outputs are never written. Every value is the expression the tape's rule
+//! computes (but for the sign of a zero that reaches nothing, below), so the score and the
+//! gradient are the tape's bit for bit (tested against it in `tests/enn_image.rs`, every
+//! image mode and branch):
+//! * the pools' ReLU gives +0 for −0 where the tape's `max(c, 0)` may give −0 (`f32::max`
+//!   leaves it open); a zero's sign reaches nothing: the max pool finds the zeros equal
+//!   (the first wins either way), conv2 and the global pool add the values onto +0 or the
+//!   bias, and the masks test `> 0`;
+//! * the tape's ReLU adjoint masks by `c > 0` of its input c, as here for conv2; for conv1
+//!   the mask is needed only at a window's argmax, where `max(c1, 0)` is the window's
+//!   maximum p1[o], and `max(c, 0) > 0` is the same test as `c > 0` for every c (a NaN or a
+//!   zero maps to 0);
 //! * the tape's pool adjoint is +0 except `0 + ḡp1[o]` at the argmax of window o (2 × 2
 //!   windows with stride 2 are disjoint, so each entry gets at most one term), and the ReLU's
-//!   adjoint is that times the mask: `+0 · m = +0` elsewhere; at the argmax a1 is the
-//!   window's maximum p1[o];
+//!   adjoint is that times the mask: `+0 · m = +0` elsewhere;
 //! * an adjoint the tape builds with `accumulate_fresh` is its first term as it is when it
 //!   has at least [`FRESH_MIN_LEN`] elements, else that term added onto +0 ([`first_term`]);
 //!   those built with `accumulate` are always added onto +0.
@@ -100,16 +110,15 @@ fn conv_geometry(layer: &Conv2d, c_in: usize, h: usize, w: usize) -> Option<Conv
 /// are always written before they are read).
 #[derive(Default)]
 struct Buffers {
-    /// conv1's output after the ReLU.
-    a1: Vec<f32>,
+    /// conv1's output (its ReLU is applied by the pool as it reads it), then its adjoint.
+    c1: Vec<f32>,
     /// The pool's output and the flat in-plane index of each window's maximum.
     p1: Vec<f32>,
     argmax: Vec<u32>,
-    /// conv2's output after the ReLU, then its adjoint.
-    a2: Vec<f32>,
-    /// The adjoints of the pool's output and of conv1's output.
+    /// conv2's output (its ReLU applied by the global pool), then its adjoint.
+    c2: Vec<f32>,
+    /// The adjoint of the pool's output.
     dp1: Vec<f32>,
-    dc1: Vec<f32>,
 }
 
 thread_local! {
@@ -126,14 +135,11 @@ fn first_term(v: f32, len: usize) -> f32 {
     }
 }
 
-/// The ReLU's local derivative at input `c` (or at its output, see the module docs).
+/// The ReLU's local derivative at input `c` (or at its output, see the module docs):
+/// `[c > 0]`.
 #[inline(always)]
 fn relu_mask(c: f32) -> f32 {
     (c > 0.0) as u8 as f32
-}
-
-fn relu_in_place(v: &mut [f32]) {
-    v.iter_mut().for_each(|x| *x = x.max(0.0));
 }
 
 /// `x Wᵀ + b` for one row `x`, as `Tensor::matmul_t` and the broadcast add compute it.
@@ -185,25 +191,23 @@ fn forward_and_head(
     b: &mut Buffers,
 ) -> (f32, Vec<f32>) {
     let (c1, c2) = (&enn.conv1, &enn.conv2);
-    b.a1.resize(p.conv1.output_len(), 0.0);
+    b.c1.resize(p.conv1.output_len(), 0.0);
     conv::conv2d_forward(
         &p.conv1,
         image,
         c1.weight.data(),
         Some(c1.bias.data()),
-        &mut b.a1,
+        &mut b.c1,
     );
-    relu_in_place(&mut b.a1);
     b.p1.resize(p.pool.output_len(), 0.0);
     b.argmax.resize(p.pool.output_len(), 0);
-    pool::max_pool2d_forward(&p.pool, &b.a1, &mut b.p1, &mut b.argmax);
-    b.a2.resize(p.conv2.output_len(), 0.0);
+    pool::max_pool2d_relu_forward(&p.pool, &b.c1, &mut b.p1, &mut b.argmax);
+    b.c2.resize(p.conv2.output_len(), 0.0);
     let (w2, b2) = (c2.weight.data(), Some(c2.bias.data()));
-    conv::conv2d_forward(&p.conv2, &b.p1, w2, b2, &mut b.a2);
-    relu_in_place(&mut b.a2);
+    conv::conv2d_forward(&p.conv2, &b.p1, w2, b2, &mut b.c2);
     let planes = p.conv2.c_out;
     let mut pooled = vec![0.0f32; planes];
-    pool::global_avg_pool_forward(planes, b.a2.len() / planes, &b.a2, &mut pooled);
+    pool::global_avg_pool_relu_forward(planes, b.c2.len() / planes, &b.c2, &mut pooled);
     let z1 = dense_forward(&enn.fc1, &pooled);
     let h1: Vec<f32> = z1.iter().map(|x| x.max(0.0)).collect();
     let logit = dense_forward(&enn.fc2, &h1)[0];
@@ -219,12 +223,12 @@ fn forward_and_head(
     (score, dense_backward(&enn.fc1, &d_z1))
 }
 
-/// From `ḡq` down to the image: the adjoints of conv2's output (in place over `a2`), of the
-/// pool's output, of conv1's output, then conv1's input gradient into `grad`.
+/// From `ḡq` down to the image: the adjoints of conv2's output (in place over `c2`), of the
+/// pool's output, of conv1's output (over `c1`), then conv1's input gradient into `grad`.
 fn backward(enn: &EvaluationNet, p: &Plan, d_pooled: &[f32], b: &mut Buffers, grad: &mut [f32]) {
-    let len2 = b.a2.len();
+    let len2 = b.c2.len();
     let hw = len2 / d_pooled.len();
-    for (plane, &d) in b.a2.chunks_exact_mut(hw).zip(d_pooled) {
+    for (plane, &d) in b.c2.chunks_exact_mut(hw).zip(d_pooled) {
         let g = first_term(d / hw as f32, len2);
         plane
             .iter_mut()
@@ -232,22 +236,23 @@ fn backward(enn: &EvaluationNet, p: &Plan, d_pooled: &[f32], b: &mut Buffers, gr
     }
     b.dp1.clear();
     b.dp1.resize(p.pool.output_len(), 0.0);
-    conv::conv2d_backward_input(&p.conv2, &b.a2, enn.conv2.weight.data(), &mut b.dp1);
-    let len1 = b.a1.len();
-    b.dc1.clear();
-    b.dc1.resize(len1, 0.0);
-    // Window o's maximum p1[o] is a1 at its argmax, so it gives the mask there (and the
-    // three arrays are read in order).
+    conv::conv2d_backward_input(&p.conv2, &b.c2, enn.conv2.weight.data(), &mut b.dp1);
+    // ḡc1 at window o's argmax, in place over ḡp1: window o's maximum p1[o] is max(c1, 0)
+    // there, so it gives the mask. Then ḡc1 over c1: +0, and those values at the argmaxes.
+    let len1 = b.c1.len();
+    for (g, &m) in b.dp1.iter_mut().zip(&b.p1) {
+        *g = first_term((0.0 + *g) * relu_mask(m), len1);
+    }
+    b.c1.fill(0.0);
     let (in_plane, out_plane) = (p.pool.h * p.pool.w, p.pool.out_h() * p.pool.out_w());
     let windows = b
         .dp1
         .chunks_exact(out_plane)
-        .zip(b.p1.chunks_exact(out_plane));
-    let planes = windows.zip(b.argmax.chunks_exact(out_plane));
-    for (dc1, ((dp1, p1), argmax)) in b.dc1.chunks_exact_mut(in_plane).zip(planes) {
-        for ((&g, &m), &at) in dp1.iter().zip(p1).zip(argmax) {
-            dc1[at as usize] = first_term((0.0 + g) * relu_mask(m), len1);
+        .zip(b.argmax.chunks_exact(out_plane));
+    for (dc1, (values, argmax)) in b.c1.chunks_exact_mut(in_plane).zip(windows) {
+        for (&v, &at) in values.iter().zip(argmax) {
+            dc1[at as usize] = v;
         }
     }
-    conv::conv2d_backward_input(&p.conv1, &b.dc1, enn.conv1.weight.data(), grad);
+    conv::conv2d_backward_input(&p.conv1, &b.c1, enn.conv1.weight.data(), grad);
 }

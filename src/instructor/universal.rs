@@ -155,6 +155,36 @@ pub fn at_step(err: Error, run: &str, step: usize) -> Error {
     }
 }
 
+/// θ ← θ − lr·∂L/∂θ for every parameter, and W1 ← W1 + le·∂E/∂W1.
+///
+/// With `le = 0` this is `Sgd::step` itself. Otherwise W1's SGD step and the ENN term take
+/// one pass over W1 ([`W1Gradient::sgd_step_then_add_scaled`]) and every other parameter
+/// the plain SGD step, layer by layer (the parameters in `Mlp`'s order, two per layer).
+fn apply_step(mlp: &mut Mlp, grads: &[Tensor], de: &W1Gradient, lr: f32, le: f32) -> Result<()> {
+    if le == 0.0 {
+        return Sgd::new(lr).step(mlp, grads);
+    }
+    if grads.len() != 2 * mlp.layers.len() {
+        let found = format!("{} gradients", grads.len());
+        return Err(Error::shape("universal_step", "two per layer", found));
+    }
+    mlp.layers[0]
+        .bias
+        .expect_dims("universal_step", grads[1].dims())?;
+    let mut sgd = Sgd::new(lr);
+    for (l, layer) in mlp.layers.iter_mut().enumerate() {
+        let g = &grads[2 * l..2 * l + 2];
+        if l > 0 {
+            sgd.step(layer, g)?;
+            continue;
+        }
+        de.sgd_step_then_add_scaled(&mut layer.weight, &g[0], lr, le)?;
+        let b = layer.bias.data_mut().iter_mut().zip(g[1].data());
+        b.for_each(|(b, &g)| *b -= lr * g); // `Sgd::step`'s expression
+    }
+    Ok(())
+}
+
 /// One universal-backpropagation step on the batch `x` (batch × inputs) with `labels`.
 ///
 /// The effective learning rate is `cfg.lr · lr_mult`; the ENN term is not multiplied by
@@ -201,9 +231,9 @@ pub fn universal_step(
     let loss_term_norm = lr.abs() * w1_grad_sq.sqrt() as f32;
     let enn_term_norm = cfg.le.abs() * de_sq.sqrt() as f32;
     // θ ← θ − η ∂L/∂θ for every parameter: the plain SGD step itself, so λ_E = 0 is plain
-    // backprop bit for bit. Then W1 ← W1 + λ_E ∂E/∂W1 (each pass rounds to f32, as the one
-    // expression `(w − η g) + λ_E e` would), on the gradient's block only where the rest
-    // would not change (see `W1Gradient::add_scaled_to`).
+    // backprop bit for bit. Then W1 ← W1 + λ_E ∂E/∂W1 (each rounds to f32: `(w − η g) + λ_E
+    // e`), in W1's SGD pass (`W1Gradient::sgd_step_then_add_scaled`, bit for bit the step
+    // then `W1Gradient::add_scaled_to`).
     let w1_dims = mlp.layers[0].weight.dims();
     if de.dims()[..] != *w1_dims {
         let found = format!("{:?}", de.dims());
@@ -213,10 +243,7 @@ pub fn universal_step(
             found,
         ));
     }
-    Sgd::new(lr).step(mlp, &grads)?;
-    if cfg.le != 0.0 {
-        de.add_scaled_to(cfg.le, &mut mlp.layers[0].weight)?;
-    }
+    apply_step(mlp, &grads, &de, lr, cfg.le)?;
     Ok(StepStats {
         loss,
         score,

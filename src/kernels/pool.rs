@@ -71,9 +71,38 @@ pub fn max_pool2d_forward(
     argmax: &mut [u32],
 ) {
     if g.k == 2 && g.stride == 2 {
-        max_pool2x2_forward(g, input, output, argmax)
+        max_pool2x2_forward::<false>(g, input, output, argmax)
     } else {
         max_pool2d_forward_reference(g, input, output, argmax)
+    }
+}
+
+/// [`max_pool2d_forward`] of `max(x, 0)` (NaN and −0 give +0): a ReLU then the pool, bit
+/// for bit (values and argmax), without writing the ReLU's output (the 2 × 2 loop applies
+/// it to each element it reads; other windows pool a ReLU'd copy).
+pub fn max_pool2d_relu_forward(
+    g: &Pool2dGeometry,
+    input: &[f32],
+    output: &mut [f32],
+    argmax: &mut [u32],
+) {
+    if g.k == 2 && g.stride == 2 {
+        max_pool2x2_forward::<true>(g, input, output, argmax)
+    } else {
+        let relu: Vec<f32> = input.iter().map(|&x| relu_of::<true>(x)).collect();
+        max_pool2d_forward_reference(g, &relu, output, argmax)
+    }
+}
+
+/// With `RELU`, `max(x, 0)` with NaN and both zeros mapped to +0 (`f32::max` leaves the
+/// sign of a zero result open: compiled in two places it gave −0 in one, +0 in the other),
+/// else `x`.
+#[inline(always)]
+fn relu_of<const RELU: bool>(x: f32) -> f32 {
+    if !RELU || x > 0.0 {
+        x
+    } else {
+        0.0
     }
 }
 
@@ -93,7 +122,13 @@ fn first_max(first: f32, second: f32) -> (f32, bool) {
 /// window loop has no branches and no per-tap window arithmetic; measured in the
 /// `enn_score_and_grad_w1` bench's profile, the pool's share of the ENN fell from ~12 % (the
 /// generic loop) to ~4.6 %.
-fn max_pool2x2_forward(g: &Pool2dGeometry, input: &[f32], output: &mut [f32], argmax: &mut [u32]) {
+/// With `RELU`, of `max(x, 0)` ([`max_pool2d_relu_forward`]).
+fn max_pool2x2_forward<const RELU: bool>(
+    g: &Pool2dGeometry,
+    input: &[f32],
+    output: &mut [f32],
+    argmax: &mut [u32],
+) {
     let (oh, ow, w) = (g.out_h(), g.out_w(), g.w);
     debug_assert!(g.k == 2 && g.stride == 2);
     debug_assert_eq!(input.len(), g.input_len());
@@ -112,8 +147,10 @@ fn max_pool2x2_forward(g: &Pool2dGeometry, input: &[f32], output: &mut [f32], ar
             let (r0, r1) = (&plane[top..top + 2 * ow], &plane[top + w..top + w + 2 * ow]);
             let (out_row, arg_row) = (&mut out_row[..ow], &mut arg_row[..ow]);
             for j in 0..ow {
-                let (m_top, right_top) = first_max(r0[2 * j], r0[2 * j + 1]);
-                let (m_bot, right_bot) = first_max(r1[2 * j], r1[2 * j + 1]);
+                let (t0, t1) = (relu_of::<RELU>(r0[2 * j]), relu_of::<RELU>(r0[2 * j + 1]));
+                let (b0, b1) = (relu_of::<RELU>(r1[2 * j]), relu_of::<RELU>(r1[2 * j + 1]));
+                let (m_top, right_top) = first_max(t0, t1);
+                let (m_bot, right_bot) = first_max(b0, b1);
                 let (m, bottom) = first_max(m_top, m_bot);
                 let col = (bottom & right_bot) | (!bottom & right_top);
                 out_row[j] = m;
@@ -217,6 +254,23 @@ pub fn avg_pool2d_backward(g: &Pool2dGeometry, grad_output: &[f32], grad_input: 
 /// The order differs from [`global_avg_pool_forward_reference`]'s, so results may differ in
 /// the last bits (both are f32 sums of the same terms).
 pub fn global_avg_pool_forward(planes: usize, hw: usize, input: &[f32], output: &mut [f32]) {
+    global_avg_pool_lanes::<false>(planes, hw, input, output)
+}
+
+/// [`global_avg_pool_forward`] of `max(x, 0)` (NaN and −0 give +0): a ReLU then the pool,
+/// bit for bit, without writing the ReLU's output.
+pub fn global_avg_pool_relu_forward(planes: usize, hw: usize, input: &[f32], output: &mut [f32]) {
+    global_avg_pool_lanes::<true>(planes, hw, input, output)
+}
+
+/// [`global_avg_pool_forward`]'s lanes, of `max(x, 0)` when `RELU`.
+#[inline(always)]
+fn global_avg_pool_lanes<const RELU: bool>(
+    planes: usize,
+    hw: usize,
+    input: &[f32],
+    output: &mut [f32],
+) {
     const L: usize = 8;
     debug_assert_eq!(input.len(), planes * hw);
     debug_assert_eq!(output.len(), planes);
@@ -226,11 +280,11 @@ pub fn global_avg_pool_forward(planes: usize, hw: usize, input: &[f32], output: 
         let mut chunks = plane.chunks_exact(L);
         for c in &mut chunks {
             for (acc, &v) in lanes.iter_mut().zip(c) {
-                *acc += v;
+                *acc += relu_of::<RELU>(v);
             }
         }
         for (acc, &v) in lanes.iter_mut().zip(chunks.remainder()) {
-            *acc += v;
+            *acc += relu_of::<RELU>(v);
         }
         *out = lanes.iter().sum::<f32>() / hw as f32;
     }

@@ -163,6 +163,54 @@ impl W1Gradient {
     }
 }
 
+impl W1Gradient {
+    /// The plain SGD step `w −= lr·grad` (`Sgd::step`'s expression, no momentum or decay),
+    /// then `w += alpha · G` ([`W1Gradient::add_scaled_to`]), in one pass over `w`, bit for
+    /// bit the two passes.
+    ///
+    /// Every entry is rounded twice, `(w − lr·g) + alpha·G`, as in the two passes; outside
+    /// the block the second term is `alpha·0`, added as the dense add adds it (so no search
+    /// for −0 is needed). A block row is stepped, its block entries set aside with their
+    /// term, the row's outside entries given `alpha·0`, and the block entries put back.
+    pub fn sgd_step_then_add_scaled(
+        &self,
+        w: &mut Tensor,
+        grad: &Tensor,
+        lr: f32,
+        alpha: f32,
+    ) -> Result<()> {
+        const WHAT: &str = "W1Gradient::sgd_step_then_add_scaled";
+        w.expect_dims(WHAT, &self.dims)?;
+        grad.expect_dims(WHAT, &self.dims)?;
+        let c = self.dims[1];
+        let zero_term = alpha * 0.0;
+        let mut block_rows = self.rows.iter().zip(self.block_rows()).peekable();
+        let mut kept = vec![0.0f32; self.cols.len()];
+        let rows = w
+            .data_mut()
+            .chunks_exact_mut(c)
+            .zip(grad.data().chunks_exact(c));
+        for (r, (w_row, g_row)) in rows.enumerate() {
+            let Some((_, values)) = block_rows.next_if(|&(&br, _)| br == r) else {
+                w_row
+                    .iter_mut()
+                    .zip(g_row)
+                    .for_each(|(w, &g)| *w = (*w - lr * g) + zero_term);
+                continue;
+            };
+            w_row.iter_mut().zip(g_row).for_each(|(w, &g)| *w -= lr * g);
+            for ((k, &j), &v) in kept.iter_mut().zip(&self.cols).zip(values) {
+                *k = w_row[j] + alpha * v;
+            }
+            w_row.iter_mut().for_each(|w| *w += zero_term);
+            for (&k, &j) in kept.iter().zip(&self.cols) {
+                w_row[j] = k;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// [`weight_image_adjoint`] without a tape, as a [`W1Gradient`]: bit for bit the same matrix
 /// (`weight_image_adjoint(..) == weight_image_adjoint_block(..).into_tensor()`), computed
 /// with the kernels' adjoints in the order the tape applies them: the gain, the resize's
