@@ -2,8 +2,7 @@
 //! [`Zmm`], AVX2 [`Ymm`], portable 4-lane arrays), two variants for roundings those do not
 //! have ([`Unfused`]: multiply, then add; [`FusedLanes`]: portable arrays with a fused
 //! multiply-add per lane), [`Pixels`]: masked loads and stores of some lanes of a vector (a
-//! tile's pixels of one image row, straight from and to the registers), and the stores of a
-//! run of `NV` vectors.
+//! tile's pixels of one image row, straight from and to the registers).
 //!
 //! One tile body generic over the lanes serves every ISA and rounding: compiled inside a
 //! `#[target_feature]` entry point its accumulator array lives in registers, and each lane
@@ -198,18 +197,5 @@ impl Simd for FusedLanes {
     #[inline(always)]
     unsafe fn add(a: F4, b: F4) -> F4 {
         std::array::from_fn(|l| a[l] + b[l])
-    }
-}
-
-/// Stores `v` into the first `NV · S::LANES` floats of `out`.
-///
-/// # Safety
-/// The CPU must support `S`'s instructions.
-#[inline(always)]
-pub(super) unsafe fn store_run<S: Simd, const NV: usize>(v: &[S::V; NV], out: &mut [f32]) {
-    let out = &mut out[..NV * S::LANES];
-    for (n, &x) in v.iter().enumerate() {
-        // SAFETY: LANES·n + LANES <= NV·LANES = out.len() (sliced above); the CPU supports S.
-        unsafe { S::store(out.as_mut_ptr().add(S::LANES * n), x) };
     }
 }

@@ -1,7 +1,7 @@
 //! The direct weight gradient: its operands, the plain body, one register-tiled body generic
 //! over the lanes, and its AVX2 entry point.
 
-use super::lanes::{store_run, Simd};
+use super::lanes::Simd;
 #[cfg(target_arch = "x86_64")]
 use super::lanes::{Ymm, Zmm};
 use super::{applies, madd, pad_input, tap_offsets, usable, with_scratch, Rounding};
@@ -29,16 +29,16 @@ fn dw_positions(g: &Conv2dGeometry, wp: usize, (p0, p1): (usize, usize)) -> Vec<
 }
 
 /// Generic body: `dW[o, t] += Σ_{p in chunk} dy[o, p] · x[t, p]` for every `(o, t)`, one chain
-/// per element from 0 in increasing `p`, fused or multiply-then-add.
-fn dw_chunk_generic<const FUSED: bool>(a: &Dw, qs: &[usize], p0: usize, dw: &mut [f32]) {
-    let (g, k) = (a.g, a.g.col_rows());
-    for o in 0..g.c_out {
+/// per element from 0 in increasing `p`, fused or multiply-then-add, into the transposed
+/// gradient `dwt[t * c_pad + o]`.
+fn dw_chunk_generic<const FUSED: bool>(a: &Dw, qs: &[usize], p0: usize, dwt: &mut [f32]) {
+    for o in 0..a.g.c_out {
         for (t, &off) in a.taps.iter().enumerate() {
             let mut acc = 0.0f32;
             for (n, &q) in qs.iter().enumerate() {
                 acc = madd::<FUSED>(acc, a.dyt[(p0 + n) * a.c_pad + o], a.xp[off + q]);
             }
-            dw[o * k + t] += acc;
+            dwt[t * a.c_pad + o] += acc;
         }
     }
 }
@@ -54,10 +54,9 @@ unsafe fn dw_tile<S: Simd, const OV: usize, const TB: usize>(
     a: &Dw,
     qs: &[usize],
     (p0, o0, t0): (usize, usize, usize),
-    dw: &mut [f32],
+    dwt: &mut [f32],
 ) {
-    const { assert!(OV * S::LANES <= 32) };
-    let (g, k, l) = (a.g, a.g.col_rows(), S::LANES);
+    let l = S::LANES;
     let offs: [usize; TB] = std::array::from_fn(|i| a.taps[t0 + i]);
     // Every read below is in bounds: checked once here instead of per element.
     let last_q = qs.last().copied().unwrap_or(0);
@@ -84,13 +83,16 @@ unsafe fn dw_tile<S: Simd, const OV: usize, const TB: usize>(
             }
         }
     }
-    let mut buf = [0.0f32; 32];
+    // `dwt[t][o] += acc` in the lanes (the padding lanes add 0 to values never read).
+    assert!((t0 + TB) * a.c_pad <= dwt.len());
     for (i, acc_t) in acc.iter().enumerate() {
-        // SAFETY: the CPU supports S (this function's contract).
-        unsafe { store_run::<S, OV>(acc_t, &mut buf) };
-        let valid = (l * OV).min(g.c_out.saturating_sub(o0));
-        for (j, &v) in buf[..valid].iter().enumerate() {
-            dw[(o0 + j) * k + t0 + i] += v;
+        for (v, &x) in acc_t.iter().enumerate() {
+            // SAFETY: (t0 + i)·c_pad + o0 + LANES·(v + 1) <= (t0 + TB)·c_pad <= dwt.len()
+            // (asserted above); the CPU supports S (this function's contract).
+            unsafe {
+                let p = dwt.as_mut_ptr().add((t0 + i) * a.c_pad + o0 + l * v);
+                S::store(p, S::add(S::load(p), x));
+            }
         }
     }
 }
@@ -101,7 +103,7 @@ unsafe fn dw_tile<S: Simd, const OV: usize, const TB: usize>(
 /// # Safety
 /// The CPU must support `S`'s instructions.
 #[inline(always)]
-unsafe fn dw_chunk<S: Simd, const TB: usize>(a: &Dw, qs: &[usize], p0: usize, dw: &mut [f32]) {
+unsafe fn dw_chunk<S: Simd, const TB: usize>(a: &Dw, qs: &[usize], p0: usize, dwt: &mut [f32]) {
     let (k, l) = (a.g.col_rows(), S::LANES);
     // SAFETY (all calls): this function's contract.
     let mut o0 = 0;
@@ -110,15 +112,15 @@ unsafe fn dw_chunk<S: Simd, const TB: usize>(a: &Dw, qs: &[usize], p0: usize, dw
         let mut t0 = 0;
         while t0 + TB <= k {
             match wide {
-                true => unsafe { dw_tile::<S, 2, TB>(a, qs, (p0, o0, t0), dw) },
-                false => unsafe { dw_tile::<S, 1, TB>(a, qs, (p0, o0, t0), dw) },
+                true => unsafe { dw_tile::<S, 2, TB>(a, qs, (p0, o0, t0), dwt) },
+                false => unsafe { dw_tile::<S, 1, TB>(a, qs, (p0, o0, t0), dwt) },
             }
             t0 += TB;
         }
         for t in t0..k {
             match wide {
-                true => unsafe { dw_tile::<S, 2, 1>(a, qs, (p0, o0, t), dw) },
-                false => unsafe { dw_tile::<S, 1, 1>(a, qs, (p0, o0, t), dw) },
+                true => unsafe { dw_tile::<S, 2, 1>(a, qs, (p0, o0, t), dwt) },
+                false => unsafe { dw_tile::<S, 1, 1>(a, qs, (p0, o0, t), dwt) },
             }
         }
         o0 += if wide { 2 * l } else { l };
@@ -132,9 +134,9 @@ unsafe fn dw_chunk<S: Simd, const TB: usize>(a: &Dw, qs: &[usize], p0: usize, dw
 /// The CPU must support AVX2 and FMA.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn dw_chunk_avx2(a: &Dw, qs: &[usize], p0: usize, dw: &mut [f32]) {
+unsafe fn dw_chunk_avx2(a: &Dw, qs: &[usize], p0: usize, dwt: &mut [f32]) {
     // SAFETY: ymm lanes, which this function's contract lets it use.
-    unsafe { dw_chunk::<Ymm, 6>(a, qs, p0, dw) }
+    unsafe { dw_chunk::<Ymm, 6>(a, qs, p0, dwt) }
 }
 
 /// [`dw_chunk`] on AVX-512: 32 channels × 8 taps (16 zmm chains, 2 gradient vectors and one
@@ -145,9 +147,9 @@ unsafe fn dw_chunk_avx2(a: &Dw, qs: &[usize], p0: usize, dw: &mut [f32]) {
 /// The CPU must support AVX-512F.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx2,fma")]
-unsafe fn dw_chunk_avx512(a: &Dw, qs: &[usize], p0: usize, dw: &mut [f32]) {
+unsafe fn dw_chunk_avx512(a: &Dw, qs: &[usize], p0: usize, dwt: &mut [f32]) {
     // SAFETY: zmm lanes, which this function's contract lets it use.
-    unsafe { dw_chunk::<Zmm, 8>(a, qs, p0, dw) }
+    unsafe { dw_chunk::<Zmm, 8>(a, qs, p0, dwt) }
 }
 
 /// Direct weight gradient (stride 1, see [`applies`]): `dW += Σ_b dY_b · X_colᵀ` without the
@@ -190,27 +192,24 @@ pub fn conv2d_backward_weight_direct_with(
         .step_by(chunk)
         .map(|p0| (p0, dw_positions(g, wp, (p0, (p0 + chunk).min(p_len)))))
         .collect();
-    with_scratch((g.c_in * plane + 16, p_len * c_pad), |xp, dyt| {
+    let k = g.col_rows();
+    with_scratch((g.c_in * plane + 16, (p_len + k) * c_pad), |xp, bufs| {
+        // The gradient transposed, `dwt[t * c_pad + o]`, for whole-vector updates per tile
+        // (the same one addition per element, sample and chunk as in place).
+        let (dyt, dwt) = bufs.split_at_mut(p_len * c_pad);
+        for (t, row) in dwt.chunks_exact_mut(c_pad).enumerate() {
+            for (o, x) in row.iter_mut().enumerate() {
+                *x = if o < g.c_out {
+                    grad_weight[o * k + t]
+                } else {
+                    0.0
+                };
+            }
+        }
         for b in 0..g.n {
-            pad_input(
-                isa,
-                g,
-                &input[b * in_len..(b + 1) * in_len],
-                (plane, wp),
-                xp,
-            );
-            let dy_b = &grad_output[b * out_len..(b + 1) * out_len];
-            for (o, dy_o) in dy_b.chunks_exact(p_len).enumerate() {
-                for (p, &d) in dy_o.iter().enumerate() {
-                    dyt[p * c_pad + o] = d;
-                }
-            }
-            if b == 0 {
-                // The lanes past c_out (the scratch is stale, see `with_scratch`).
-                for row in dyt.chunks_exact_mut(c_pad) {
-                    row[g.c_out..].fill(0.0);
-                }
-            }
+            let x_b = &input[b * in_len..(b + 1) * in_len];
+            pad_input(isa, g, x_b, (plane, wp), xp);
+            transpose_dy(g, &grad_output[b * out_len..(b + 1) * out_len], c_pad, dyt);
             let a = Dw {
                 g,
                 xp,
@@ -223,13 +222,38 @@ pub fn conv2d_backward_weight_direct_with(
                 // `usable`; AVX-512 implies AVX2 + FMA here).
                 match (isa, fused) {
                     #[cfg(target_arch = "x86_64")]
-                    (Isa::Avx512, true) => unsafe { dw_chunk_avx512(&a, qs, *p0, grad_weight) },
+                    (Isa::Avx512, true) => unsafe { dw_chunk_avx512(&a, qs, *p0, dwt) },
                     #[cfg(target_arch = "x86_64")]
-                    (Isa::Avx2Fma, true) => unsafe { dw_chunk_avx2(&a, qs, *p0, grad_weight) },
-                    (_, true) => dw_chunk_generic::<true>(&a, qs, *p0, grad_weight),
-                    (_, false) => dw_chunk_generic::<false>(&a, qs, *p0, grad_weight),
+                    (Isa::Avx2Fma, true) => unsafe { dw_chunk_avx2(&a, qs, *p0, dwt) },
+                    (_, true) => dw_chunk_generic::<true>(&a, qs, *p0, dwt),
+                    (_, false) => dw_chunk_generic::<false>(&a, qs, *p0, dwt),
                 }
             }
         }
+        for (o, dw_o) in grad_weight.chunks_exact_mut(k).enumerate() {
+            for (t, x) in dw_o.iter_mut().enumerate() {
+                *x = dwt[t * c_pad + o];
+            }
+        }
     })
+}
+
+/// `dyt[p * c_pad + o] = dy_b[o * p_len + p]`, the lanes `o >= c_out` zero (the scratch is
+/// stale, see `with_scratch`), in blocks of 8 positions: per channel one contiguous read,
+/// and the block's 8 rows of `dyt` stay in L1 for all channels.
+fn transpose_dy(g: &Conv2dGeometry, dy_b: &[f32], c_pad: usize, dyt: &mut [f32]) {
+    let p_len = g.out_h() * g.out_w();
+    let dyt = &mut dyt[..p_len * c_pad];
+    for p0 in (0..p_len).step_by(8) {
+        let block = 8.min(p_len - p0);
+        let rows = &mut dyt[p0 * c_pad..(p0 + block) * c_pad];
+        for (o, dy_o) in dy_b.chunks_exact(p_len).enumerate() {
+            for (j, &d) in dy_o[p0..p0 + block].iter().enumerate() {
+                rows[j * c_pad + o] = d;
+            }
+        }
+        for row in rows.chunks_exact_mut(c_pad) {
+            row[g.c_out..].fill(0.0);
+        }
+    }
 }
