@@ -408,6 +408,10 @@ const SPLIT_SHAPES: &[(usize, usize, usize, bool, bool)] = &[
     (200, 406, 13, false, false),
     (13, 1000, 300, false, true),
     (96, 333, 96, true, false),
+    // A of 9.4 MB and 3.1 MB, beyond an L2 of 2 MB: computed as C with A read in place
+    // (blocked::plan's tall-product rule) where the least-padding plan is C^T.
+    (3000, 784, 100, false, true),
+    (2600, 300, 37, false, false),
 ];
 
 #[test]

@@ -86,8 +86,17 @@ fn split_tiles(isa: Isa) -> &'static [(usize, usize)] {
 /// about 2 vector operations per vector of C normally, but ~16 (one per element) when
 /// swapped, because C^T tiles were written element by element. Returns (swapped, tile index).
 fn least_padding(tiles: &[(usize, usize)], m: usize, n: usize, k: usize) -> (bool, usize) {
+    least_padding_among(tiles, (m, n, k), &[false, true])
+}
+
+/// [`least_padding`] over the given orientations only (`false`: C, `true`: C^T), in order.
+fn least_padding_among(
+    tiles: &[(usize, usize)],
+    (m, n, k): (usize, usize, usize),
+    orientations: &[bool],
+) -> (bool, usize) {
     let mut best: Option<(f64, (bool, usize))> = None;
-    for swapped in [false, true] {
+    for &swapped in orientations {
         let (rows, cols) = if swapped { (n, m) } else { (m, n) };
         let store = if swapped { 16.0 } else { 2.0 };
         for (i, &(mr, nr)) in tiles.iter().enumerate() {
@@ -119,10 +128,31 @@ pub(super) fn k_chunk(isa: Isa, m: usize, n: usize, k: usize) -> usize {
     k.div_ceil(chunks.max(1))
 }
 
-/// The kernel and orientation for an `m × k × n` product on `menu`.
-fn plan(menu: &'static [Kernel], m: usize, n: usize, k: usize) -> Plan {
+/// The kernel and orientation for an `m × k × n` product of the views `a` (m×k) and `b`
+/// (k×n) on `menu`: the tile and orientation that pad least ([`least_padding`]), except for a
+/// tall product whose A does not fit in L2 (60000×784×100, the 1000-row evaluation chunks):
+/// C^T would pack Aᵀ as B panels, a transposing copy that streams A from memory and stalls
+/// on it (20 % of a 60000×784×100 product's samples), while C reads A in place in the
+/// microkernel, where the loads overlap the FMAs. There C is taken, at its least-padding
+/// tile, although it pads more (100 columns run as 128): measured 1.13-1.2× faster on
+/// 60000×784×100 with AVX-512 and AVX2, more on 1000- and 4096-row products with Bᵀ
+/// (docs/measurements.md). The bits are the same.
+fn plan(menu: &'static [Kernel], (m, k, n): (usize, usize, usize), a: MatRef, b: MatRef) -> Plan {
     let tiles: Vec<(usize, usize)> = menu.iter().map(|k| (k.mr, k.nr)).collect();
     let (swapped, i) = least_padding(&tiles, m, n, k);
+    if swapped && !pack_always() {
+        let (_, j) = least_padding_among(&tiles, (m, n, k), &[false]);
+        let kernel = &menu[j];
+        let blk = blocking(kernel.mr, kernel.nr);
+        let l2 = crate::kernels::cache::detected().map_or(1 << 20, |c| c.l2);
+        let in_place = Direct::choose(kernel, a, b, (m, n, k.min(blk.kc)), blk).a;
+        if in_place && 4 * m * k > l2 {
+            return Plan {
+                kernel,
+                swapped: false,
+            };
+        }
+    }
     Plan {
         kernel: &menu[i],
         swapped,
@@ -408,8 +438,10 @@ pub(super) fn packed_on_menu(
     packed_on_menu_with(isa, menu, threads, g, (a, b, c), !pack_always())
 }
 
-/// `GI_SGEMM_PACK_ALWAYS=1` (read once): never read an operand in place, for measuring what
-/// [`Direct`] gains (`examples/sgemm_loop.rs` with and without it). The bits are the same.
+/// `GI_SGEMM_PACK_ALWAYS=1` (read once): never read an operand in place, and plan without
+/// [`plan`]'s tall-product rule (which exists for reading A in place): the planner and loops
+/// as they were before both, for measuring what they gain (`benches/compare/sgemm_ab.sh`).
+/// The bits are the same.
 fn pack_always() -> bool {
     static PACK_ALWAYS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *PACK_ALWAYS.get_or_init(|| std::env::var_os("GI_SGEMM_PACK_ALWAYS").is_some_and(|v| v == "1"))
@@ -427,7 +459,7 @@ fn packed_on_menu_with(
 ) {
     let (m, k, n) = (g.m, g.k, g.n);
     let (av, bv, cv) = views(g, a, b, c);
-    let plan = plan(menu, m, n, k);
+    let plan = plan(menu, (m, k, n), av, bv);
     let kc_max = k_chunk(isa, m, n, k);
     // C^T (n×m) = op(B)^T (n×k) * op(A)^T (k×m): the same memory with swapped strides.
     let (rows, cols, av, bv, cv) = if plan.swapped {
@@ -533,12 +565,38 @@ mod tests {
         }
     }
 
+    /// A tall product whose A exceeds L2 is computed as C with A read in place, not as C^T
+    /// (see [`plan`]); a small one keeps the least-padding C^T.
+    #[test]
+    fn tall_products_read_a_in_place_instead_of_transposing_it() {
+        if pack_always() {
+            return; // GI_SGEMM_PACK_ALWAYS=1 turns the rule off on purpose
+        }
+        let l2 = crate::kernels::cache::detected().map_or(1 << 20, |c| c.l2);
+        for isa in isa::supported() {
+            // Portable tiles are 8 wide: an A panel meets 13 B panels of 100 columns, too many
+            // to read A in place, so the rule does not apply there.
+            let in_place_ok = kernel_menu(isa)[0].nr * DIRECT_MAX_REUSE >= 100;
+            for (m, expect_c) in [(4 * l2 / 784 + 12, in_place_ok), (64, false)] {
+                let g = Gemm {
+                    trans_b: true,
+                    ..Gemm::new(m, 784, 100)
+                };
+                let (a, b) = (vec![0.0; m * 784], vec![0.0; 784 * 100]);
+                let mut c = vec![0.0; m * 100];
+                let (av, bv, _) = views(&g, &a, &b, &mut c);
+                let p = plan(kernel_menu(isa), (m, 784, 100), av, bv);
+                assert_eq!(!p.swapped, expect_c, "{isa:?} m = {m}");
+            }
+        }
+    }
+
     /// Whether the one-thread plan of `g` on `isa` reads an operand in place.
     fn reads_in_place(isa: Isa, g: &Gemm, (a, b): (&[f32], &[f32])) -> bool {
         let mut c = vec![0.0; g.m * g.n];
         let (av, bv, _) = views(g, a, b, &mut c);
         let kc = k_chunk(isa, g.m, g.n, g.k);
-        let p = plan(kernel_menu(isa), g.m, g.n, g.k);
+        let p = plan(kernel_menu(isa), (g.m, g.k, g.n), av, bv);
         let (rows, cols, av, bv) = if p.swapped {
             (g.n, g.m, bv.t(), av.t())
         } else {
