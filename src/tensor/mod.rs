@@ -30,6 +30,8 @@ mod ops;
 mod random;
 mod shape;
 
+// For the instructor's tape-free ENN (behind `full`; unused in the engine-only build).
+#[cfg(feature = "full")]
 pub(crate) use ops::sigmoid_f32;
 pub use random::{normal_f32, uniform_f32};
 pub use shape::{Shape, MAX_ELEMENTS, MAX_RANK};
