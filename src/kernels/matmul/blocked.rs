@@ -218,10 +218,9 @@ fn rows_alias(a: MatRef, mr: usize) -> bool {
     if a.rs == 1 {
         return false; // column-major: each k step reads MR consecutive floats
     }
-    let mut sets: Vec<usize> = (0..mr).map(|r| (r * a.rs * 4 % 4096) / 64).collect();
-    sets.sort_unstable();
-    sets.dedup();
-    sets.len() < mr.div_ceil(2)
+    // One bit per 64-byte line of a 4 KiB page (no allocation: this runs once per product).
+    let sets: u64 = (0..mr).fold(0, |bits, r| bits | 1 << ((r * a.rs * 4 % 4096) / 64));
+    (sets.count_ones() as usize) < mr.div_ceil(2)
 }
 
 /// The A panel of rows `ir..ir + mr` of an `mc × kc` block `a_blk`: packed panel `ir / mr`
@@ -589,6 +588,26 @@ mod tests {
                 assert_eq!(!p.swapped, expect_c, "{isa:?} m = {m}");
             }
         }
+    }
+
+    /// Rows 4 KiB apart (k = 1024) or 1 KiB apart (k = 256) crowd into 1 and 4 of the 64
+    /// line offsets of a page, so they are not read in place; 784-float rows spread over 12.
+    #[test]
+    fn rows_alias_flags_power_of_two_row_strides_only() {
+        let rows = |rs: usize| MatRef {
+            ptr: std::ptr::null(),
+            rs,
+            cs: 1,
+        };
+        assert!(rows_alias(rows(1024), 12));
+        assert!(rows_alias(rows(256), 12));
+        assert!(!rows_alias(rows(784), 12));
+        assert!(!rows_alias(rows(100), 10));
+        let column_major = MatRef {
+            cs: 1024,
+            ..rows(1)
+        };
+        assert!(!rows_alias(column_major, 12));
     }
 
     /// Whether the one-thread plan of `g` on `isa` reads an operand in place.
